@@ -8,7 +8,7 @@ import { prettyTerm } from "../src/erlang/pretty.ts";
 import { writeTerm } from "../src/erlang/write.ts";
 import { BeamixError } from "../src/errors.ts";
 import { atom, bin, float, int, list, map, str, tuple, type Term } from "../src/erlang/term.ts";
-import { genTerm, haveErlang, rng, runErlang } from "./erlang-gen.ts";
+import { genTerm, rng, runErlang } from "./support/erlang-gen.ts";
 
 const same = (a: Term, b: Term, msg?: string): void =>
   assert.equal(compareTerms(a, b, { exact: true }), 0, msg ?? `${writeTerm(a)} =/= ${writeTerm(b)}`);
@@ -161,7 +161,7 @@ ok. 'Ok'. 'a b'. 'it\\'s'. 'end'. été. 'x\\x{263A}'. '\\n'. ''. nonode@nohost.
 %% comment at the end
 `;
 
-test("agrees with file:consult on hand-written literals", { skip: !haveErlang && "erl not installed" }, () => {
+test("agrees with file:consult on hand-written literals", () => {
   const script = `#!/usr/bin/env escript
 main([_, Out]) ->
   {ok, Terms} = file:consult(filename:join(filename:dirname(Out), "literals.txt")),

@@ -7,7 +7,7 @@ import { parseTerms } from "../src/erlang/parse.ts";
 import { binaryToTerm } from "../src/erlang/etf.ts";
 import { formatFloat, writeAtom, writeTerm } from "../src/erlang/write.ts";
 import { atom, bin, float, int, list, map, str, tuple, type Term } from "../src/erlang/term.ts";
-import { b64, genFloat, genTerm, haveErlang, rng, runErlang } from "./erlang-gen.ts";
+import { b64, genFloat, genTerm, rng, runErlang } from "./support/erlang-gen.ts";
 
 const VEC = new URL("./vectors/hex/", import.meta.url).pathname;
 
@@ -176,10 +176,10 @@ function differential(seed: number, count: number, range: "latin1" | "unicode"):
   assert.ok(multiline > count / 4, `only ${multiline} multi-line terms`);
 }
 
-test("matches io_lib_pretty:print/2 and io_lib:write/1 of the real Erlang", { skip: !haveErlang && "erl not installed" }, () => {
+test("matches io_lib_pretty:print/2 and io_lib:write/1 of the real Erlang", () => {
   differential(1, 300, "latin1");
 });
 
-test("matches Erlang started with +pc unicode", { skip: !haveErlang && "erl not installed" }, () => {
+test("matches Erlang started with +pc unicode", () => {
   differential(2, 120, "unicode");
 });

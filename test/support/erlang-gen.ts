@@ -1,16 +1,11 @@
 // Shared by the Erlang tests: a seeded generator of varied terms and a runner that has the
 // real Erlang (erl/escript on PATH) evaluate a script over them in one VM start.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeTerm } from "../src/erlang/write.ts";
-import { atom, bin, float, int, list, map, str, tuple, type Term } from "../src/erlang/term.ts";
-
-export const haveErlang = ((): boolean => {
-  const r = spawnSync("escript", ["-h"], { stdio: "ignore" });
-  return r.error === undefined;
-})();
+import { writeTerm } from "../../src/erlang/write.ts";
+import { atom, bin, float, int, list, map, str, tuple, type Term } from "../../src/erlang/term.ts";
 
 // mulberry32: small, fast, deterministic.
 export function rng(seed: number): () => number {
