@@ -1,0 +1,221 @@
+// A client for one Hex repository (repo.hex.pm, a mirror, or any static repository): signed
+// registry resources and checksum-verified package tarballs in a content-addressed cache.
+// Every record is verified against the configured public key and must name the configured
+// repository; a mirror is only ever a transport.
+import { createHash } from "node:crypto";
+import { mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { HEXPM_PUBLIC_KEY_PEM } from "../hexpm-key.ts";
+import type { HexMetadata } from "../metadata.ts";
+import { readTarball } from "../tarball.ts";
+import { checkPackageName, checkVersion, packageResource, tarballResource } from "./paths.ts";
+import { decodeNames, decodePackage, decodeVersions, type Names, type Package, type Release, type Versions } from "./proto.ts";
+import { verifySigned } from "./signed.ts";
+import { getUrl } from "./transport.ts";
+
+export const HEXPM_URL = "https://repo.hex.pm";
+export const DEFAULT_TIMEOUT_MS = 60_000;
+// Hex's own limit for a package tarball.
+export const TARBALL_MAX_BYTES = 16 * 1024 * 1024;
+// Downloaded (gzipped) size of one registry resource; repo.hex.pm's largest is a few MiB.
+export const REGISTRY_MAX_BYTES = 32 * 1024 * 1024;
+
+export interface HexRepoConfig {
+  name: string; // the repository name every signed record must carry ("hexpm")
+  url: string; // base URL: http://, https:// or file://
+  publicKeyPem: string; // the key the registry must be signed with
+  cacheDir: string; // tarballs go to cacheDir/tarballs/sha256-<outer checksum>.tar
+  fetch?: typeof fetch;
+  timeoutMs?: number; // per request, body included (default 60 s)
+}
+
+// repo.hex.pm. HEX_MIRROR_URL (or the older HEX_MIRROR) only changes where the bytes come
+// from: the name stays "hexpm" and the hexpm key still has to verify every record.
+export function hexpmRepoConfig(opts: {
+  cacheDir: string;
+  env?: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}): HexRepoConfig {
+  const env = opts.env ?? process.env;
+  const url = env.HEX_MIRROR_URL || env.HEX_MIRROR || HEXPM_URL;
+  const config: HexRepoConfig = { name: "hexpm", url, publicKeyPem: HEXPM_PUBLIC_KEY_PEM, cacheDir: opts.cacheDir };
+  if (opts.fetch) config.fetch = opts.fetch;
+  if (opts.timeoutMs !== undefined) config.timeoutMs = opts.timeoutMs;
+  return config;
+}
+
+export interface FetchedTarball {
+  name: string;
+  version: string;
+  path: string; // the verified file in the cache
+  bytes: Buffer;
+  outerChecksum: string; // lowercase hex
+  innerChecksum: string; // lowercase hex
+  metadata: HexMetadata;
+  release: Release; // the registry's record of this release
+  fromCache: boolean;
+}
+
+export class HexRepo {
+  readonly name: string;
+  readonly url: string; // without a trailing slash
+  readonly #config: HexRepoConfig;
+  readonly #timeoutMs: number;
+  // One registry read per package per HexRepo: a resolver asks for the same package many times.
+  readonly #packages = new Map<string, Promise<Package>>();
+
+  constructor(config: HexRepoConfig) {
+    if (!/^(https?|file):\/\//i.test(config.url)) {
+      throw new BeamixError(`repository ${config.name}: ${JSON.stringify(config.url)} is not an http://, https:// or file:// URL`);
+    }
+    this.#config = config;
+    this.name = config.name;
+    this.url = config.url.replace(/\/+$/, "");
+    this.#timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  resourceUrl(resource: string): string {
+    return `${this.url}/${resource}`;
+  }
+
+  async names(): Promise<Names> {
+    const names = this.#decode("names", await this.#signed("names"), decodeNames);
+    this.#checkRepository("names", names.repository);
+    return names;
+  }
+
+  async versions(): Promise<Versions> {
+    const versions = this.#decode("versions", await this.#signed("versions"), decodeVersions);
+    this.#checkRepository("versions", versions.repository);
+    return versions;
+  }
+
+  package(name: string): Promise<Package> {
+    let p = this.#packages.get(name);
+    if (!p) {
+      p = this.#fetchPackage(name);
+      this.#packages.set(name, p);
+      p.catch(() => this.#packages.delete(name));
+    }
+    return p;
+  }
+
+  async #fetchPackage(name: string): Promise<Package> {
+    checkPackageName(name, `registry ${this.name}`);
+    const resource = packageResource(name);
+    const pkg = this.#decode(resource, await this.#signed(resource, `no package ${name}`), decodePackage);
+    this.#checkRepository(resource, pkg.repository);
+    // A correctly signed record of another package must not stand in for the one asked for.
+    if (pkg.name !== name) {
+      throw new BeamixError(`registry ${this.name}: ${resource} holds the record of package ${JSON.stringify(pkg.name)}, not ${name}`);
+    }
+    return pkg;
+  }
+
+  async release(name: string, version: string): Promise<Release> {
+    const pkg = await this.package(name);
+    const release = pkg.releases.find((r) => r.version === version);
+    if (!release) throw new BeamixError(`registry ${this.name}: package ${name} has no release ${version}`);
+    return release;
+  }
+
+  // The tarball of NAME VERSION, verified against the signed registry: its sha256 must be the
+  // release's outer checksum and its own inner checksum the release's inner checksum. Only a
+  // tarball that passes is cached; a cached one is hashed again before use.
+  async tarball(name: string, version: string): Promise<FetchedTarball> {
+    checkPackageName(name, `registry ${this.name}`);
+    checkVersion(version, `registry ${this.name}: package ${name}`);
+    const release = await this.release(name, version);
+    if (!release.outerChecksum) {
+      throw new BeamixError(`registry ${this.name}: ${name} ${version} has no outer checksum in the registry, so its tarball cannot be verified`);
+    }
+    const outer = release.outerChecksum.toString("hex");
+    const dir = join(this.#config.cacheDir, "tarballs");
+    const path = join(dir, `sha256-${outer}.tar`);
+
+    const cached = await readCached(path);
+    if (cached && sha256(cached) === outer) {
+      return { ...this.#verifyTarball(name, version, release, cached, path), path, fromCache: true };
+    }
+    if (cached) await rm(path, { force: true }); // damaged: fetch it again
+
+    const resource = tarballResource(name, version);
+    const url = this.resourceUrl(resource);
+    const got = await getUrl(url, { fetch: this.#config.fetch, timeoutMs: this.#timeoutMs, maxBytes: TARBALL_MAX_BYTES });
+    if (!got.found) throw new BeamixError(`registry ${this.name}: tarball ${name} ${version} not found at ${url} (${got.status})`);
+    const actual = sha256(got.body);
+    if (actual !== outer) {
+      throw new BeamixError(
+        `registry ${this.name}: ${url} has sha256 ${actual}, but the registry's outer checksum for ${name} ${version} is ${outer}`,
+      );
+    }
+    const verified = this.#verifyTarball(name, version, release, got.body, url);
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(path, got.body);
+    return { ...verified, path, fromCache: false };
+  }
+
+  #verifyTarball(name: string, version: string, release: Release, bytes: Buffer, source: string) {
+    const outerChecksum = release.outerChecksum!.toString("hex");
+    const t = readTarball(bytes, { file: source, expectedOuterChecksum: outerChecksum });
+    const innerChecksum = release.innerChecksum.toString("hex");
+    if (t.innerChecksum.toLowerCase() !== innerChecksum) {
+      throw new BeamixError(
+        `registry ${this.name}: ${source} has inner checksum ${t.innerChecksum.toLowerCase()}, but the registry says ${innerChecksum} for ${name} ${version}`,
+      );
+    }
+    if (t.metadata.name !== name || t.metadata.version !== version) {
+      throw new BeamixError(`registry ${this.name}: ${source} contains ${t.metadata.name} ${t.metadata.version}, not ${name} ${version}`);
+    }
+    return { name, version, bytes, outerChecksum, innerChecksum, metadata: t.metadata, release };
+  }
+
+  async #signed(resource: string, notFound?: string): Promise<Buffer> {
+    const url = this.resourceUrl(resource);
+    const got = await getUrl(url, { fetch: this.#config.fetch, timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES });
+    if (!got.found) {
+      throw new BeamixError(`registry ${this.name}: ${notFound ?? `${resource} not found`} (${url}: ${got.status})`);
+    }
+    return verifySigned(got.body, this.#config.publicKeyPem, { repository: this.name, resource });
+  }
+
+  #decode<T>(resource: string, payload: Buffer, decode: (b: Buffer) => T): T {
+    try {
+      return decode(payload);
+    } catch (err) {
+      throw new BeamixError(`registry ${this.name}: ${resource} is signed but malformed (${errorMessage(err)})`);
+    }
+  }
+
+  #checkRepository(resource: string, repository: string): void {
+    if (repository !== this.name) {
+      throw new BeamixError(
+        `registry ${this.name}: ${resource} belongs to repository ${JSON.stringify(repository)}, not ${JSON.stringify(this.name)}`,
+      );
+    }
+  }
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+// A cache entry, or undefined when there is none (or it is too big to be a tarball).
+async function readCached(path: string): Promise<Buffer | undefined> {
+  let fh;
+  try {
+    fh = await open(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > TARBALL_MAX_BYTES) return undefined;
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}

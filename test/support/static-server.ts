@@ -1,0 +1,79 @@
+// A tiny HTTP server for tests: serves the files under `root` on 127.0.0.1 (a free port), with
+// per-path overrides to simulate a misbehaving repository. GET/HEAD only, paths cannot leave
+// `root`, files larger than `maxBytes` are refused, and close() drops every open connection,
+// including requests left hanging on purpose.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join, resolve, sep } from "node:path";
+
+export type Route =
+  | { status: number; body?: Buffer | string } // answer with this status (and body)
+  | { body: Buffer | string } // 200 with these bytes instead of the file
+  | { hang: true }; // accept the request, never answer
+
+export interface StaticServer {
+  url: string; // http://127.0.0.1:PORT, no trailing slash
+  requests: string[]; // paths asked for, in order
+  routes: Map<string, Route>; // may be changed while running
+  close(): Promise<void>;
+}
+
+export async function startStaticServer(opts: {
+  root: string;
+  routes?: Record<string, Route>;
+  maxBytes?: number;
+}): Promise<StaticServer> {
+  const root = resolve(opts.root);
+  const maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
+  const routes = new Map(Object.entries(opts.routes ?? {}));
+  const requests: string[] = [];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    requests.push(path);
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed");
+    const route = routes.get(path);
+    if (route && "hang" in route) return; // left open until close()
+    if (route && "status" in route) return send(res, route.status, route.body ?? "");
+    if (route) return send(res, 200, route.body);
+
+    const file = resolve(join(root, path));
+    if (file !== root && !file.startsWith(root + sep)) return send(res, 403, "outside root");
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) return send(res, 404, "not found");
+      if (st.size > maxBytes) return send(res, 500, "file too large for the test server");
+      return send(res, 200, await readFile(file));
+    } catch {
+      return send(res, 404, "not found");
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => send(res, 500, "test server error"));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    routes,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: Buffer | string): void {
+  if (res.headersSent) return;
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  res.writeHead(status, { "content-length": bytes.length, "content-type": "application/octet-stream" });
+  res.end(bytes);
+}
