@@ -30,8 +30,10 @@ const sha256 = (...parts: Uint8Array[]): string => {
 export interface TarballFile {
   path: string; // "/"-separated, relative to the package root
   mode: number; // the file's mode on disk; Hex records it as is (0644, 0755, 0600, ...)
-  data: Uint8Array;
+  data?: Uint8Array; // absent for an empty directory, which Hex packs as an entry of its own
 }
+
+const isDirectoryMode = (mode: number) => (mode & 0o170000) === 0o040000;
 
 export interface BuiltTarball {
   tarball: Buffer;
@@ -52,7 +54,11 @@ export function buildTarball(input: { metadata: HexMetadata; files: TarballFile[
     if (seen.has(f.path)) throw new BeamixError(`${label}: ${f.path} is listed twice`);
     seen.add(f.path);
   }
-  const contents = writeTar(input.files.map((f) => ({ name: f.path, mode: f.mode, data: f.data })));
+  const contents = writeTar(
+    input.files.map((f) =>
+      isDirectoryMode(f.mode) ? { name: f.path, mode: f.mode, type: "directory" as const } : { name: f.path, mode: f.mode, data: f.data ?? new Uint8Array() },
+    ),
+  );
   if (contents.length > MAX_UNPACKED_BYTES) {
     throw new BeamixError(`${label}: package contents are ${contents.length} bytes, more than the limit of ${MAX_UNPACKED_BYTES}`);
   }

@@ -1,0 +1,100 @@
+// `beamix hex ...`: the Hex formats and repositories.
+import { readFile, mkdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { BeamixError } from "../../errors.ts";
+import { packDirectory, tarballFileName } from "../../hex/pack.ts";
+import { unpackTarball } from "../../hex/unpack.ts";
+import { buildRegistry } from "../../hex/registry/build.ts";
+import { hexInfo } from "../../hex/registry/info.ts";
+import { repoFromOptions } from "../repo-options.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { printJson, printLines } from "../output.ts";
+
+export function registerHexCommands(program: Command): void {
+  const hex = program.command("hex").description("Hex package tarballs and repositories");
+
+  hex
+    .command("pack")
+    .description("pack a package directory (mix, rebar3 or erlang.mk project) into a Hex tarball")
+    .argument("<dir>", "package directory")
+    .option("-o, --output <path>", "output file, or an existing directory to write NAME-VERSION.tar into")
+    .option("--json", "print the result as JSON")
+    .action(async (dir: string, opts: { output?: string; json?: boolean }) => {
+      const packed = await packDirectory(resolve(dir));
+      const out = await outputPath(opts.output, tarballFileName(packed.metadata));
+      await writeFileAtomic(out, packed.tarball);
+      const { name, version } = packed.metadata;
+      if (opts.json) printJson({ name, version, path: out, outerChecksum: packed.outerChecksum, innerChecksum: packed.innerChecksum });
+      else printLines([out, `  ${name} ${version}  outer checksum ${packed.outerChecksum}  inner checksum ${packed.innerChecksum}`]);
+    });
+
+  hex
+    .command("unpack")
+    .description("verify a Hex tarball and unpack its contents into a new directory")
+    .argument("<tarball>", "the .tar file")
+    .argument("<dir>", "target directory (must not exist or be empty)")
+    .option("--checksum <sha256>", "expected outer checksum (as in mix.lock or the registry)")
+    .option("--json", "print the metadata as JSON")
+    .action(async (tarball: string, dir: string, opts: { checksum?: string; json?: boolean }) => {
+      const buf = await readInput(tarball);
+      const unpacked = await unpackTarball(buf, resolve(dir), { file: tarball, expectedOuterChecksum: opts.checksum });
+      const { name, version } = unpacked.metadata;
+      const { innerChecksum, outerChecksum, files } = unpacked;
+      if (opts.json) printJson({ name, version, path: resolve(dir), innerChecksum, outerChecksum, files });
+      else printLines([`${name} ${version} → ${resolve(dir)} (${files.length} files)`]);
+    });
+
+  const registry = hex.command("registry").description("static signed Hex repositories");
+  registry
+    .command("build")
+    .description("write names, versions, packages/NAME and public_key for DIR/tarballs/*.tar, signed with KEY")
+    .argument("<dir>", "repository directory holding tarballs/")
+    .requiredOption("--private-key <pem>", "RSA private key (PEM) to sign the registry with")
+    .option("--name <name>", "repository name recorded in every resource", "hexpm")
+    .action(async (dir: string, opts: { privateKey: string; name: string }) => {
+      const privateKeyPem = await readFile(opts.privateKey, "utf8").catch((err) => {
+        throw new BeamixError(`cannot read private key ${opts.privateKey}: ${err.code ?? err.message}`);
+      });
+      const result = await buildRegistry({ dir: resolve(dir), name: opts.name, privateKeyPem });
+      printLines([`repository ${opts.name}: ${result.packages} packages, ${result.releases} releases → ${resolve(dir)}`]);
+    });
+
+  hex
+    .command("info")
+    .description("list a package's versions, retirements and dependencies from a Hex repository")
+    .argument("<name>", "package name")
+    .option("--repo <url>", "repository URL (http, https or file); default: HEX_MIRROR or https://repo.hex.pm")
+    .option("--repo-name <name>", "the repository's name, checked against every signed resource", "hexpm")
+    .option("--public-key <pem>", "the repository's public key (default: the hexpm key)")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { repo?: string; repoName: string; publicKey?: string; json?: boolean }) => {
+      const repo = await repoFromOptions(opts);
+      const info = await hexInfo(repo, name);
+      if (opts.json) return printJson(info);
+      const lines = [`${info.name} (repository ${info.repository})`];
+      for (const r of info.releases) {
+        const retired = r.retired ? `  retired: ${r.retired.reason}${r.retired.message ? ` (${r.retired.message})` : ""}` : "";
+        lines.push(`  ${r.version}${retired}`);
+        for (const d of r.dependencies) {
+          const extras = [d.optional ? "optional" : "", d.app !== d.package ? `app ${d.app}` : "", d.repository !== info.repository ? `repo ${d.repository}` : ""].filter(Boolean);
+          lines.push(`    ${d.package} ${d.requirement}${extras.length ? `  (${extras.join(", ")})` : ""}`);
+        }
+      }
+      printLines(lines);
+    });
+}
+
+async function readInput(path: string): Promise<Buffer> {
+  return readFile(path).catch((err) => {
+    throw new BeamixError(`cannot read ${path}: ${err.code ?? err.message}`);
+  });
+}
+
+async function outputPath(output: string | undefined, fileName: string): Promise<string> {
+  if (!output) return resolve(fileName);
+  const isDir = output.endsWith("/") || (await stat(output).then((s) => s.isDirectory(), () => false));
+  if (!isDir) return resolve(output);
+  await mkdir(output, { recursive: true });
+  return resolve(join(output, fileName));
+}
