@@ -1,0 +1,68 @@
+// The toolchain cache: <cacheDir>/toolchains.json maps the identity of the files that define a
+// toolchain (inode, size, mtime, ctime) to what detection found, so detection is a few stats
+// instead of starting a VM. Best effort: an unreadable or corrupt file is a miss, and a failure
+// to write is ignored (the next call detects again).
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import type { Toolchain } from "./detect.ts";
+
+export interface FileStamp {
+  path: string;
+  ino: string; // "" when the file does not exist
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+interface CacheFile {
+  format: 1;
+  entries: { key: string; toolchain: Toolchain }[];
+}
+
+const MAX_ENTRIES = 8;
+const FILE = "toolchains.json";
+
+const keyString = (stamps: FileStamp[]): string => JSON.stringify(stamps.map((s) => [s.path, s.ino, s.size, s.mtimeNs, s.ctimeNs]));
+
+async function readCache(dir: string): Promise<CacheFile> {
+  try {
+    const data = JSON.parse(await readFile(join(dir, FILE), "utf8"));
+    if (data && data.format === 1 && Array.isArray(data.entries)) return data as CacheFile;
+  } catch {
+    // missing or corrupt: start afresh
+  }
+  return { format: 1, entries: [] };
+}
+
+// Enough of a shape check that a cache written by another version cannot hand back garbage.
+function plausible(t: unknown): t is Toolchain {
+  const x = t as Toolchain;
+  return (
+    typeof x === "object" && x !== null &&
+    typeof x.otpRelease === "string" && typeof x.otpVersion === "string" && typeof x.ertsVersion === "string" &&
+    typeof x.nifVersion === "string" && typeof x.targetTriple === "string" && typeof x.wordSize === "number" &&
+    (x.elixirVersion === null || typeof x.elixirVersion === "string") &&
+    (x.rebar3Version === null || typeof x.rebar3Version === "string") &&
+    typeof x.paths === "object" && x.paths !== null && typeof x.paths.erlRoot === "string" &&
+    Array.isArray(x.binDirs) && Array.isArray(x.readOnlyBinds)
+  );
+}
+
+export async function loadCachedToolchain(dir: string, key: FileStamp[]): Promise<Toolchain | undefined> {
+  const k = keyString(key);
+  const hit = (await readCache(dir)).entries.find((e) => e.key === k);
+  return hit && plausible(hit.toolchain) ? hit.toolchain : undefined;
+}
+
+export async function saveCachedToolchain(dir: string, key: FileStamp[], toolchain: Toolchain): Promise<void> {
+  const k = keyString(key);
+  try {
+    const cache = await readCache(dir);
+    cache.entries = [{ key: k, toolchain }, ...cache.entries.filter((e) => e.key !== k)].slice(0, MAX_ENTRIES);
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(join(dir, FILE), JSON.stringify(cache, null, 1) + "\n");
+  } catch {
+    // a cache that cannot be written only costs time
+  }
+}

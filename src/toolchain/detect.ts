@@ -1,0 +1,312 @@
+// Finds the Erlang/OTP, Elixir and rebar3 a build uses and the facts about them that go into
+// derivations. One `erl` run gives the Erlang facts (~0.1 s); Elixir's and rebar3's versions are
+// read from their .app files without starting a VM. The result is cached, keyed by the inode,
+// size, mtime and ctime of the files that define the toolchain, so later calls cost a few stats.
+import { execFile } from "node:child_process";
+import { access, readFile, realpath, stat, constants } from "node:fs/promises";
+import { delimiter, dirname, isAbsolute, join, resolve, sep, basename } from "node:path";
+import { BeamixError, errorMessage } from "../errors.ts";
+import { readEscriptEntry } from "./escript.ts";
+import { loadCachedToolchain, saveCachedToolchain, type FileStamp } from "./cache.ts";
+import { cacheDir } from "../config/paths.ts";
+
+// The facts derivations depend on (see src/derivation/derivation.ts).
+export interface ToolchainFacts {
+  otpRelease: string; // erlang:system_info(otp_release), e.g. "25"
+  otpVersion: string; // <root>/releases/<rel>/OTP_VERSION, e.g. "25.2.3"
+  ertsVersion: string; // erlang:system_info(version)
+  nifVersion: string; // erlang:system_info(nif_version)
+  targetTriple: string; // erlang:system_info(system_architecture)
+  elixirVersion: string | null; // null: no Elixir in this toolchain
+  rebar3Version: string | null; // null: no rebar3
+}
+
+export interface ToolchainPaths {
+  erlRoot: string; // code:root_dir(), e.g. /usr/lib/erlang
+  erl: string;
+  erlc: string;
+  escript: string;
+  ertsInclude: string | null; // <root>/erts-<vsn>/include (erl_nif.h), null if headers are not installed
+  elixirRoot: string | null; // e.g. /usr/lib/elixir
+  elixir: string | null;
+  mix: string | null;
+  rebar3: string | null; // the escript itself, symlinks resolved
+}
+
+export interface Toolchain extends ToolchainFacts {
+  wordSize: number; // bytes, erlang:system_info(wordsize)
+  paths: ToolchainPaths;
+  binDirs: string[]; // PATH entries a build needs for these tools, in order
+  // What a sandbox must bind read-only for the tools to run (besides /usr and the system
+  // libraries, which the sandbox always has): the OTP root, the Elixir root, the rebar3
+  // escript. rebar3 also needs /usr/bin/env and escript (in <erlRoot>/bin) on PATH.
+  readOnlyBinds: string[];
+}
+
+export interface DetectOptions {
+  erlRoot?: string; // an OTP installation root (the directory with bin/erl and releases/)
+  elixirBin?: string; // the elixir executable
+  rebar3?: string; // the rebar3 executable
+  searchPath?: string; // PATH used to find tools not named above (default: process.env.PATH)
+  cacheDir?: string | null; // where toolchains.json lives; null disables the cache
+}
+
+// Variables that change what erl or elixir do, not wanted while asking them about themselves.
+const VM_ENV = ["ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS", "ERL_LIBS", "ERL_COMPILER_OPTIONS", "ELIXIR_ERL_OPTIONS", "ERL_CRASH_DUMP"];
+
+function toolEnv(extraPath?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of VM_ENV) delete env[k];
+  if (extraPath) env.PATH = env.PATH ? `${extraPath}${delimiter}${env.PATH}` : extraPath;
+  return env;
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(file, args, { env, timeout: 60_000, maxBuffer: 1 << 20, encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err) {
+        const detail = (stderr || stdout || errorMessage(err)).trim().split("\n").slice(-3).join(" | ");
+        reject(new BeamixError(`${what} failed (${file}): ${detail}`));
+      } else resolvePromise(stdout);
+    });
+  });
+}
+
+async function isExecutableFile(p: string): Promise<boolean> {
+  try {
+    const s = await stat(p);
+    if (!s.isFile()) return false;
+    await access(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
+  for (const dir of searchPath.split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue; // a relative PATH entry would depend on the cwd
+    const p = join(dir, name);
+    if (await isExecutableFile(p)) return p;
+  }
+  return undefined;
+}
+
+async function explicitExecutable(p: string, what: string): Promise<string> {
+  const abs = resolve(p);
+  if (!(await isExecutableFile(abs))) throw new BeamixError(`${what} ${abs} is not an executable file`);
+  return realpath(abs);
+}
+
+async function stampOf(path: string): Promise<FileStamp> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return { path, ino: s.ino.toString(), size: s.size.toString(), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
+  } catch {
+    return { path, ino: "", size: "", mtimeNs: "", ctimeNs: "" }; // absent: recorded as such
+  }
+}
+
+const ERL_EVAL = [
+  "io:format(\"~ts~n~ts~n~ts~n~ts~n~ts~n~b~n\", [",
+  "erlang:system_info(otp_release), erlang:system_info(version), erlang:system_info(nif_version),",
+  "erlang:system_info(system_architecture), code:root_dir(), erlang:system_info(wordsize)]),",
+  "halt().",
+].join(" ");
+
+interface ErlangFacts {
+  otpRelease: string;
+  otpVersion: string;
+  ertsVersion: string;
+  nifVersion: string;
+  targetTriple: string;
+  wordSize: number;
+  root: string;
+}
+
+async function erlangFacts(erl: string): Promise<ErlangFacts> {
+  // no_dot_erlang: a user's ~/.erlang must not run (or print) during detection.
+  const out = await run(erl, ["-noshell", "-noinput", "-boot", "no_dot_erlang", "-eval", ERL_EVAL], toolEnv(), "asking erl for its release");
+  const lines = out.split("\n");
+  if (lines.length < 6) throw new BeamixError(`unexpected output from ${erl}: ${JSON.stringify(out.slice(0, 200))}`);
+  const [otpRelease, ertsVersion, nifVersion, targetTriple, rootDir, wordSize] = lines;
+  const root = await realpath(rootDir);
+  const otpVersionFile = join(root, "releases", otpRelease, "OTP_VERSION");
+  let otpVersion: string;
+  try {
+    otpVersion = (await readFile(otpVersionFile, "utf8")).trim();
+  } catch (err) {
+    throw new BeamixError(`cannot read the OTP version from ${otpVersionFile}: ${errorMessage(err)}`);
+  }
+  return { otpRelease, ertsVersion, nifVersion, targetTriple, root, wordSize: Number(wordSize), otpVersion };
+}
+
+const APP_VSN = /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/;
+
+async function appVsn(file: string): Promise<string | undefined> {
+  try {
+    return APP_VSN.exec(await readFile(file, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+const elixirAppFile = (root: string) => join(root, "lib", "elixir", "ebin", "elixir.app");
+
+// The root of an Elixir install from its `elixir` script. A real install has the script in
+// <root>/bin; anything else (a version manager's shim) is asked where its Elixir lives.
+async function elixirRoot(elixirReal: string, erlBin: string): Promise<string> {
+  const candidate = dirname(dirname(elixirReal));
+  if (basename(dirname(elixirReal)) === "bin" && (await exists(elixirAppFile(candidate)))) return candidate;
+  const lib = await run(elixirReal, ["-e", "IO.write(:code.lib_dir(:elixir))"], toolEnv(erlBin), "asking elixir where it is installed");
+  return realpath(resolve(lib.trim(), "..", ".."));
+}
+
+async function elixirVersion(root: string): Promise<string> {
+  const v = await appVsn(elixirAppFile(root));
+  if (!v) throw new BeamixError(`cannot read the Elixir version from ${elixirAppFile(root)}`);
+  return v;
+}
+
+// rebar3 is an escript whose archive holds rebar/ebin/rebar.app; read the version there, and
+// only ask rebar3 itself (~0.25 s) when it is something else (a wrapper script).
+async function rebar3Version(rebar3: string, erlBin: string): Promise<string> {
+  try {
+    const app = await readEscriptEntry(rebar3, "rebar/ebin/rebar.app");
+    const v = app && APP_VSN.exec(app.toString("utf8"))?.[1];
+    if (v) return v;
+  } catch {
+    // not a readable archive: fall through to running it
+  }
+  const out = await run(rebar3, ["version"], toolEnv(erlBin), "asking rebar3 for its version");
+  const m = /^rebar (\S+)/m.exec(out);
+  if (!m) throw new BeamixError(`unexpected output from ${rebar3} version: ${JSON.stringify(out.trim().slice(0, 200))}`);
+  return m[1];
+}
+
+function uniq(xs: (string | null)[]): string[] {
+  return [...new Set(xs.filter((x): x is string => x !== null))];
+}
+
+// Drops paths inside another listed path: binding the parent already covers them.
+function outermost(paths: string[]): string[] {
+  return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q.endsWith(sep) ? q : q + sep)));
+}
+
+interface Located {
+  erl: string; // as found (may be a shim)
+  erlReal: string;
+  erlRootGuess: string | null; // the OTP root when erl is <root>/bin/erl of a real install
+  elixirReal: string | null;
+  rebar3Real: string | null;
+}
+
+async function locate(opts: DetectOptions, searchPath: string): Promise<Located> {
+  let erl: string;
+  if (opts.erlRoot) {
+    erl = join(resolve(opts.erlRoot), "bin", "erl");
+    if (!(await isExecutableFile(erl))) throw new BeamixError(`${resolve(opts.erlRoot)} is not an Erlang/OTP installation: no executable bin/erl`);
+  } else {
+    const found = await findExecutable("erl", searchPath);
+    if (!found) throw new BeamixError("no erl on PATH: install Erlang/OTP or name an installation with its root directory");
+    erl = found;
+  }
+  const erlReal = await realpath(erl);
+  const rootGuess = dirname(dirname(erlReal));
+  const erlRootGuess = basename(dirname(erlReal)) === "bin" && (await exists(join(rootGuess, "releases"))) ? rootGuess : null;
+
+  let elixirReal: string | null = null;
+  if (opts.elixirBin) elixirReal = await explicitExecutable(opts.elixirBin, "elixir executable");
+  else {
+    const found = await findExecutable("elixir", searchPath);
+    elixirReal = found ? await realpath(found) : null;
+  }
+  let rebar3Real: string | null = null;
+  if (opts.rebar3) rebar3Real = await explicitExecutable(opts.rebar3, "rebar3 executable");
+  else {
+    const found = await findExecutable("rebar3", searchPath);
+    rebar3Real = found ? await realpath(found) : null;
+  }
+  return { erl, erlReal, erlRootGuess, elixirReal, rebar3Real };
+}
+
+// The files whose change means the toolchain may have changed. Only possible when every tool
+// is a real install: a version manager's shim can switch versions without any file changing.
+async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
+  if (!loc.erlRootGuess) return null;
+  const files = [loc.erlReal, join(loc.erlRootGuess, "releases")];
+  if (loc.elixirReal) {
+    const root = dirname(dirname(loc.elixirReal));
+    if (basename(dirname(loc.elixirReal)) !== "bin" || !(await exists(elixirAppFile(root)))) return null;
+    files.push(loc.elixirReal, elixirAppFile(root));
+  }
+  if (loc.rebar3Real) files.push(loc.rebar3Real);
+  return Promise.all(files.map(stampOf));
+}
+
+async function probe(loc: Located): Promise<Toolchain> {
+  const facts = await erlangFacts(loc.erl);
+  const erlBin = join(facts.root, "bin");
+  const ertsInclude = join(facts.root, `erts-${facts.ertsVersion}`, "include");
+  const [elixirRootDir, rebar3Vsn] = await Promise.all([
+    loc.elixirReal ? elixirRoot(loc.elixirReal, erlBin) : Promise.resolve(null),
+    loc.rebar3Real ? rebar3Version(loc.rebar3Real, erlBin) : Promise.resolve(null),
+  ]);
+  const elixirVsn = elixirRootDir ? await elixirVersion(elixirRootDir) : null;
+  const paths: ToolchainPaths = {
+    erlRoot: facts.root,
+    erl: join(erlBin, "erl"),
+    erlc: join(erlBin, "erlc"),
+    escript: join(erlBin, "escript"),
+    ertsInclude: (await exists(join(ertsInclude, "erl_nif.h"))) ? ertsInclude : null,
+    elixirRoot: elixirRootDir,
+    elixir: elixirRootDir ? join(elixirRootDir, "bin", "elixir") : null,
+    mix: elixirRootDir ? join(elixirRootDir, "bin", "mix") : null,
+    rebar3: loc.rebar3Real,
+  };
+  return {
+    otpRelease: facts.otpRelease,
+    otpVersion: facts.otpVersion,
+    ertsVersion: facts.ertsVersion,
+    nifVersion: facts.nifVersion,
+    targetTriple: facts.targetTriple,
+    wordSize: facts.wordSize,
+    elixirVersion: elixirVsn,
+    rebar3Version: rebar3Vsn,
+    paths,
+    binDirs: uniq([erlBin, elixirRootDir && join(elixirRootDir, "bin"), loc.rebar3Real && dirname(loc.rebar3Real)]),
+    readOnlyBinds: outermost(uniq([facts.root, elixirRootDir, loc.rebar3Real])),
+  };
+}
+
+// Detects the toolchain on PATH, or the one named by `opts`.
+export async function detectToolchain(opts: DetectOptions = {}): Promise<Toolchain> {
+  const searchPath = opts.searchPath ?? process.env.PATH ?? "";
+  const loc = await locate(opts, searchPath);
+  const key = await cacheKey(loc);
+  const dir = opts.cacheDir === undefined ? cacheDir() : opts.cacheDir;
+  if (key && dir) {
+    const hit = await loadCachedToolchain(dir, key);
+    if (hit) return hit;
+  }
+  const tc = await probe(loc);
+  if (key && dir) await saveCachedToolchain(dir, key, tc);
+  return tc;
+}
+
+// A one-line description, e.g. for `beamix doctor` and build logs.
+export function describeToolchain(tc: Toolchain): string {
+  const parts = [`Erlang/OTP ${tc.otpVersion} (erts ${tc.ertsVersion}, NIF ${tc.nifVersion}, ${tc.targetTriple})`];
+  parts.push(tc.elixirVersion ? `Elixir ${tc.elixirVersion}` : "no Elixir");
+  parts.push(tc.rebar3Version ? `rebar3 ${tc.rebar3Version}` : "no rebar3");
+  return parts.join(", ");
+}

@@ -1,0 +1,207 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir, arch } from "node:os";
+import { dirname, join } from "node:path";
+import { BeamixError } from "../src/errors.ts";
+import { describeToolchain, detectToolchain } from "../src/toolchain/detect.ts";
+import { readEscriptEntry, zipEntry } from "../src/toolchain/escript.ts";
+
+let tmp: string;
+before(() => {
+  tmp = realpathSync(mkdtempSync(join(tmpdir(), "beamix-toolchain-")));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+// An escript made by the real Erlang, with the given files in its archive.
+function makeEscript(path: string, files: Record<string, string>): void {
+  const entries = Object.entries(files)
+    .map(([n, c]) => `{"${n}", <<"${c.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}">>}`)
+    .join(",");
+  const expr = `ok = escript:create("${path}", [shebang, {comment, "made by a test"}, {emu_args, "+sbtu +A1"}, {archive, [${entries}], []}]), halt().`;
+  execFileSync("erl", ["-noshell", "-eval", expr]);
+  chmodSync(path, 0o755);
+}
+
+function writeExecutable(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, { mode: 0o755 });
+}
+
+// A fake OTP + Elixir + rebar3 installation whose erl counts how often it runs.
+function fakeToolchain(name: string) {
+  const root = join(tmp, name);
+  const otp = join(root, "otp");
+  const counter = join(root, "erl-runs");
+  writeExecutable(
+    join(otp, "bin", "erl"),
+    `#!/bin/sh\necho run >> '${counter}'\nprintf '26\\n14.1\\n2.17\\naarch64-unknown-linux-gnu\\n%s\\n8\\n' '${otp}'\n`,
+  );
+  mkdirSync(join(otp, "releases", "26"), { recursive: true });
+  writeFileSync(join(otp, "releases", "26", "OTP_VERSION"), "26.1.2\n");
+  mkdirSync(join(otp, "erts-14.1", "include"), { recursive: true });
+  writeFileSync(join(otp, "erts-14.1", "include", "erl_nif.h"), "/* fake */\n");
+  const elixirRoot = join(root, "elixir");
+  writeExecutable(join(elixirRoot, "bin", "elixir"), "#!/bin/sh\nexit 1\n");
+  writeExecutable(join(elixirRoot, "bin", "mix"), "#!/bin/sh\nexit 1\n");
+  mkdirSync(join(elixirRoot, "lib", "elixir", "ebin"), { recursive: true });
+  writeFileSync(join(elixirRoot, "lib", "elixir", "ebin", "elixir.app"), '{application,elixir,\n    [{description,"elixir"},\n     {vsn,"1.99.0"},\n     {modules,[]}]}.\n');
+  const rebar3 = join(root, "tools", "rebar3");
+  mkdirSync(dirname(rebar3), { recursive: true });
+  makeEscript(rebar3, { "rebar/ebin/rebar.app": '{application,rebar,[{description,"Rebar"},{vsn,"3.99.1"}]}.\n' });
+  const runs = () => (existsSync(counter) ? readFileSync(counter, "utf8").split("\n").filter(Boolean).length : 0);
+  return { root, otp, elixirRoot, rebar3, runs };
+}
+
+test("escript archives: entries read back byte for byte, stored or deflated", async () => {
+  const big = "all work and no play ".repeat(500); // deflated by zip:create
+  const path = join(tmp, "e.escript");
+  makeEscript(path, { "a/ebin/a.app": '{application,a,[{vsn,"1.2.3"}]}.', "b/big.txt": big });
+  assert.equal((await readEscriptEntry(path, "a/ebin/a.app"))?.toString(), '{application,a,[{vsn,"1.2.3"}]}.');
+  assert.equal((await readEscriptEntry(path, "b/big.txt"))?.toString(), big);
+  assert.ok(statSync(path).size < big.length, "the archive is compressed");
+  assert.equal(await readEscriptEntry(path, "missing"), undefined);
+  // not an escript at all
+  writeFileSync(join(tmp, "plain"), "#!/bin/sh\necho hi\n");
+  assert.equal(await readEscriptEntry(join(tmp, "plain"), "x"), undefined);
+  assert.throws(() => zipEntry(Buffer.from("no zip here"), "x"), /no zip archive/);
+  // the real rebar3 escript
+  const realRebar3 = execFileSync("sh", ["-c", "command -v rebar3"], { encoding: "utf8" }).trim();
+  const app = await readEscriptEntry(realpathSync(realRebar3), "rebar/ebin/rebar.app");
+  assert.match(app!.toString(), /\{application,rebar,/);
+});
+
+test("detects the installed toolchain, agreeing with independent sources", async (t) => {
+  const t0 = performance.now();
+  const tc = await detectToolchain({ cacheDir: null });
+  t.diagnostic(`cold detection, no cache: ${(performance.now() - t0).toFixed(0)} ms: ${describeToolchain(tc)}`);
+
+  // OTP: the OTP_VERSION file, the erts directory, erl_nif.h's version macros
+  assert.match(tc.otpRelease, /^\d+$/);
+  assert.ok(tc.otpVersion.startsWith(`${tc.otpRelease}.`) || tc.otpVersion === tc.otpRelease);
+  assert.ok(existsSync(join(tc.paths.erlRoot, `erts-${tc.ertsVersion}`)));
+  assert.deepEqual(readdirSync(tc.paths.erlRoot).filter((e) => e.startsWith("erts-")), [`erts-${tc.ertsVersion}`]);
+  const nifH = readFileSync(join(tc.paths.ertsInclude!, "erl_nif.h"), "utf8");
+  const major = /#define ERL_NIF_MAJOR_VERSION (\d+)/.exec(nifH)![1];
+  const minor = /#define ERL_NIF_MINOR_VERSION (\d+)/.exec(nifH)![1];
+  assert.equal(tc.nifVersion, `${major}.${minor}`);
+  assert.equal(tc.targetTriple.split("-")[0], { x64: "x86_64", arm64: "aarch64" }[arch() as string] ?? tc.targetTriple.split("-")[0]);
+  assert.equal(tc.wordSize, 8);
+
+  // Elixir: the version its launcher script prints without starting a VM
+  assert.equal(tc.elixirVersion, execFileSync("elixir", ["--short-version"], { encoding: "utf8" }).trim());
+  // rebar3: what running it says
+  const rebarOut = execFileSync("rebar3", ["version"], { encoding: "utf8" });
+  assert.equal(tc.rebar3Version, /^rebar (\S+)/.exec(rebarOut)![1]);
+
+  for (const p of [tc.paths.erl, tc.paths.erlc, tc.paths.escript, tc.paths.elixir!, tc.paths.mix!, tc.paths.rebar3!]) {
+    assert.ok(statSync(p).isFile(), p);
+  }
+  assert.ok(tc.binDirs.includes(dirname(tc.paths.erl)));
+  assert.ok(tc.binDirs.includes(dirname(tc.paths.elixir!)));
+  for (const b of tc.readOnlyBinds) assert.ok(b.startsWith("/") && existsSync(b), b);
+  for (const b of tc.readOnlyBinds) assert.ok(!tc.readOnlyBinds.some((o) => o !== b && b.startsWith(o + "/")), `${b} is nested`);
+  for (const p of [tc.paths.erlRoot, tc.paths.elixirRoot!, tc.paths.rebar3!]) {
+    assert.ok(tc.readOnlyBinds.some((b) => p === b || p.startsWith(b + "/")), `${p} is bound`);
+  }
+});
+
+test("the cache makes repeated detection cost milliseconds", async (t) => {
+  const cacheDir = join(tmp, "cache-real");
+  let t0 = performance.now();
+  const cold = await detectToolchain({ cacheDir });
+  const coldMs = performance.now() - t0;
+  t0 = performance.now();
+  const warm = await detectToolchain({ cacheDir });
+  const warmMs = performance.now() - t0;
+  t.diagnostic(`detectToolchain cold ${coldMs.toFixed(1)} ms, warm ${warmMs.toFixed(1)} ms`);
+  assert.deepEqual(warm, cold);
+  assert.ok(warmMs < 50, `warm detection took ${warmMs} ms`);
+  assert.ok(existsSync(join(cacheDir, "toolchains.json")));
+});
+
+test("a named toolchain: facts from its erl, versions from its files, cache invalidated by changes", async () => {
+  const f = fakeToolchain("named");
+  const cacheDir = join(f.root, "cache");
+  const opts = { erlRoot: f.otp, elixirBin: join(f.elixirRoot, "bin", "elixir"), rebar3: f.rebar3, searchPath: "", cacheDir };
+  const tc = await detectToolchain(opts);
+  assert.deepEqual(
+    { ...tc },
+    {
+      otpRelease: "26",
+      otpVersion: "26.1.2",
+      ertsVersion: "14.1",
+      nifVersion: "2.17",
+      targetTriple: "aarch64-unknown-linux-gnu",
+      wordSize: 8,
+      elixirVersion: "1.99.0",
+      rebar3Version: "3.99.1",
+      paths: {
+        erlRoot: f.otp,
+        erl: join(f.otp, "bin", "erl"),
+        erlc: join(f.otp, "bin", "erlc"),
+        escript: join(f.otp, "bin", "escript"),
+        ertsInclude: join(f.otp, "erts-14.1", "include"),
+        elixirRoot: f.elixirRoot,
+        elixir: join(f.elixirRoot, "bin", "elixir"),
+        mix: join(f.elixirRoot, "bin", "mix"),
+        rebar3: f.rebar3,
+      },
+      binDirs: [join(f.otp, "bin"), join(f.elixirRoot, "bin"), dirname(f.rebar3)],
+      readOnlyBinds: [f.otp, f.elixirRoot, f.rebar3],
+    },
+  );
+  assert.equal(f.runs(), 1);
+  await detectToolchain(opts);
+  assert.equal(f.runs(), 1, "second detection comes from the cache");
+
+  // a rewritten erl (an upgrade in place) is a miss
+  const erl = join(f.otp, "bin", "erl");
+  writeFileSync(erl, readFileSync(erl, "utf8").replace("14.1", "14.2"));
+  await detectToolchain(opts);
+  assert.equal(f.runs(), 2);
+  // so is an erl with only a new mtime
+  utimesSync(erl, new Date(), new Date(Date.now() + 5000));
+  assert.equal((await detectToolchain(opts)).ertsVersion, "14.2");
+  assert.equal(f.runs(), 3);
+  // a new rebar3 is seen
+  makeEscript(f.rebar3, { "rebar/ebin/rebar.app": '{application,rebar,[{vsn,"3.99.2"}]}.' });
+  assert.equal((await detectToolchain(opts)).rebar3Version, "3.99.2");
+  assert.equal(f.runs(), 4);
+  // a corrupt cache file is only a miss
+  writeFileSync(join(cacheDir, "toolchains.json"), "{not json");
+  assert.equal((await detectToolchain(opts)).otpVersion, "26.1.2");
+  assert.equal(f.runs(), 5);
+  await detectToolchain(opts);
+  assert.equal(f.runs(), 5);
+});
+
+test("tools found on PATH; shims are never cached; rebar3 wrappers are asked", async () => {
+  const f = fakeToolchain("onpath");
+  const bin = join(f.root, "bin");
+  // a version-manager style shim: it decides at run time which erl to run
+  writeExecutable(join(bin, "erl"), `#!/bin/sh\nexec '${join(f.otp, "bin", "erl")}' "$@"\n`);
+  writeExecutable(join(bin, "rebar3"), "#!/bin/sh\necho 'rebar 3.88.0 on Erlang/OTP 26 Erts 14.1'\n");
+  const cacheDir = join(f.root, "cache");
+  const tc = await detectToolchain({ searchPath: `relative/dir:${bin}`, cacheDir });
+  assert.equal(tc.otpVersion, "26.1.2");
+  assert.equal(tc.paths.erlRoot, f.otp, "the root comes from erl, not from where the shim is");
+  assert.equal(tc.rebar3Version, "3.88.0");
+  assert.equal(tc.elixirVersion, null, "no elixir on this PATH");
+  assert.equal(tc.paths.elixir, null);
+  assert.deepEqual(tc.readOnlyBinds, [f.otp, join(bin, "rebar3")]);
+  await detectToolchain({ searchPath: bin, cacheDir });
+  assert.equal(f.runs(), 2, "a shim can switch versions without any file changing, so no cache");
+});
+
+test("missing or wrong toolchains are clear errors", async () => {
+  await assert.rejects(detectToolchain({ searchPath: join(tmp, "nowhere"), cacheDir: null }), (e: unknown) => e instanceof BeamixError && /no erl on PATH/.test(e.message));
+  await assert.rejects(detectToolchain({ erlRoot: tmp, cacheDir: null }), /is not an Erlang\/OTP installation: no executable bin\/erl/);
+  const f = fakeToolchain("broken");
+  await assert.rejects(detectToolchain({ erlRoot: f.otp, rebar3: join(f.root, "nope"), cacheDir: null }), /rebar3 executable .*nope is not an executable file/);
+  rmSync(join(f.otp, "releases", "26", "OTP_VERSION"));
+  await assert.rejects(detectToolchain({ erlRoot: f.otp, searchPath: "", cacheDir: null }), /cannot read the OTP version from .*OTP_VERSION/);
+  writeExecutable(join(f.otp, "bin", "erl"), "#!/bin/sh\necho 'boom' >&2\nexit 1\n");
+  await assert.rejects(detectToolchain({ erlRoot: f.otp, searchPath: "", cacheDir: null }), /asking erl for its release failed .*boom/);
+});
