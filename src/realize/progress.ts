@@ -1,0 +1,78 @@
+// Build progress for people: a live display on a terminal (log-update redraws the running builds
+// in place), plain lines otherwise (CI logs, pipes). Goes to stderr so stdout stays parseable.
+import { createLogUpdate } from "log-update";
+
+export type ProgressEvent =
+  | { type: "start"; label: string }
+  | { type: "substitute"; label: string }
+  | { type: "done"; label: string; result: "built" | "present" | "substituted"; ms: number }
+  | { type: "failed"; label: string; message: string };
+
+export interface Progress {
+  total(n: number): void;
+  event(e: ProgressEvent): void;
+  finish(): void;
+}
+
+export function quietProgress(): Progress {
+  return { total() {}, event() {}, finish() {} };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function plainProgress(write: (line: string) => void = (l) => process.stderr.write(l + "\n")): Progress {
+  return {
+    total() {},
+    event(e) {
+      if (e.type === "start") write(`building ${e.label}`);
+      else if (e.type === "substitute") write(`substituting ${e.label}`);
+      else if (e.type === "done" && e.result !== "present") write(`${e.result} ${e.label} in ${secs(e.ms)}`);
+      else if (e.type === "failed") write(`failed ${e.label}: ${e.message}`);
+    },
+    finish() {},
+  };
+}
+
+export function liveProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
+  const render = createLogUpdate(stream);
+  const running = new Map<string, number>();
+  let total = 0;
+  let finished = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = () => {
+    const now = Date.now();
+    const lines = [`[${finished}/${total}]`];
+    for (const [label, since] of running) lines.push(`  building ${label}  ${secs(now - since)}`);
+    render(lines.join("\n"));
+  };
+  return {
+    total(n) {
+      total = n;
+      timer ??= setInterval(draw, 200).unref();
+    },
+    event(e) {
+      if (e.type === "start" || e.type === "substitute") running.set(e.label, Date.now());
+      else {
+        running.delete(e.label);
+        finished++;
+        if (e.type === "failed") {
+          render.clear();
+          stream.write(`failed ${e.label}: ${e.message}\n`);
+        } else if (e.result !== "present") {
+          render.clear();
+          stream.write(`${e.result} ${e.label} in ${secs(e.ms)}\n`);
+        }
+      }
+      draw();
+    },
+    finish() {
+      if (timer) clearInterval(timer);
+      render.clear();
+      render.done();
+    },
+  };
+}
+
+export function defaultProgress(): Progress {
+  return process.stderr.isTTY ? liveProgress() : plainProgress();
+}
