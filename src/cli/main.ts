@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { BeamixError, UsageError, errorMessage } from "../errors.ts";
 import { registerHexCommands } from "./commands/hex.ts";
+import { registerBuildCommands } from "./commands/build.ts";
+import { registerStoreCommands } from "./commands/store.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ outputError: (str, write) => write(`beamix: ${str.replace(/^error: /, "")}`) })
     .exitOverride();
+  registerBuildCommands(program);
+  registerStoreCommands(program);
   registerHexCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
@@ -27,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    // A command that reports its own partial failure (a failed build) sets process.exitCode.
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and --version are not errors; everything else commander reports is usage.

@@ -13,7 +13,7 @@ export const PRIV_DIR = fileURLToPath(new URL("../../priv/", import.meta.url));
 
 export type ScriptResult = { ok: true; term: Term } | { ok: false; message: string };
 
-interface Output {
+export interface Output {
   stdout: string;
   stderr: string;
   code: number | null;
@@ -22,7 +22,7 @@ interface Output {
 // A project file that never finishes loading (a mix.exs waiting on something) is killed.
 const TIMEOUT_MS = 120_000;
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Output> {
+export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Output> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: TIMEOUT_MS, killSignal: "SIGKILL" });
     let stdout = "";
@@ -55,7 +55,7 @@ function results(out: Output, what: string): ScriptResult[] {
   return found;
 }
 
-const firstLine = (s: string): string => s.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+export const firstLine = (s: string): string => s.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
 
 // Loads DIR/mix.exs in a fresh Elixir VM with MIX_ENV=prod, an empty temporary MIX_HOME and
 // HEX_HOME (so no installed archive such as Hex is loaded) and HEX_OFFLINE=1.
@@ -67,7 +67,7 @@ export async function readMixConfig(dir: string): Promise<ScriptResult> {
     delete env.MIX_LOCKFILE;
     delete env.MIX_DEPS_PATH;
     delete env.MIX_BUILD_PATH;
-    const out = await run("elixir", [join(PRIV_DIR, "elixir", "read_mix_project.exs"), dir], env);
+    const out = await runTool("elixir", [join(PRIV_DIR, "elixir", "read_mix_project.exs"), dir], env);
     const found = results(out, `${dir}/mix.exs`);
     if (found.length === 0) {
       return { ok: false, message: `elixir exited with ${out.code}: ${firstLine(out.stderr) || firstLine(out.stdout)}` };
@@ -81,7 +81,7 @@ export async function readMixConfig(dir: string): Promise<ScriptResult> {
 // file:consult/1 of each file, in one Erlang VM.
 export async function consultFiles(files: string[]): Promise<ScriptResult[]> {
   if (files.length === 0) return [];
-  const out = await run("escript", [join(PRIV_DIR, "erlang", "consult_json.escript"), ...files], process.env);
+  const out = await runTool("escript", [join(PRIV_DIR, "erlang", "consult_json.escript"), ...files], process.env);
   const found = results(out, files.join(", "));
   if (found.length !== files.length) {
     throw new BeamixError(`reading ${files.join(", ")} failed: ${firstLine(out.stderr) || `escript exited with ${out.code}`}`);

@@ -1,0 +1,136 @@
+// `beamix build`, `beamix path`, `beamix log`: realize packages and look at what was realized.
+import type { Command } from "commander";
+import { BeamixError } from "../../errors.ts";
+import { planBuild, type Plan } from "../../realize/plan.ts";
+import { realize, label, type RealizeResult } from "../../realize/realize.ts";
+import { checkBuilds, formatCheck } from "../../realize/check.ts";
+import { defaultProgress } from "../../realize/progress.ts";
+import type { RepoOptions } from "../repo-options.ts";
+import {
+  addBuildOptions,
+  addRepoOptions,
+  addStoreOption,
+  checkSandbox,
+  jobsFromOptions,
+  openStoreFromOptions,
+  reposFromOptions,
+  timeoutFromOptions,
+  toolchain,
+  type BuildOptions,
+  type StoreOptions,
+} from "../context.ts";
+import { printJson, printLines } from "../output.ts";
+import { readConfigFile } from "../../project/config-reader.ts";
+
+// The project a build is for: its compile-time config reaches exactly the packages that read it.
+function addProjectOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "a Mix config file (config/config.exs) whose values packages read at compile time")
+    .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod");
+}
+
+type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string };
+const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory or a .tar";
+
+async function planFromOptions(specs: string[], opts: PlanCliOptions) {
+  const store = await openStoreFromOptions(opts);
+  const projectConfig = opts.config ? await readConfigFile(opts.config, opts.mixEnv) : undefined;
+  const plan = await planBuild(specs, { repos: await reposFromOptions(opts), toolchain: await toolchain(), store, mixEnv: opts.mixEnv, projectConfig });
+  return { store, plan };
+}
+
+function rootsOf(plan: Plan) {
+  return plan.roots.map((n) => plan.packages.get(n)!);
+}
+
+export function registerBuildCommands(program: Command): void {
+  const build = program
+    .command("build")
+    .description("build packages and their dependencies into the store (or find them there); print their store paths")
+    .argument("<spec...>", SPEC_HELP)
+    .option("--check", "rebuild the given packages and compare with the store items")
+    .option("--json", "print the result as JSON");
+  addStoreOption(build);
+  addRepoOptions(build);
+  addProjectOptions(build);
+  addBuildOptions(build);
+  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & { check?: boolean }) => {
+    await checkSandbox(opts);
+    const tc = await toolchain();
+    const { store, plan } = await planFromOptions(specs, opts);
+    try {
+      const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts) };
+      const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress: defaultProgress() });
+      reportRealize(plan, result, opts.json);
+      if (result.failed.length || result.skipped.length) process.exitCode = 1;
+      if (opts.check && !result.failed.length) {
+        const checks = await checkBuilds(plan, plan.roots, common);
+        if (opts.json) printJson(checks);
+        else printLines(checks.flatMap(formatCheck));
+        if (checks.some((c) => c.comparison.verdict === "differs")) process.exitCode = 1;
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  const path = program
+    .command("path")
+    .description("print the store path of a package (exit 1 when it is not built yet)")
+    .argument("<spec...>", SPEC_HELP)
+    .option("--json", "print JSON");
+  addStoreOption(path);
+  addRepoOptions(path);
+  addProjectOptions(path);
+  path.action(async (specs: string[], opts: PlanCliOptions) => {
+    const { store, plan } = await planFromOptions(specs, opts);
+    try {
+      const roots = rootsOf(plan).map((p) => ({ name: p.name, version: p.version, path: p.itemPath, valid: store.isValid(p.itemPath) }));
+      if (opts.json) printJson(roots);
+      else printLines(roots.map((r) => r.path));
+      const missing = roots.filter((r) => !r.valid);
+      if (missing.length) throw new BeamixError(`not in the store yet: ${missing.map(label).join(", ")} (run beamix build)`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  const log = program.command("log").description("print the stored build log of a package").argument("<spec>", SPEC_HELP);
+  addStoreOption(log);
+  addRepoOptions(log);
+  addProjectOptions(log);
+  log.action(async (spec: string, opts: PlanCliOptions) => {
+    const { store, plan } = await planFromOptions([spec], opts);
+    try {
+      const p = rootsOf(plan)[0];
+      const text = await store.readLog(p.drvHash);
+      if (text === undefined) throw new BeamixError(`no build log for ${label(p)}: it was never built in this store`);
+      process.stdout.write(text);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+function reportRealize(plan: Plan, result: RealizeResult, json?: boolean): void {
+  const built = [...result.items.values()].filter((i) => i.status === "built").length;
+  const present = result.items.size - built;
+  if (json) {
+    printJson({
+      roots: rootsOf(plan).map((p) => ({ name: p.name, version: p.version, path: result.items.get(p.name)?.path ?? null })),
+      built,
+      present,
+      failed: result.failed,
+      skipped: result.skipped,
+    });
+  } else {
+    printLines(rootsOf(plan).flatMap((p) => (result.items.has(p.name) ? [result.items.get(p.name)!.path] : [])));
+  }
+  const lines = [`${built} built, ${present} already present, ${result.failed.length} failed${result.skipped.length ? `, ${result.skipped.length} not built` : ""}`];
+  for (const f of result.failed) {
+    lines.push(`failed: ${f.message}`);
+    if (f.logPath) lines.push(`  log: ${f.logPath}`);
+    if (f.keptDir) lines.push(`  build directory kept: ${f.keptDir}`);
+  }
+  process.stderr.write(lines.join("\n") + "\n");
+}

@@ -1,0 +1,177 @@
+// From what the user asked for to derivations: specs → resolution against Hex repositories →
+// definitions (automatic, from each release's metadata) → derivations with their hashes, in
+// dependency order. Nothing is built here.
+import { stat } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
+import { BeamixError } from "../errors.ts";
+import { readFile } from "node:fs/promises";
+import type { HexRepo } from "../hex/registry/client.ts";
+import { readTarball } from "../hex/tarball.ts";
+import { packDirectory } from "../hex/pack.ts";
+import type { HexMetadata } from "../hex/metadata.ts";
+import { resolve, type PackageSource, type ReleaseInfo, type RootRequirement } from "../resolve/resolve.ts";
+import { hexPackageSource } from "../resolve/source.ts";
+import { parsePackageSpec } from "../resolve/names.ts";
+import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
+import { createDerivation, derivationHash, type Derivation } from "../derivation/derivation.ts";
+import type { CompileConfig } from "../derivation/config.ts";
+import type { Toolchain } from "../toolchain/detect.ts";
+import type { Store } from "../store/store.ts";
+
+// Where a package's source comes from: a repository (fetched and verified on demand) or bytes
+// the user gave us (a tarball, or a directory packed the way `beamix hex pack` does).
+export type SourceRef = { kind: "hex"; repo: HexRepo } | { kind: "local"; tarball: Buffer; origin: string };
+
+export interface PlannedPackage {
+  name: string;
+  version: string;
+  app: string;
+  repo: string;
+  definition: Definition;
+  derivation: Derivation;
+  drvHash: string;
+  itemPath: string;
+  deps: string[]; // package names of the direct inputs present in the closure
+  source: SourceRef;
+}
+
+export interface Plan {
+  roots: string[]; // package names the user asked for
+  packages: Map<string, PlannedPackage>; // in dependency order (inputs first)
+}
+
+export interface PlanOptions {
+  repos: ReadonlyMap<string, HexRepo>; // by repository name; "hexpm" is the default
+  toolchain: Toolchain;
+  store: Store;
+  mixEnv?: string;
+  projectConfig?: CompileConfig;
+}
+
+interface LocalPackage {
+  metadata: HexMetadata;
+  tarball: Buffer;
+  innerChecksum: string;
+  outerChecksum: string;
+  origin: string;
+}
+
+// A spec is a path (package directory or tarball) when one exists by that name, else a Hex name
+// with an optional requirement: `beacon`, `beacon@~> 1.1`, `erlang-beacon`.
+async function readSpec(spec: string): Promise<{ root: RootRequirement; local?: LocalPackage }> {
+  const looksLikePath = spec.includes("/") || spec.endsWith(".tar") || spec === "." || spec === "..";
+  const st = looksLikePath ? await stat(spec).catch(() => undefined) : undefined;
+  if (looksLikePath && !st) throw new BeamixError(`${spec}: no such file or directory`);
+  if (st) {
+    const origin = resolvePath(spec);
+    let local: LocalPackage;
+    if (st.isDirectory()) {
+      const packed = await packDirectory(origin);
+      local = { metadata: packed.metadata, tarball: packed.tarball, innerChecksum: packed.innerChecksum, outerChecksum: packed.outerChecksum, origin };
+    } else {
+      const tarball = await readFile(origin);
+      const read = readTarball(tarball, { file: origin });
+      local = { metadata: read.metadata, tarball, innerChecksum: read.innerChecksum, outerChecksum: read.outerChecksum, origin };
+    }
+    return { root: { name: local.metadata.name, requirement: `== ${local.metadata.version}` }, local };
+  }
+  return { root: parsePackageSpec(spec) };
+}
+
+function localRelease(p: LocalPackage): ReleaseInfo {
+  return {
+    version: p.metadata.version,
+    innerChecksum: p.innerChecksum,
+    outerChecksum: p.outerChecksum,
+    dependencies: p.metadata.requirements.map((r) => ({ package: r.name, app: r.app, requirement: r.requirement, optional: r.optional, repository: r.repository })),
+  };
+}
+
+// The resolver's view of the repositories, with the user's local packages in front of them.
+function packageSource(repos: ReadonlyMap<string, HexRepo>, locals: ReadonlyMap<string, LocalPackage>): PackageSource {
+  const remote = hexPackageSource([...repos.values()]);
+  return {
+    async releases(repoName, name) {
+      const local = locals.get(name);
+      return local ? [localRelease(local)] : remote.releases(repoName, name);
+    },
+  };
+}
+
+export async function planBuild(specs: readonly string[], opts: PlanOptions): Promise<Plan> {
+  if (specs.length === 0) throw new BeamixError("nothing to build: give at least one package");
+  const read = await Promise.all(specs.map(readSpec));
+  const locals = new Map<string, LocalPackage>();
+  for (const r of read) if (r.local) locals.set(r.local.metadata.name, r.local);
+  const resolution = await resolve(
+    read.map((r) => r.root),
+    packageSource(opts.repos, locals),
+  );
+
+  // Every definition needs its release's metadata (build tools, files), which lives in the tarball.
+  const metadata = new Map<string, { metadata: HexMetadata; source: SourceRef }>();
+  await Promise.all(
+    [...resolution.packages.values()].map(async (p) => {
+      const local = locals.get(p.name);
+      if (local) return metadata.set(p.name, { metadata: local.metadata, source: { kind: "local", tarball: local.tarball, origin: local.origin } });
+      const repo = opts.repos.get(p.repo)!;
+      const fetched = await repo.tarball(p.name, p.version);
+      metadata.set(p.name, { metadata: fetched.metadata, source: { kind: "hex", repo } });
+    }),
+  );
+
+  const packages = new Map<string, PlannedPackage>();
+  const visit = (name: string, path: string[]): PlannedPackage => {
+    const done = packages.get(name);
+    if (done) return done;
+    if (path.includes(name)) throw new BeamixError(`dependency cycle: ${[...path, name].join(" → ")}`);
+    const r = resolution.packages.get(name)!;
+    const deps = r.deps.map((d) => visit(d.name, [...path, name]));
+    const { metadata: meta, source } = metadata.get(name)!;
+    const definition = definitionFromHexRelease(meta, {
+      repo: r.repo,
+      innerChecksum: r.release.innerChecksum,
+      outerChecksum: r.release.outerChecksum,
+      dependencies: r.release.dependencies,
+    });
+    if (opts.mixEnv) definition.arguments.mixEnv = opts.mixEnv;
+    const derivation = createDerivation({
+      definition,
+      toolchain: opts.toolchain,
+      inputs: new Map(deps.map((d) => [d.name, d.drvHash])),
+      projectConfig: opts.projectConfig,
+    });
+    const drvHash = derivationHash(derivation);
+    const planned: PlannedPackage = {
+      name,
+      version: r.version,
+      app: r.app,
+      repo: r.repo,
+      definition,
+      derivation,
+      drvHash,
+      itemPath: opts.store.itemPath(drvHash, name, r.version),
+      deps: deps.map((d) => d.name),
+      source,
+    };
+    packages.set(name, planned);
+    return planned;
+  };
+  for (const name of [...resolution.packages.keys()].sort()) visit(name, []);
+  const roots = read.map((r) => resolution.aliases.get(r.root.name) ?? r.root.name);
+  return { roots, packages };
+}
+
+// The whole input closure of a planned package, each once, inputs before dependents.
+export function inputClosure(plan: Plan, name: string): PlannedPackage[] {
+  const seen = new Map<string, PlannedPackage>();
+  const walk = (n: string) => {
+    for (const d of plan.packages.get(n)!.deps) {
+      if (seen.has(d)) continue;
+      walk(d);
+      seen.set(d, plan.packages.get(d)!);
+    }
+  };
+  walk(name);
+  return [...seen.values()];
+}

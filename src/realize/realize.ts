@@ -1,0 +1,154 @@
+// Realizing a plan: every planned package ends up as a valid store item, either already present
+// or built now in a sandbox, in dependency order and in parallel.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BeamixError, errorMessage } from "../errors.ts";
+import { unpackTarball } from "../hex/unpack.ts";
+import { buildPackage, type BuildInput } from "../build/build-package.ts";
+import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
+import type { Toolchain } from "../toolchain/detect.ts";
+import type { Store } from "../store/store.ts";
+import { runDag } from "./scheduler.ts";
+import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
+import { quietProgress, type Progress } from "./progress.ts";
+
+export interface RealizeOptions {
+  store: Store;
+  toolchain: Toolchain;
+  jobs: number;
+  keepGoing?: boolean;
+  keepFailed?: boolean;
+  sandbox: boolean;
+  timeoutMs: number;
+  progress?: Progress;
+  workRoot?: string; // where build directories are made (default: the system's temp dir)
+}
+
+export interface RealizedItem {
+  name: string;
+  version: string;
+  path: string;
+  status: "built" | "present";
+}
+
+export interface FailedBuild {
+  name: string;
+  version: string;
+  message: string;
+  logPath?: string;
+  keptDir?: string;
+}
+
+export interface RealizeResult {
+  items: Map<string, RealizedItem>;
+  failed: FailedBuild[];
+  skipped: { name: string; reason: string }[];
+}
+
+// A build that ran and failed: the message names the phase and package; the log is in the store.
+export class BuildFailure extends BeamixError {
+  override name = "BuildFailure";
+  readonly logPath: string;
+  readonly keptDir?: string;
+  constructor(message: string, logPath: string, keptDir?: string) {
+    super(message);
+    this.logPath = logPath;
+    this.keptDir = keptDir;
+  }
+}
+
+export const label = (p: { name: string; version: string }) => `${p.name} ${p.version}`;
+
+export async function realize(plan: Plan, opts: RealizeOptions): Promise<RealizeResult> {
+  const progress = opts.progress ?? quietProgress();
+  const { store } = opts;
+  progress.total(plan.packages.size);
+  const tasks = [...plan.packages.values()].map((p) => ({
+    key: p.name,
+    deps: p.deps,
+    run: async (): Promise<RealizedItem> => {
+      await store.addTempRoot(p.itemPath); // protects it from a concurrent gc from now on
+      if (store.isValid(p.itemPath)) {
+        progress.event({ type: "done", label: label(p), result: "present", ms: 0 });
+        return { name: p.name, version: p.version, path: p.itemPath, status: "present" };
+      }
+      const started = Date.now();
+      progress.event({ type: "start", label: label(p) });
+      try {
+        const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, (staging) => buildOne(plan, p, staging, opts));
+        progress.event({ type: "done", label: label(p), result: built ? "built" : "present", ms: Date.now() - started });
+        return { name: p.name, version: p.version, path: item.path, status: built ? "built" : "present" };
+      } catch (err) {
+        progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
+        throw err;
+      }
+    },
+  }));
+  const outcomes = await runDag(tasks, { jobs: opts.jobs, keepGoing: opts.keepGoing });
+  progress.finish();
+
+  const result: RealizeResult = { items: new Map(), failed: [], skipped: [] };
+  for (const [name, o] of outcomes) {
+    const p = plan.packages.get(name)!;
+    if (o.status === "ok") result.items.set(name, o.value);
+    else if (o.status === "skipped") result.skipped.push({ name, reason: o.reason });
+    else {
+      const f: FailedBuild = { name, version: p.version, message: errorMessage(o.error) };
+      if (o.error instanceof BuildFailure) {
+        f.logPath = o.error.logPath;
+        if (o.error.keptDir) f.keptDir = o.error.keptDir;
+      } else if (!(o.error instanceof BeamixError)) throw o.error; // a bug, not a failed build
+      result.failed.push(f);
+    }
+  }
+  return result;
+}
+
+// Builds one planned package into `staging` (its inputs must be valid). The log goes to the store,
+// unless this is a check rebuild, whose log is only kept on failure, beside the build.
+export async function buildOne(plan: Plan, p: PlannedPackage, staging: string, opts: RealizeOptions, check = false) {
+  const { store } = opts;
+  const tmp = await mkdtemp(join(opts.workRoot ?? tmpdir(), `beamix-build-${p.name}-`));
+  const log: string[] = [];
+  try {
+    const sourceDir = join(tmp, "source");
+    const tarball = p.source.kind === "local" ? p.source.tarball : (await p.source.repo.tarball(p.name, p.version)).bytes;
+    await unpackTarball(tarball, sourceDir, { file: `${p.name}-${p.version}.tar` });
+
+    const closure = inputClosure(plan, p.name);
+    const direct = new Set(p.deps);
+    const inputs: BuildInput[] = closure.map((d) => ({ name: d.name, app: d.app, version: d.version, storePath: d.itemPath, direct: direct.has(d.name) }));
+    // Inputs that recorded compile_env reads are validated by Mix against the loaded config, so
+    // a build sees the effective config of its whole input closure as well as its own.
+    let compileConfig: CompileConfig = {};
+    for (const d of [...closure, p]) compileConfig = mergeConfig(compileConfig, d.derivation.compileConfig);
+
+    const outcome = await buildPackage({
+      derivation: p.derivation,
+      drvHash: p.drvHash,
+      sourceDir,
+      inputs,
+      compileConfig,
+      toolchain: opts.toolchain,
+      outDir: staging,
+      workDir: join(tmp, "work"),
+      readOnlyDirs: [store.dir],
+      sandbox: opts.sandbox,
+      timeoutMs: opts.timeoutMs,
+      log: (chunk) => log.push(chunk),
+      keepFailed: opts.keepFailed,
+    });
+    const logPath = check ? join(staging, "..", `check-${p.drvHash}.log`) : await store.writeLog(p.drvHash, log.join(""));
+    if (!outcome.ok) {
+      if (check) await writeFile(logPath, log.join(""));
+      throw new BuildFailure(outcome.failure, logPath, outcome.keptDir);
+    }
+    return {
+      references: p.deps.map((d) => plan.packages.get(d)!.itemPath),
+      deriver: { drvHash: p.drvHash, derivation: p.derivation },
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
