@@ -13,6 +13,7 @@ import { resolve, type PackageSource, type ReleaseInfo, type RootRequirement } f
 import { hexPackageSource } from "../resolve/source.ts";
 import { parsePackageSpec } from "../resolve/names.ts";
 import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
+import { applyOverride, isDefinitionFile, loadDefinitionDirs, loadDefinitionFile, overridePackage, type DefinitionOverride } from "../derivation/definition-file.ts";
 import { createDerivation, derivationHash, type Derivation } from "../derivation/derivation.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
@@ -46,6 +47,7 @@ export interface PlanOptions {
   store: Store;
   mixEnv?: string;
   projectConfig?: CompileConfig;
+  definitionDirs?: readonly string[]; // -L DIR: definition modules that override automatic ones
 }
 
 interface LocalPackage {
@@ -56,26 +58,39 @@ interface LocalPackage {
   origin: string;
 }
 
-// A spec is a path (package directory or tarball) when one exists by that name, else a Hex name
-// with an optional requirement: `beacon`, `beacon@~> 1.1`, `erlang-beacon`.
-async function readSpec(spec: string): Promise<{ root: RootRequirement; local?: LocalPackage }> {
-  const looksLikePath = spec.includes("/") || spec.endsWith(".tar") || spec === "." || spec === "..";
+interface ReadSpec {
+  root: RootRequirement;
+  local?: LocalPackage;
+  override?: DefinitionOverride;
+}
+
+// A spec is a path (package directory, tarball or definition file) when one exists by that name,
+// else a Hex name with an optional requirement: `beacon`, `beacon@~> 1.1`, `erlang-beacon`.
+async function readSpec(spec: string): Promise<ReadSpec> {
+  const looksLikePath = spec.includes("/") || spec.endsWith(".tar") || isDefinitionFile(spec) || spec === "." || spec === "..";
   const st = looksLikePath ? await stat(spec).catch(() => undefined) : undefined;
   if (looksLikePath && !st) throw new BeamixError(`${spec}: no such file or directory`);
-  if (st) {
-    const origin = resolvePath(spec);
-    let local: LocalPackage;
-    if (st.isDirectory()) {
-      const packed = await packDirectory(origin);
-      local = { metadata: packed.metadata, tarball: packed.tarball, innerChecksum: packed.innerChecksum, outerChecksum: packed.outerChecksum, origin };
-    } else {
-      const tarball = await readFile(origin);
-      const read = readTarball(tarball, { file: origin });
-      local = { metadata: read.metadata, tarball, innerChecksum: read.innerChecksum, outerChecksum: read.outerChecksum, origin };
+  if (!st) return { root: parsePackageSpec(spec) };
+  const origin = resolvePath(spec);
+  if (st.isFile() && isDefinitionFile(origin)) {
+    const override = await loadDefinitionFile(origin);
+    if (override.kind === "edit") return { root: { name: override.package }, override };
+    const def = override.definition;
+    if (def.source.type !== "hex") {
+      throw new BeamixError(`${origin}: a definition file given as a spec must build a Hex release (source type hex); give a package directory itself to build it`);
     }
-    return { root: { name: local.metadata.name, requirement: `== ${local.metadata.version}` }, local };
+    return { root: { name: def.name, requirement: `== ${def.version}`, repo: def.source.repo }, override };
   }
-  return { root: parsePackageSpec(spec) };
+  let local: LocalPackage;
+  if (st.isDirectory()) {
+    const packed = await packDirectory(origin);
+    local = { metadata: packed.metadata, tarball: packed.tarball, innerChecksum: packed.innerChecksum, outerChecksum: packed.outerChecksum, origin };
+  } else {
+    const tarball = await readFile(origin);
+    const read = readTarball(tarball, { file: origin });
+    local = { metadata: read.metadata, tarball, innerChecksum: read.innerChecksum, outerChecksum: read.outerChecksum, origin };
+  }
+  return { root: { name: local.metadata.name, requirement: `== ${local.metadata.version}` }, local };
 }
 
 function localRelease(p: LocalPackage): ReleaseInfo {
@@ -103,9 +118,16 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   const read = await Promise.all(specs.map(readSpec));
   const locals = new Map<string, LocalPackage>();
   for (const r of read) if (r.local) locals.set(r.local.metadata.name, r.local);
+  // Definition files given as specs win over those found in definition directories. A whole
+  // definition pins its package to its version.
+  const overrides = await loadDefinitionDirs(opts.definitionDirs ?? []);
+  for (const r of read) if (r.override) overrides.set(overridePackage(r.override), r.override);
+  const locked = new Map<string, string>();
+  for (const [name, o] of overrides) if (o.kind === "definition") locked.set(name, o.definition.version);
   const resolution = await resolve(
     read.map((r) => r.root),
     packageSource(opts.repos, locals),
+    { locked },
   );
 
   // Every definition needs its release's metadata (build tools, files), which lives in the tarball.
@@ -121,20 +143,32 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   );
 
   const packages = new Map<string, PlannedPackage>();
-  const visit = (name: string, path: string[]): PlannedPackage => {
+  const visit = async (name: string, path: string[]): Promise<PlannedPackage> => {
     const done = packages.get(name);
     if (done) return done;
     if (path.includes(name)) throw new BeamixError(`dependency cycle: ${[...path, name].join(" → ")}`);
     const r = resolution.packages.get(name)!;
-    const deps = r.deps.map((d) => visit(d.name, [...path, name]));
     const { metadata: meta, source } = metadata.get(name)!;
-    const definition = definitionFromHexRelease(meta, {
+    const automatic = definitionFromHexRelease(meta, {
       repo: r.repo,
       innerChecksum: r.release.innerChecksum,
       outerChecksum: r.release.outerChecksum,
       dependencies: r.release.dependencies,
     });
-    if (opts.mixEnv) definition.arguments.mixEnv = opts.mixEnv;
+    if (opts.mixEnv) automatic.arguments.mixEnv = opts.mixEnv;
+    const override = overrides.get(name);
+    const definition = override ? await applyOverride(override, automatic) : automatic;
+    if (definition.source.type === "hex" && automatic.source.type === "hex" && definition.source.innerChecksum !== automatic.source.innerChecksum) {
+      throw new BeamixError(`${override!.file}: source checksum ${definition.source.innerChecksum} does not match the registry's ${automatic.source.innerChecksum} for ${name} ${r.version}`);
+    }
+    // The definition's inputs say what the build gets: optional ones only when in the closure.
+    const deps: PlannedPackage[] = [];
+    for (const input of definition.inputs) {
+      if (resolution.packages.has(input.name)) deps.push(await visit(input.name, [...path, name]));
+      else if (!input.optional) {
+        throw new BeamixError(`${override?.file ?? `${name} ${r.version}`}: input ${input.name} is not in the closure; add it to what you build`);
+      }
+    }
     const derivation = createDerivation({
       definition,
       toolchain: opts.toolchain,
@@ -145,7 +179,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     const planned: PlannedPackage = {
       name,
       version: r.version,
-      app: r.app,
+      app: definition.app,
       repo: r.repo,
       definition,
       derivation,
@@ -157,7 +191,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     packages.set(name, planned);
     return planned;
   };
-  for (const name of [...resolution.packages.keys()].sort()) visit(name, []);
+  for (const name of [...resolution.packages.keys()].sort()) await visit(name, []);
   const roots = read.map((r) => resolution.aliases.get(r.root.name) ?? r.root.name);
   return { roots, packages };
 }

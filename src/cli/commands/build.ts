@@ -26,16 +26,17 @@ import { readConfigFile } from "../../project/config-reader.ts";
 function addProjectOptions(cmd: Command): Command {
   return cmd
     .option("--config <file>", "a Mix config file (config/config.exs) whose values packages read at compile time")
-    .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod");
+    .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod")
+    .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
 }
 
-type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string };
-const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory or a .tar";
+type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string; loadPath: string[] };
+const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory, a .tar or a definition file";
 
 async function planFromOptions(specs: string[], opts: PlanCliOptions) {
   const store = await openStoreFromOptions(opts);
   const projectConfig = opts.config ? await readConfigFile(opts.config, opts.mixEnv) : undefined;
-  const plan = await planBuild(specs, { repos: await reposFromOptions(opts), toolchain: await toolchain(), store, mixEnv: opts.mixEnv, projectConfig });
+  const plan = await planBuild(specs, { repos: await reposFromOptions(opts), toolchain: await toolchain(), store, mixEnv: opts.mixEnv, projectConfig, definitionDirs: opts.loadPath });
   return { store, plan };
 }
 
