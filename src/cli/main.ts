@@ -6,6 +6,8 @@ import { BeamixError, UsageError, errorMessage } from "../errors.ts";
 import { registerHexCommands } from "./commands/hex.ts";
 import { registerBuildCommands } from "./commands/build.ts";
 import { registerStoreCommands } from "./commands/store.ts";
+import { registerProfileCommands } from "./commands/profile.ts";
+import { registerImportCommands } from "./commands/import.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -17,7 +19,9 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`beamix: ${str.replace(/^error: /, "")}`) })
     .exitOverride();
   registerBuildCommands(program);
+  registerProfileCommands(program);
   registerStoreCommands(program);
+  registerImportCommands(program);
   registerHexCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

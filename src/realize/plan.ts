@@ -48,6 +48,9 @@ export interface PlanOptions {
   mixEnv?: string;
   projectConfig?: CompileConfig;
   definitionDirs?: readonly string[]; // -L DIR: definition modules that override automatic ones
+  // Versions to keep (a profile's installed packages): hard pins for the resolver, applied to a
+  // package only when it is in the closure. Definition files given as specs pin their own.
+  locked?: ReadonlyMap<string, string>;
 }
 
 interface LocalPackage {
@@ -56,6 +59,11 @@ interface LocalPackage {
   innerChecksum: string;
   outerChecksum: string;
   origin: string;
+}
+
+// A spec names a path (package directory, tarball, definition file) rather than a Hex package.
+export function looksLikePath(spec: string): boolean {
+  return spec.includes("/") || spec.endsWith(".tar") || isDefinitionFile(spec) || spec === "." || spec === "..";
 }
 
 interface ReadSpec {
@@ -67,9 +75,9 @@ interface ReadSpec {
 // A spec is a path (package directory, tarball or definition file) when one exists by that name,
 // else a Hex name with an optional requirement: `beacon`, `beacon@~> 1.1`, `erlang-beacon`.
 async function readSpec(spec: string): Promise<ReadSpec> {
-  const looksLikePath = spec.includes("/") || spec.endsWith(".tar") || isDefinitionFile(spec) || spec === "." || spec === "..";
-  const st = looksLikePath ? await stat(spec).catch(() => undefined) : undefined;
-  if (looksLikePath && !st) throw new BeamixError(`${spec}: no such file or directory`);
+  const isPath = looksLikePath(spec);
+  const st = isPath ? await stat(spec).catch(() => undefined) : undefined;
+  if (isPath && !st) throw new BeamixError(`${spec}: no such file or directory`);
   if (!st) return { root: parsePackageSpec(spec) };
   const origin = resolvePath(spec);
   if (st.isFile() && isDefinitionFile(origin)) {
@@ -122,7 +130,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   // definition pins its package to its version.
   const overrides = await loadDefinitionDirs(opts.definitionDirs ?? []);
   for (const r of read) if (r.override) overrides.set(overridePackage(r.override), r.override);
-  const locked = new Map<string, string>();
+  const locked = new Map<string, string>(opts.locked ?? []);
   for (const [name, o] of overrides) if (o.kind === "definition") locked.set(name, o.definition.version);
   const resolution = await resolve(
     read.map((r) => r.root),
