@@ -7,6 +7,9 @@ import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts
 import type { HexRepo } from "../hex/registry/client.ts";
 import { BeamixError, UsageError } from "../errors.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
+import { Substituters } from "../substitute/substituters.ts";
+import { readPublicKeyFile, type PublicKey } from "../substitute/keys.ts";
+import { readConfiguredSubstituters, readTrustedKeys } from "../config/trust.ts";
 
 export interface StoreOptions {
   store?: string;
@@ -71,4 +74,40 @@ export async function checkSandbox(opts: BuildOptions): Promise<void> {
 
 export async function toolchain(): Promise<Toolchain> {
   return detectToolchain();
+}
+
+// Binary caches to ask before building (src/substitute/substituters.ts).
+export interface SubstituterOptions {
+  substituters: string[];
+  trustedKey: string[];
+  requireSigs: string;
+  substitutes: boolean; // --no-substitutes sets false
+  fallback: boolean; // --no-fallback sets false
+  substituteTimeout: string;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function addSubstituterOptions(cmd: Command): Command {
+  return cmd
+    .option("--substituters <urls>", "binary caches to try before building (file://, http://; space-separated or repeated), besides those in the config file", collect, [] as string[])
+    .option("--trusted-key <file>", "trust the public key(s) in FILE, besides the config file's trusted-keys (repeatable)", collect, [] as string[])
+    .option("--require-sigs <k>", "distinct trusted signatures a substitute needs (0: accept unsigned)", "1")
+    .option("--no-substitutes", "build everything missing; ask no binary cache")
+    .option("--no-fallback", "when a trusted substitute exists but cannot be fetched or verified, fail instead of building")
+    .option("--substitute-timeout <seconds>", "give up on a cache request after this long without data", "30");
+}
+
+// The substituters to use, or undefined when there are none (or --no-substitutes).
+export async function substitutersFromOptions(opts: SubstituterOptions, report?: (line: string) => void): Promise<Substituters | undefined> {
+  if (!opts.substitutes) return undefined;
+  const urls = [...new Set([...opts.substituters.flatMap((s) => s.split(/\s+/)).filter((s) => s !== ""), ...(await readConfiguredSubstituters())])];
+  if (urls.length === 0) return undefined;
+  const k = Number(opts.requireSigs);
+  if (!Number.isInteger(k) || k < 0) throw new UsageError(`--require-sigs must be a non-negative integer, not ${JSON.stringify(opts.requireSigs)}`);
+  const t = Number(opts.substituteTimeout);
+  if (!(t > 0)) throw new UsageError(`--substitute-timeout must be a positive number of seconds, not ${JSON.stringify(opts.substituteTimeout)}`);
+  const keys: PublicKey[] = [...(await readTrustedKeys())];
+  for (const f of opts.trustedKey) keys.push(...(await readPublicKeyFile(f)));
+  return new Substituters({ urls, trustedKeys: keys, requireSigs: k, timeoutMs: t * 1000, report });
 }

@@ -6,7 +6,8 @@ export type ProgressEvent =
   | { type: "start"; label: string }
   | { type: "substitute"; label: string }
   | { type: "done"; label: string; result: "built" | "present" | "substituted"; ms: number }
-  | { type: "failed"; label: string; message: string };
+  | { type: "failed"; label: string; message: string }
+  | { type: "warning"; message: string }; // one line, e.g. a rejected substitute; nothing finished
 
 export interface Progress {
   total(n: number): void;
@@ -28,6 +29,7 @@ export function plainProgress(write: (line: string) => void = (l) => process.std
       else if (e.type === "substitute") write(`substituting ${e.label}`);
       else if (e.type === "done" && e.result !== "present") write(`${e.result} ${e.label} in ${secs(e.ms)}`);
       else if (e.type === "failed") write(`failed ${e.label}: ${e.message}`);
+      else if (e.type === "warning") write(e.message);
     },
     finish() {},
   };
@@ -35,14 +37,14 @@ export function plainProgress(write: (line: string) => void = (l) => process.std
 
 export function liveProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
   const render = createLogUpdate(stream);
-  const running = new Map<string, number>();
+  const running = new Map<string, { since: number; what: string }>();
   let total = 0;
   let finished = 0;
   let timer: NodeJS.Timeout | undefined;
   const draw = () => {
     const now = Date.now();
     const lines = [`[${finished}/${total}]`];
-    for (const [label, since] of running) lines.push(`  building ${label}  ${secs(now - since)}`);
+    for (const [label, { since, what }] of running) lines.push(`  ${what} ${label}  ${secs(now - since)}`);
     render(lines.join("\n"));
   };
   return {
@@ -51,8 +53,11 @@ export function liveProgress(stream: NodeJS.WriteStream = process.stderr): Progr
       timer ??= setInterval(draw, 200).unref();
     },
     event(e) {
-      if (e.type === "start" || e.type === "substitute") running.set(e.label, Date.now());
-      else {
+      if (e.type === "start" || e.type === "substitute") running.set(e.label, { since: Date.now(), what: e.type === "start" ? "building" : "substituting" });
+      else if (e.type === "warning") {
+        render.clear();
+        stream.write(`${e.message}\n`);
+      } else {
         running.delete(e.label);
         finished++;
         if (e.type === "failed") {

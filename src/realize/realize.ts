@@ -1,5 +1,11 @@
-// Realizing a plan: every planned package ends up as a valid store item, either already present
-// or built now in a sandbox, in dependency order and in parallel.
+// Realizing a plan: every planned package ends up as a valid store item, either already present,
+// substituted from a binary cache, or built now in a sandbox, in dependency order and in parallel.
+//
+// With substituters, a missing item is first asked of the caches (src/substitute/substituters.ts),
+// under the item's build lock and into the staging directory a build would use. Each rejected
+// candidate is one warning line. When no cache has a trusted record the item is built; when trusted
+// records exist but none could be verified, it is built with `fallback` (the default) and counted as
+// failed without it.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +18,7 @@ import type { Store } from "../store/store.ts";
 import { runDag } from "./scheduler.ts";
 import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, type Progress } from "./progress.ts";
+import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
 
 export interface RealizeOptions {
   store: Store;
@@ -23,13 +30,16 @@ export interface RealizeOptions {
   timeoutMs: number;
   progress?: Progress;
   workRoot?: string; // where build directories are made (default: the system's temp dir)
+  substituters?: Substituters; // asked before building what is missing
+  fallback?: boolean; // build when trusted substitutes exist but all fail (default true)
 }
 
 export interface RealizedItem {
   name: string;
   version: string;
   path: string;
-  status: "built" | "present";
+  status: "built" | "present" | "substituted";
+  substitutedFrom?: string; // the cache's URL
 }
 
 export interface FailedBuild {
@@ -74,11 +84,29 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
         return { name: p.name, version: p.version, path: p.itemPath, status: "present" };
       }
       const started = Date.now();
-      progress.event({ type: "start", label: label(p) });
+      const report = (message: string) => progress.event({ type: "warning", message });
+      // Caches that turn out unusable (no trusted key, no cache-info) were reported once: build.
+      const subs = opts.substituters && (await opts.substituters.caches(report)).length > 0 ? opts.substituters : undefined;
+      progress.event(subs ? { type: "substitute", label: label(p) } : { type: "start", label: label(p) });
+      let substitutedFrom: string | undefined;
       try {
-        const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, (staging) => buildOne(plan, p, staging, opts));
-        progress.event({ type: "done", label: label(p), result: built ? "built" : "present", ms: Date.now() - started });
-        return { name: p.name, version: p.version, path: item.path, status: built ? "built" : "present" };
+        const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, async (staging) => {
+          if (subs) {
+            const got = await subs.fetchInto(store, p, staging, { report });
+            if (got.status === "substituted") {
+              substitutedFrom = got.url;
+              return { references: got.references, deriver: substitutedDeriver(got, p.derivation) };
+            }
+            if (got.status === "failed" && opts.fallback === false) {
+              throw new BeamixError(`${label(p)}: ${got.message}, and falling back to a local build is off`);
+            }
+            progress.event({ type: "start", label: label(p) });
+          }
+          return buildOne(plan, p, staging, opts);
+        });
+        const status = !built ? "present" : substitutedFrom !== undefined ? "substituted" : "built";
+        progress.event({ type: "done", label: label(p), result: status, ms: Date.now() - started });
+        return { name: p.name, version: p.version, path: item.path, status, ...(substitutedFrom !== undefined && built ? { substitutedFrom } : {}) };
       } catch (err) {
         progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
         throw err;

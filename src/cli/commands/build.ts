@@ -10,37 +10,40 @@ import {
   addBuildOptions,
   addRepoOptions,
   addStoreOption,
+  addSubstituterOptions,
   checkSandbox,
   jobsFromOptions,
   openStoreFromOptions,
   reposFromOptions,
+  substitutersFromOptions,
   timeoutFromOptions,
   toolchain,
   type BuildOptions,
   type StoreOptions,
+  type SubstituterOptions,
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 import { readConfigFile } from "../../project/config-reader.ts";
 
 // The project a build is for: its compile-time config reaches exactly the packages that read it.
-function addProjectOptions(cmd: Command): Command {
+export function addProjectOptions(cmd: Command): Command {
   return cmd
     .option("--config <file>", "a Mix config file (config/config.exs) whose values packages read at compile time")
     .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod")
     .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
 }
 
-type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string; loadPath: string[] };
-const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory, a .tar or a definition file";
+export type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string; loadPath: string[] };
+export const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory, a .tar or a definition file";
 
-async function planFromOptions(specs: string[], opts: PlanCliOptions) {
+export async function planFromOptions(specs: string[], opts: PlanCliOptions) {
   const store = await openStoreFromOptions(opts);
   const projectConfig = opts.config ? await readConfigFile(opts.config, opts.mixEnv) : undefined;
   const plan = await planBuild(specs, { repos: await reposFromOptions(opts), toolchain: await toolchain(), store, mixEnv: opts.mixEnv, projectConfig, definitionDirs: opts.loadPath });
   return { store, plan };
 }
 
-function rootsOf(plan: Plan) {
+export function rootsOf(plan: Plan) {
   return plan.roots.map((n) => plan.packages.get(n)!);
 }
 
@@ -55,14 +58,17 @@ export function registerBuildCommands(program: Command): void {
   addRepoOptions(build);
   addProjectOptions(build);
   addBuildOptions(build);
-  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & { check?: boolean }) => {
+  addSubstituterOptions(build);
+  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & SubstituterOptions & { check?: boolean }) => {
     await checkSandbox(opts);
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {
       const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts) };
-      const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress: defaultProgress() });
-      reportRealize(plan, result, opts.json);
+      const progress = defaultProgress();
+      const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
+      const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress, substituters, fallback: opts.fallback });
+      reportRealize(plan, result, opts.json, substituters !== undefined);
       if (result.failed.length || result.skipped.length) process.exitCode = 1;
       if (opts.check && !result.failed.length) {
         const checks = await checkBuilds(plan, plan.roots, common);
@@ -113,13 +119,17 @@ export function registerBuildCommands(program: Command): void {
   });
 }
 
-function reportRealize(plan: Plan, result: RealizeResult, json?: boolean): void {
-  const built = [...result.items.values()].filter((i) => i.status === "built").length;
-  const present = result.items.size - built;
+// The summary line says how many items were substituted whenever substituters were in use.
+export function reportRealize(plan: Plan, result: RealizeResult, json?: boolean, substituting = false): void {
+  const count = (s: string) => [...result.items.values()].filter((i) => i.status === s).length;
+  const built = count("built");
+  const substituted = count("substituted");
+  const present = count("present");
   if (json) {
     printJson({
       roots: rootsOf(plan).map((p) => ({ name: p.name, version: p.version, path: result.items.get(p.name)?.path ?? null })),
       built,
+      substituted,
       present,
       failed: result.failed,
       skipped: result.skipped,
@@ -127,7 +137,7 @@ function reportRealize(plan: Plan, result: RealizeResult, json?: boolean): void 
   } else {
     printLines(rootsOf(plan).flatMap((p) => (result.items.has(p.name) ? [result.items.get(p.name)!.path] : [])));
   }
-  const lines = [`${built} built, ${present} already present, ${result.failed.length} failed${result.skipped.length ? `, ${result.skipped.length} not built` : ""}`];
+  const lines = [`${built} built, ${substituting || substituted ? `${substituted} substituted, ` : ""}${present} already present, ${result.failed.length} failed${result.skipped.length ? `, ${result.skipped.length} not built` : ""}`];
   for (const f of result.failed) {
     lines.push(`failed: ${f.message}`);
     if (f.logPath) lines.push(`  log: ${f.logPath}`);

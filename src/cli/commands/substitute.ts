@@ -1,0 +1,208 @@
+// `beamix key`, `beamix publish`, `beamix serve`: signing keys, pushing store items to a binary
+// cache, and serving a cache or a store over HTTP.
+import type { Command } from "commander";
+import { BeamixError, UsageError } from "../../errors.ts";
+import { realize } from "../../realize/realize.ts";
+import { defaultProgress } from "../../realize/progress.ts";
+import { readPublicKeyFile, readSecretKeyFile, writeKeyPair } from "../../substitute/keys.ts";
+import { authorizeKeys, readTrustedKeys, trustedKeysFile } from "../../config/trust.ts";
+import { openCache } from "../../substitute/open-cache.ts";
+import { publishClosure } from "../../substitute/publish.ts";
+import { startSubstituteServer, type ServeSource } from "../../substitute/serve.ts";
+import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts";
+import { openStore, defaultStoreDir } from "../../store/store.ts";
+import {
+  addBuildOptions,
+  addRepoOptions,
+  addStoreOption,
+  addSubstituterOptions,
+  checkSandbox,
+  jobsFromOptions,
+  substitutersFromOptions,
+  timeoutFromOptions,
+  toolchain,
+  type BuildOptions,
+  type SubstituterOptions,
+} from "../context.ts";
+import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
+import { printJson, printLines } from "../output.ts";
+
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+function priorityOption(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PRIORITY;
+  try {
+    return parsePriority(text, "--priority");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function registerSubstituteCommands(program: Command): void {
+  registerKeyCommands(program);
+  registerPublish(program);
+  registerServe(program);
+}
+
+function registerKeyCommands(program: Command): void {
+  const key = program.command("key").description("signing keys of binary caches");
+  key
+    .command("generate")
+    .description("make an Ed25519 key pair: NAME.secret (mode 0600, keep it private) and NAME.public")
+    .argument("<name>", "the key's name, e.g. cache.example.org-1 (signatures carry it)")
+    .option("-o, --output <dir>", "where to write the two files", ".")
+    .action(async (name: string, opts: { output: string }) => {
+      const { secretPath, publicPath } = await writeKeyPair(name, opts.output);
+      printLines([secretPath, publicPath]);
+    });
+  key
+    .command("authorize")
+    .description(`trust the public key(s) in FILE for substitutes (adds them to ${trustedKeysFile()})`)
+    .argument("<file>", "a public key file (NAME:base64)")
+    .action(async (file: string) => {
+      const keys = await readPublicKeyFile(file);
+      const added = await authorizeKeys(keys);
+      const already = keys.filter((k) => !added.includes(k));
+      process.stderr.write(
+        [...added.map((k) => `trusting ${k.name}`), ...already.map((k) => `${k.name} was already trusted`)].join("\n") + `\n(${trustedKeysFile()})\n`,
+      );
+    });
+  key
+    .command("list")
+    .description("print the trusted public keys")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const keys = await readTrustedKeys();
+      if (opts.json) printJson(keys.map((k) => ({ name: k.name, key: k.text })));
+      else printLines(keys.map((k) => k.text));
+    });
+}
+
+type PublishCliOptions = PlanCliOptions & BuildOptions & SubstituterOptions & { to: string; signWith: string; priority?: string };
+
+function registerPublish(program: Command): void {
+  const cmd = program
+    .command("publish")
+    .description("realize packages (building what is missing) and push them with their closure to a binary cache, signed")
+    .argument("<spec...>", SPEC_HELP)
+    .requiredOption("--to <url>", "the cache: file:///dir (created if needed)")
+    .requiredOption("--sign-with <secret-key>", "the secret key file that signs the records (beamix key generate)")
+    .option("--priority <n>", `priority written to a new cache's beamix-cache-info (lower is preferred; default ${DEFAULT_PRIORITY})`)
+    .option("--json", "print the result as JSON");
+  addStoreOption(cmd);
+  addRepoOptions(cmd);
+  addProjectOptions(cmd);
+  addBuildOptions(cmd);
+  addSubstituterOptions(cmd);
+  cmd.action(async (specs: string[], opts: PublishCliOptions) => {
+    const priority = priorityOption(opts.priority);
+    const secret = await readSecretKeyFile(opts.signWith);
+    const cache = openCache(opts.to);
+    if (!cache.writable) throw new BeamixError(`${opts.to}: cannot publish there (read-only); publish to a file:// directory and serve it`);
+    await checkSandbox(opts);
+    const tc = await toolchain();
+    const { store, plan } = await planFromOptions(specs, opts);
+    try {
+      const progress = defaultProgress();
+      const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
+      const result = await realize(plan, {
+        store,
+        toolchain: tc,
+        jobs: jobsFromOptions(opts),
+        keepFailed: opts.keepFailed,
+        sandbox: opts.sandbox,
+        timeoutMs: timeoutFromOptions(opts),
+        progress,
+        substituters,
+        fallback: opts.fallback,
+      });
+      if (result.failed.length || result.skipped.length) {
+        const lines = result.failed.map((f) => `failed: ${f.message}${f.logPath ? ` (log: ${f.logPath})` : ""}`);
+        process.stderr.write(lines.join("\n") + (lines.length ? "\n" : ""));
+        throw new BeamixError(`nothing published: ${result.failed.length} failed, ${result.skipped.length} not built`);
+      }
+      const roots = rootsOf(plan).map((p) => result.items.get(p.name)!.path);
+      const pushed = await publishClosure(store, roots, cache, {
+        signWith: secret,
+        priority,
+        jobs: jobsFromOptions(opts),
+        onItem: (e) => {
+          const what = `${e.item.name} ${e.item.version}`;
+          if (e.status === "pushed") process.stderr.write(`pushed ${what} (${kib(e.fileSize!)}${e.archiveUploaded ? "" : ", archive already there"})\n`);
+        },
+      });
+      if (opts.json) {
+        printJson({
+          cache: cache.url,
+          roots,
+          pushed: pushed.pushed.map((i) => i.path),
+          present: pushed.present.map((i) => i.path),
+        });
+      }
+      process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${cache.url}\n`);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+interface ServeCliOptions {
+  store?: string;
+  cache?: string;
+  port: string;
+  host: string;
+  signWith?: string;
+  priority?: string;
+  verbose?: boolean;
+}
+
+function registerServe(program: Command): void {
+  const cmd = program
+    .command("serve")
+    .description("serve a binary cache over HTTP: a cache directory as it is, or a store (records signed on request)")
+    .option("--cache <dir>", "serve this cache directory (as written by beamix publish)")
+    .option("--port <n>", "TCP port (0: any free port)", "0")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--sign-with <secret-key>", "with a store: sign the records with this secret key")
+    .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`)
+    .option("-v, --verbose", "log every request on stderr");
+  addStoreOption(cmd);
+  cmd.action(async (opts: ServeCliOptions) => {
+    if (opts.store !== undefined && opts.cache !== undefined) throw new UsageError("give --store or --cache, not both");
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${JSON.stringify(opts.port)}`);
+    let source: ServeSource;
+    let closeSource = async () => {};
+    if (opts.cache !== undefined) {
+      if (opts.signWith !== undefined || opts.priority !== undefined) throw new UsageError("--sign-with and --priority apply to serving a store; a cache directory is served as it is");
+      source = { kind: "cache", dir: opts.cache };
+    } else {
+      const priority = priorityOption(opts.priority);
+      const signWith = opts.signWith !== undefined ? await readSecretKeyFile(opts.signWith) : undefined;
+      const store = await openStore(opts.store ?? defaultStoreDir());
+      closeSource = () => store.close();
+      source = { kind: "store", store, signWith, priority };
+      if (!signWith) process.stderr.write("records are not signed (no --sign-with): clients that require signatures will refuse them\n");
+    }
+    const server = await startSubstituteServer({
+      source,
+      host: opts.host,
+      port,
+      log: (line) => {
+        if (opts.verbose || / 5\d\d/.test(line)) process.stderr.write(line + "\n");
+      },
+    });
+    process.stdout.write(`${server.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        server.close().then(resolve, resolve);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    await closeSource();
+  });
+}
+

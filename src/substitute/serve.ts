@@ -1,0 +1,278 @@
+// `beamix serve`: a cache over HTTP, from a cache directory (files served as they are) or straight
+// from a store (records made and signed on request, archives compressed while they stream).
+//
+// Only the cache layout is served (layout.ts): beamix-cache-info, <drv hash>.beamixinfo and
+// archives/…; any other path is 404, and a path that tries to climb (.., encoded slashes or dots,
+// backslashes, NUL) is 400 before anything touches the file system. A cache directory's files are
+// resolved without leaving it through symlinks. Responses carry strong content-based ETags (the
+// SHA-256 of a record's text, the file hash of an archive) and honour If-None-Match with 304; HEAD
+// gives the headers of GET. The server bounds its connections and idle sockets, and close() lets
+// running downloads finish for a moment before dropping them.
+import { createHash } from "node:crypto";
+import { constants as fsc } from "node:fs";
+import { open, realpath, stat, type FileHandle } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { BeamixError, errorMessage } from "../errors.ts";
+import type { Store, StoreItem } from "../store/store.ts";
+import { archiveInfo, packTree, type ArchiveInfo } from "./archive.ts";
+import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo } from "./cache-info.ts";
+import { recordForItem } from "./item-record.ts";
+import type { SecretKey } from "./keys.ts";
+import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "./layout.ts";
+import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
+
+export type ServeSource =
+  | { kind: "cache"; dir: string }
+  | { kind: "store"; store: Store; signWith?: SecretKey; priority?: number };
+
+export interface ServeOptions {
+  source: ServeSource;
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0: any free port
+  maxConnections?: number;
+  log?: (line: string) => void; // one line per request
+}
+
+export interface SubstituteServer {
+  url: string; // http://host:port, no trailing slash
+  server: Server;
+  close(graceMs?: number): Promise<void>;
+}
+
+const RECORD_KEY_RE = /^[0-9a-z]{16,64}\.beamixinfo$/;
+const ARCHIVE_KEY_RE = /^archives\/([0-9a-z][0-9a-z-]{15,199})\.nar(\.zst)?$/;
+// In a store there are no archive files: the archive of an item is named by its derivation hash
+// and tree hash, so a name always means the same bytes.
+const STORE_ARCHIVE_RE = /^archives\/([0-9a-z]{16,64})-([0-9a-f]{64})\.nar\.zst$/;
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// The cache key a request path names, or an HttpError. Works on the raw path so that encoded
+// separators and dots cannot slip past the checks.
+export function keyOfPath(rawUrl: string): string {
+  const raw = rawUrl.split("?")[0].split("#")[0];
+  if (!raw.startsWith("/")) throw new HttpError(400, "bad request path");
+  if (/%(2f|5c|00|2e)/i.test(raw) || raw.includes("\\") || raw.includes("\0")) throw new HttpError(400, "bad request path");
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, "bad request path");
+  }
+  const segments = path.slice(1).split("/");
+  if (segments.some((s) => s === "." || s === "..")) throw new HttpError(400, "bad request path");
+  const key = segments.join("/");
+  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key)) return key;
+  throw new HttpError(404, "not found");
+}
+
+function quoteEtag(hex: string): string {
+  return `"${hex}"`;
+}
+
+// If-None-Match uses the weak comparison: W/"x" matches "x".
+function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers["if-none-match"];
+  if (!header) return false;
+  return header.split(",").some((t) => {
+    const tag = t.trim().replace(/^W\//, "");
+    return tag === "*" || tag === etag;
+  });
+}
+
+interface Answer {
+  key: string;
+  etag: string; // hex
+  size: number;
+  body: Buffer | ((res: ServerResponse) => Promise<void>);
+  release?: () => Promise<void>; // when the body function is not used (HEAD, 304)
+}
+
+// Fixed-size memo of promises, oldest evicted first.
+class Memo<T> {
+  private readonly map = new Map<string, Promise<T>>();
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+  get(key: string, make: () => Promise<T>): Promise<T> {
+    let p = this.map.get(key);
+    if (!p) {
+      p = make();
+      p.catch(() => this.map.delete(key));
+      this.map.set(key, p);
+      if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    }
+    return p;
+  }
+}
+
+const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+// ---- a cache directory ----
+
+async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Answer>> {
+  const root = await realpath(dir).catch((err: NodeJS.ErrnoException) => {
+    throw new BeamixError(`${dir}: cannot serve it (${err.code ?? errorMessage(err)})`);
+  });
+  if (!(await stat(root)).isDirectory()) throw new BeamixError(`${dir}: not a directory`);
+  const hashes = new Memo<string>(10_000);
+  return async (key) => {
+    let real: string;
+    try {
+      real = await realpath(join(root, ...key.split("/")));
+    } catch {
+      throw new HttpError(404, "not found");
+    }
+    if (!real.startsWith(root + sep)) throw new HttpError(404, "not found"); // a symlink out of the cache
+    let fh: FileHandle;
+    try {
+      fh = await open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch {
+      throw new HttpError(404, "not found");
+    }
+    const handle = fh;
+    let handedOver = false;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new HttpError(404, "not found");
+      if (!key.startsWith(`${ARCHIVES_DIR}/`)) {
+        if (st.size > MAX_RECORD_BYTES) throw new HttpError(500, "record too large");
+        const bytes = await fh.readFile();
+        return { key, etag: sha256(bytes), size: bytes.length, body: bytes };
+      }
+      // Archives written by beamix are named by their file hash; anything else is hashed once.
+      const named = /^archives\/([0-9a-f]{64})\.nar(\.zst)?$/.exec(key)?.[1];
+      const etag =
+        named ??
+        (await hashes.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, async () => {
+          const h = createHash("sha256");
+          for await (const c of handle.createReadStream({ start: 0, autoClose: false })) h.update(c);
+          return h.digest("hex");
+        }));
+      handedOver = true;
+      return {
+        key,
+        etag,
+        size: st.size,
+        // The read stream closes the file when it ends or fails.
+        body: (res) => pipeline(handle.createReadStream({ start: 0, highWaterMark: 256 * 1024 }), res),
+        release: () => handle.close(),
+      };
+    } finally {
+      if (!handedOver) await handle.close();
+    }
+  };
+}
+
+// ---- a store ----
+
+function storeSource(store: Store, signWith: SecretKey | undefined, priority: number): (key: string) => Promise<Answer> {
+  const infos = new Memo<ArchiveInfo>(10_000);
+  const infoOf = (item: StoreItem) => infos.get(`${item.path}:${item.narHash}`, () => archiveInfo(item.path));
+  const cacheInfo = Buffer.from(formatCacheInfo({ format: CACHE_FORMAT, priority }));
+  return async (key) => {
+    if (key === CACHE_INFO_KEY) return { key, etag: sha256(cacheInfo), size: cacheInfo.length, body: cacheInfo };
+    if (key.endsWith(RECORD_SUFFIX)) {
+      const item = store.queryByDrvHash(key.slice(0, -RECORD_SUFFIX.length));
+      if (!item) throw new HttpError(404, "not found");
+      let record = recordForItem(item, await infoOf(item), `${ARCHIVES_DIR}/${item.drvHash}-${item.narHash}.nar.zst`);
+      if (signWith) record = signRecord(record, signWith);
+      const text = Buffer.from(formatRecord(record));
+      return { key, etag: sha256(text), size: text.length, body: text };
+    }
+    const m = STORE_ARCHIVE_RE.exec(key);
+    const item = m ? store.queryByDrvHash(m[1]) : undefined;
+    if (!m || !item || item.narHash !== m[2]) throw new HttpError(404, "not found");
+    const info = await infoOf(item);
+    return {
+      key,
+      etag: info.fileHash,
+      size: info.fileSize,
+      body: async (res) => {
+        await packTree(item.path, res);
+      },
+    };
+  };
+}
+
+export async function startSubstituteServer(opts: ServeOptions): Promise<SubstituteServer> {
+  const src = opts.source;
+  const answer =
+    src.kind === "cache" ? await cacheDirSource(src.dir) : storeSource(src.store, src.signWith, src.priority ?? DEFAULT_PRIORITY);
+  const log = opts.log ?? (() => {});
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
+      res.end("method not allowed\n");
+      return 405;
+    }
+    const a = await answer(keyOfPath(req.url ?? "/"));
+    const etag = quoteEtag(a.etag);
+    const headers = { etag, "cache-control": cacheControlOf(a.key), "x-content-type-options": "nosniff" };
+    if (notModified(req, etag)) {
+      await a.release?.();
+      res.writeHead(304, headers);
+      res.end();
+      return 304;
+    }
+    res.writeHead(200, { ...headers, "content-type": contentTypeOf(a.key), "content-length": a.size });
+    if (req.method === "HEAD") {
+      await a.release?.();
+      res.end();
+    } else if (typeof a.body === "function") await a.body(res);
+    else res.end(a.body);
+    return 200;
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).then(
+      (status) => log(`${req.method} ${req.url} ${status}`),
+      (err) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        // Details of a server-side failure (store paths, errno) go to the log, not to clients.
+        const message = err instanceof HttpError ? err.message : "internal error";
+        if (status === 500) log(`${req.method} ${req.url} 500: ${errorMessage(err)}`);
+        else log(`${req.method} ${req.url} ${status}`);
+        if (res.headersSent) {
+          res.destroy(); // mid-body: the client sees a short body, never a wrong one
+          return;
+        }
+        res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+        res.end(req.method === "HEAD" ? undefined : message + "\n");
+      },
+    );
+  });
+  server.maxConnections = opts.maxConnections ?? 256;
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000; // to receive a request; responses may take longer
+  server.setTimeout(60_000, (socket) => socket.destroy()); // a client that stops reading
+
+  const host = opts.host ?? "127.0.0.1";
+  await new Promise<void>((ok, fail) => {
+    server.once("error", (err) => fail(new BeamixError(`cannot listen on ${host}:${opts.port ?? 0}: ${errorMessage(err)}`)));
+    server.listen(opts.port ?? 0, host, () => ok());
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    server,
+    close: (graceMs = 2000) =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), graceMs).unref();
+      }),
+  };
+}

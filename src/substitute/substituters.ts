@@ -1,0 +1,298 @@
+// The client side: asking caches for a store item instead of building it.
+//
+// For one derivation, every usable cache is asked for its record at once; the answers are then
+// tried in priority order (beamix-cache-info, lower first; ties in the order given). A candidate
+// is accepted only when the record names exactly the wanted item, carries enough signatures by
+// trusted keys, its references are (or can be made) valid in the store, and the archive streams in
+// with the file hash and size, and the tree hash and size, the record states. The tree is restored
+// into a staging directory of the store and registered only after all of that held, so nothing
+// unverified is ever registered; a process killed mid-download leaves only the staging directory,
+// which the store's recovery removes.
+//
+// Every rejection is reported as one line naming the item, the cache and the reason, and the next
+// candidate takes over. The caller decides what happens when none succeeds (realize.ts: build).
+import { mkdir, rmdir } from "node:fs/promises";
+import { join } from "node:path";
+import { BeamixError, errorMessage } from "../errors.ts";
+import type { Store, StoreItem } from "../store/store.ts";
+import { derivationHash, type Derivation } from "../derivation/derivation.ts";
+import { unpackArchive } from "./archive.ts";
+import { getBytes, type CacheBackend } from "./backend.ts";
+import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "./cache-info.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
+import type { PublicKey } from "./keys.ts";
+import { CACHE_INFO_KEY, recordKey } from "./layout.ts";
+import { openCache } from "./open-cache.ts";
+import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "./record.ts";
+
+export interface SubstitutersConfig {
+  urls?: readonly string[];
+  backends?: readonly CacheBackend[]; // in addition to urls (object stores, tests)
+  trustedKeys: readonly PublicKey[];
+  requireSigs?: number; // distinct trusted signatures a record needs (default 1; 0 trusts any record)
+  timeoutMs?: number; // give up on a request after this long without data (default 30 s)
+  report?: (line: string) => void; // one line per rejected candidate or unusable cache
+}
+
+export interface WantedItem {
+  drvHash: string;
+  name: string;
+  version: string;
+}
+
+export type SubstituteAttempt =
+  | { status: "substituted"; url: string; record: SubstituteRecord; references: string[] } // references: store paths
+  | { status: "absent" } // no cache has a trusted record of it
+  | { status: "failed"; message: string }; // trusted records exist, but no download could be verified
+
+interface Cache {
+  backend: CacheBackend;
+  priority: number;
+  index: number;
+}
+
+interface Candidate {
+  cache: Cache;
+  record?: SubstituteRecord;
+  error?: string;
+}
+
+export interface LookupResult {
+  url: string;
+  priority: number;
+  record?: SubstituteRecord;
+  trusted?: boolean; // with a record: enough trusted signatures?
+  untrustedReason?: string;
+  error?: string; // the cache could not answer (server error, time-out, malformed record)
+}
+
+interface Trusted {
+  cache: Cache;
+  record: SubstituteRecord;
+}
+
+// Per call: where rejection lines go (default: the configured report), and the items being
+// substituted further up (to refuse reference cycles).
+export interface CallContext {
+  report?: (line: string) => void;
+  chain?: readonly string[];
+}
+
+export const label = (w: { name: string; version: string }) => `${w.name} ${w.version}`;
+
+export class Substituters {
+  private readonly backends: CacheBackend[];
+  private readonly trustedKeys: readonly PublicKey[];
+  private readonly requireSigs: number;
+  private readonly timeoutMs: number;
+  private readonly report: (line: string) => void;
+  private cachesPromise: Promise<Cache[]> | undefined;
+  private readonly queries = new Map<string, Promise<Candidate[]>>();
+
+  constructor(config: SubstitutersConfig) {
+    this.backends = [...(config.urls ?? []).map((u) => openCache(u)), ...(config.backends ?? [])];
+    this.trustedKeys = config.trustedKeys;
+    this.requireSigs = config.requireSigs ?? 1;
+    this.timeoutMs = config.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.report = config.report ?? (() => {});
+    if (!Number.isInteger(this.requireSigs) || this.requireSigs < 0) throw new BeamixError(`require-sigs must be a non-negative integer, not ${this.requireSigs}`);
+  }
+
+  get urls(): string[] {
+    return this.backends.map((b) => b.url);
+  }
+
+  // The usable caches in the order to try them. A cache whose beamix-cache-info cannot be read is
+  // reported once and left out for the rest of the session.
+  caches(report = this.report): Promise<Cache[]> {
+    this.cachesPromise ??= (async () => {
+      if (this.backends.length === 0) return [];
+      if (this.requireSigs > 0 && this.trustedKeys.length === 0) {
+        report(`not using substituters (${this.urls.join(", ")}): no trusted public keys (beamix key authorize FILE, or --trusted-key FILE)`);
+        return [];
+      }
+      const found = await Promise.all(
+        this.backends.map(async (backend, index): Promise<Cache | undefined> => {
+          try {
+            const text = await getBytes(backend, CACHE_INFO_KEY, MAX_CACHE_INFO_BYTES, { idleTimeoutMs: this.timeoutMs });
+            if (!text) throw new BeamixError(`no ${CACHE_INFO_KEY}: not a beamix cache`);
+            const info = parseCacheInfo(text.toString("utf8"), CACHE_INFO_KEY);
+            return { backend, priority: info.priority, index };
+          } catch (err) {
+            report(`not using substituter ${backend.url}: ${errorMessage(err)}`);
+            return undefined;
+          }
+        }),
+      );
+      return found.filter((c): c is Cache => c !== undefined).sort((a, b) => a.priority - b.priority || a.index - b.index);
+    })();
+    return this.cachesPromise;
+  }
+
+  // Every usable cache's record of a derivation, asked in parallel, in priority order.
+  private query(drvHash: string, report = this.report): Promise<Candidate[]> {
+    let q = this.queries.get(drvHash);
+    if (!q) {
+      q = (async () => {
+        const caches = await this.caches(report);
+        return Promise.all(
+          caches.map(async (cache): Promise<Candidate> => {
+            const key = recordKey(drvHash);
+            try {
+              const bytes = await getBytes(cache.backend, key, MAX_RECORD_BYTES, { idleTimeoutMs: this.timeoutMs });
+              if (!bytes) return { cache };
+              return { cache, record: parseRecord(bytes.toString("utf8"), key) };
+            } catch (err) {
+              return { cache, error: errorMessage(err) };
+            }
+          }),
+        );
+      })();
+      this.queries.set(drvHash, q);
+    }
+    return q;
+  }
+
+  // What every usable cache says about a derivation, in priority order, without downloading
+  // archives: its record (if any), whether the record is trusted, or why the cache could not
+  // answer. For planning and for comparing caches (challenge).
+  async lookup(drvHash: string, report = this.report): Promise<LookupResult[]> {
+    return (await this.query(drvHash, report)).map((c) => {
+      const out: LookupResult = { url: c.cache.backend.url, priority: c.cache.priority };
+      if (c.error !== undefined) out.error = c.error;
+      if (c.record) {
+        out.record = c.record;
+        const trust = verifyRecord(c.record, this.trustedKeys, this.requireSigs);
+        out.trusted = trust.ok;
+        if (!trust.ok) out.untrustedReason = trust.reason;
+      }
+      return out;
+    });
+  }
+
+  // Whether some cache has a trusted record of the item (no download).
+  async has(wanted: WantedItem, report = this.report): Promise<boolean> {
+    const want = itemName(wanted);
+    return (await this.query(wanted.drvHash, report)).some((c) => c.record && itemName(c.record) === want && verifyRecord(c.record, this.trustedKeys, this.requireSigs).ok);
+  }
+
+  // The candidates that may be tried, in order: records that parsed, name the wanted item (when
+  // given; else the first trusted record decides) and carry enough trusted signatures. Every other
+  // candidate is reported, once, as one line.
+  private screen(candidates: readonly Candidate[], want: string | undefined, what: string, report: (line: string) => void): Trusted[] {
+    const ok: Trusted[] = [];
+    for (const c of candidates) {
+      const from = c.cache.backend.url;
+      const shown = c.record ? label(c.record) : what;
+      const reject = (reason: string) => report(`cannot substitute ${shown} from ${from}: ${reason}`);
+      if (c.error !== undefined) reject(c.error);
+      if (!c.record) continue;
+      const r = c.record;
+      const expected = want ?? (ok[0] && itemName(ok[0].record));
+      if (expected !== undefined && itemName(r) !== expected) {
+        reject(`the record describes ${itemName(r)}, not ${expected}`);
+        continue;
+      }
+      const trust = verifyRecord(r, this.trustedKeys, this.requireSigs);
+      if (!trust.ok) reject(trust.reason);
+      else ok.push({ cache: c.cache, record: r });
+    }
+    return ok;
+  }
+
+  // Tries trusted candidates in order until one restores into `staging` (an empty directory of
+  // the store, which exists again, empty, when none does).
+  private async tryCandidates(store: Store, trusted: readonly Trusted[], staging: string, ctx: CallContext, report: (line: string) => void): Promise<SubstituteAttempt> {
+    for (const { cache, record: r } of trusted) {
+      const from = cache.backend.url;
+      try {
+        const references = await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
+        await this.download(cache.backend, r, staging);
+        return { status: "substituted", url: from, record: r, references };
+      } catch (err) {
+        report(`cannot substitute ${label(r)} from ${from}: ${errorMessage(err)}`);
+      }
+    }
+    if (trusted.length === 0) return { status: "absent" };
+    return { status: "failed", message: `${trusted.length === 1 ? "the only trusted substitute" : `all ${trusted.length} trusted substitutes`} failed verification or download` };
+  }
+
+  // Restores the wanted item into `staging` (an empty directory of the store, which exists again,
+  // empty, if this does not succeed). References missing from the store are substituted first.
+  async fetchInto(store: Store, wanted: WantedItem, staging: string, ctx: CallContext = {}): Promise<SubstituteAttempt> {
+    const report = ctx.report ?? this.report;
+    const trusted = this.screen(await this.query(wanted.drvHash, report), itemName(wanted), label(wanted), report);
+    return this.tryCandidates(store, trusted, staging, ctx, report);
+  }
+
+  private async download(backend: CacheBackend, r: SubstituteRecord, staging: string): Promise<void> {
+    const body = await backend.get(r.url, { idleTimeoutMs: this.timeoutMs });
+    if (!body) throw new BeamixError(`the archive ${r.url} is missing`);
+    if (body.size !== undefined && body.size !== r.fileSize) {
+      body.cancel();
+      throw new BeamixError(`the archive file size is ${body.size}, the record says ${r.fileSize}`);
+    }
+    await rmdir(staging); // restoring creates it
+    try {
+      await unpackArchive(body, r, staging);
+    } catch (err) {
+      body.cancel();
+      await mkdir(staging, { mode: 0o755 });
+      throw err;
+    }
+  }
+
+  // The store paths of a record's references, substituting those the store lacks.
+  private async ensureReferences(store: Store, r: SubstituteRecord, ctx: Required<CallContext>): Promise<string[]> {
+    const paths: string[] = [];
+    for (const ref of r.references) {
+      const path = join(store.dir, ref);
+      if (!store.isValid(path)) {
+        if (ctx.chain.includes(ref)) throw new BeamixError(`reference cycle through ${ref}`);
+        const drvHash = ITEM_NAME_RE.exec(ref)![1];
+        const got = await this.substitute(store, drvHash, { ...ctx, item: ref }).catch((err) => {
+          throw new BeamixError(`its reference ${ref} cannot be substituted (${errorMessage(err)})`);
+        });
+        if (!got) throw new BeamixError(`its reference ${ref} is not in the store and no cache has it`);
+      }
+      paths.push(path);
+    }
+    return paths;
+  }
+
+  // The item of a derivation, from the store or substituted (with its references); undefined when
+  // no cache has a trusted record of it. `item` pins the exact item name expected.
+  async substitute(store: Store, drvHash: string, opts: CallContext & { item?: string } = {}): Promise<StoreItem | undefined> {
+    if (!DRV_HASH_RE.test(drvHash)) throw new BeamixError(`invalid derivation hash ${JSON.stringify(drvHash)}`);
+    const report = opts.report ?? this.report;
+    const existing = store.queryByDrvHash(drvHash);
+    if (existing && (opts.item === undefined || existing.path === join(store.dir, opts.item))) return existing;
+    const trusted = this.screen(await this.query(drvHash, report), opts.item, opts.item ?? drvHash, report);
+    if (trusted.length === 0) return undefined;
+    const r = trusted[0].record;
+    const { item } = await store.ensureItem({ drvHash, name: r.name, version: r.version }, async (staging) => {
+      const got = await this.tryCandidates(store, trusted, staging, opts, report);
+      if (got.status === "substituted") return { references: got.references, deriver: substitutedDeriver(got) };
+      throw new BeamixError(`${label(r)}: ${got.status === "failed" ? got.message : "no trusted substitute"}`);
+    });
+    return item;
+  }
+}
+
+// What the store records as the deriver of a substituted item: where it came from, and the
+// derivation when it is known to be the right one (the caller's own, or the record's when it
+// hashes to the signed derivation hash).
+export function substitutedDeriver(got: { url: string; record: SubstituteRecord }, derivation?: Derivation): Record<string, unknown> {
+  const deriver: Record<string, unknown> = { drvHash: got.record.drvHash, substitutedFrom: got.url };
+  let d: Derivation | undefined = derivation;
+  if (!d && got.record.deriver) {
+    try {
+      const parsed = JSON.parse(got.record.deriver) as Derivation;
+      if (derivationHash(parsed) === got.record.drvHash) d = parsed;
+    } catch {
+      // informative only: an unreadable Deriver line is ignored
+    }
+  }
+  if (d) deriver.derivation = d;
+  return deriver;
+}
