@@ -1,0 +1,147 @@
+// `node bench/run.ts`: the benchmark of the issue, on two corpora, in one run.
+//   (a) cold build of each closure: beamix against `mix deps.compile` of the same packages as
+//       the dependencies of one Mix project (goal: beamix at most 1.1x Mix);
+//   (b) a no-op build of the already-built closure: beamix against a no-op `mix compile` of
+//       that project (goal: under 0.2 s and under a third of Mix's).
+// Corpora: the fixture closure (test/fixtures, the closure of the `webapp` consumer) and a
+// generated closure with the Phoenix closure's shape and size (bench/generate-closure.ts).
+//
+// Options: --keep (keep the temporary directory), --scale N and --seed N (generator),
+// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated.
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { readFixtureTables, resolveClosure } from "../test/support/fixture-build.ts";
+import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
+import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
+
+export interface Corpus {
+  name: string;
+  consumerDir: string;
+  packageDirs: string[];
+  notes: string[];
+}
+
+// What the beamix side reports for one corpus.
+export interface BeamixTimes {
+  coldSeconds: number; // building the whole closure from nothing
+  noopSeconds: number; // building it again when everything is built (median)
+}
+
+// TODO(beamix build): build `corpus.packageDirs` (with the consumer's compile-time config)
+// cold in `workDir`, then time a no-op build of the same closure; return null until then.
+export async function measureBeamix(corpus: Corpus, workDir: string, noopRuns: number): Promise<BeamixTimes | null> {
+  void corpus;
+  void workDir;
+  void noopRuns;
+  return null;
+}
+
+export function fixtureCorpus(): Corpus {
+  const { packages, consumers } = readFixtureTables();
+  const webapp = consumers.find((c) => c.name === "webapp");
+  if (webapp === undefined) throw new Error("test/fixtures/README.md has no webapp consumer");
+  const closure = [...resolveClosure(webapp, packages).values()];
+  return {
+    name: "fixtures",
+    consumerDir: webapp.dir,
+    packageDirs: closure.map((f) => f.dir),
+    notes: [`closure of test/fixtures/consumers/webapp: ${closure.map((f) => `${f.name}-${f.version}`).join(", ")}`],
+  };
+}
+
+export async function generatedCorpus(dir: string, seed: number, scale: number): Promise<Corpus> {
+  const start = performance.now();
+  const closure = await generateClosure(dir, { seed, scale });
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    name: "generated",
+    consumerDir: closure.consumer.dir,
+    packageDirs: closure.packages.map((p) => p.dir),
+    notes: [
+      `bench/generate-closure.ts seed ${seed}, scale ${scale}: ${closure.packages.length} packages, ` +
+        `${closure.modules} modules, ${closure.sourceLines} source lines, generated in ${seconds.toFixed(2)} s`,
+    ],
+  };
+}
+
+const fmt = (s: number | null | undefined): string => (s === null || s === undefined ? "TODO(beamix build)" : `${s.toFixed(2)} s`);
+
+function ratio(beamix: number | null | undefined, mix: number): string {
+  return beamix === null || beamix === undefined ? "-" : `${(beamix / mix).toFixed(2)}x`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(rows[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
+}
+
+interface Measured {
+  corpus: Corpus;
+  mix: MixBaselineResult;
+  beamix: BeamixTimes | null;
+}
+
+function report(results: Measured[]): string {
+  const rows = [["corpus", "measurement", "mix", "beamix", "beamix/mix", "goal"]];
+  for (const { corpus, mix, beamix } of results) {
+    rows.push([corpus.name, `cold build (${mix.compiledFiles} files)`, fmt(mix.coldSeconds), fmt(beamix?.coldSeconds), ratio(beamix?.coldSeconds, mix.coldSeconds), "<= 1.10x"]);
+    rows.push([corpus.name, "no-op build (median)", fmt(mix.noopMedianSeconds), fmt(beamix?.noopSeconds), ratio(beamix?.noopSeconds, mix.noopMedianSeconds), "< 0.2 s and < 0.33x"]);
+  }
+  const notes: string[] = [];
+  for (const { corpus, mix } of results) {
+    notes.push(`${corpus.name}:`);
+    for (const n of corpus.notes) notes.push(`  ${n}`);
+    notes.push(`  mix: ${mix.commands.join("; ")}`);
+    notes.push(`  mix compiled ${mix.beams} .beam files; no-op runs: ${mix.noopSeconds.map((s) => s.toFixed(2)).join(", ")} s`);
+    if (mix.addedTopLevelDeps.length > 0) notes.push(`  added as top-level deps (needed only by make packages): ${mix.addedTopLevelDeps.join(", ")}`);
+    if (mix.phases.length > 0) notes.push(`  mix deps.compile ran in ${mix.phases.length} phases (Mix's order put a make package before its dependencies)`);
+  }
+  return `${table(rows)}\n\n${notes.join("\n")}`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      keep: { type: "boolean", default: false },
+      scale: { type: "string", default: String(DEFAULT_SCALE) },
+      seed: { type: "string", default: String(DEFAULT_SEED) },
+      "noop-runs": { type: "string", default: "3" },
+      only: { type: "string" },
+    },
+  });
+  const noopRuns = Number(values["noop-runs"]);
+  const work = await mkdtemp(join(tmpdir(), "beamix-bench-"));
+  try {
+    const corpora: Corpus[] = [];
+    if (values.only === undefined || values.only === "fixtures") corpora.push(fixtureCorpus());
+    if (values.only === undefined || values.only === "generated") {
+      corpora.push(await generatedCorpus(join(work, "generated-closure"), Number(values.seed), Number(values.scale)));
+    }
+    const results: Measured[] = [];
+    for (const corpus of corpora) {
+      const mixWork = join(work, corpus.name, "mix");
+      await mkdir(mixWork, { recursive: true });
+      process.stderr.write(`${corpus.name}: mix baseline in ${mixWork}\n`);
+      const mix = await mixBaseline({ consumerDir: corpus.consumerDir, packageDirs: corpus.packageDirs, workDir: mixWork }, { noopRuns });
+      const beamixWork = join(work, corpus.name, "beamix");
+      await mkdir(beamixWork, { recursive: true });
+      const beamix = await measureBeamix(corpus, beamixWork, noopRuns);
+      results.push({ corpus, mix, beamix });
+    }
+    process.stdout.write(`${report(results)}\n`);
+  } finally {
+    if (values.keep) process.stderr.write(`kept ${work}\n`);
+    else await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.filename === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
