@@ -8,6 +8,7 @@ import { registerBuildCommands } from "./commands/build.ts";
 import { registerStoreCommands } from "./commands/store.ts";
 import { registerProfileCommands } from "./commands/profile.ts";
 import { registerImportCommands } from "./commands/import.ts";
+import { registerDepsCommands } from "./commands/deps.ts";
 import { registerSubstituteCommands } from "./commands/substitute.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerBuildCommands(program);
   registerProfileCommands(program);
+  registerDepsCommands(program);
   registerSubstituteCommands(program);
   registerStoreCommands(program);
   registerImportCommands(program);

@@ -1,0 +1,368 @@
+// Writing a project's deps/APP and _build/ENV/lib/APP as `mix deps.get` and
+// `mix deps.compile` leave them, from the locked sources and the store items:
+//
+// deps/APP (Hex)   the package's files, hex_metadata.config (the tarball's metadata.config,
+//                  byte for byte), .hex (Hex's manifest) and .fetch (empty)
+// deps/APP (git)   a clone at the locked commit whose origin is the locked URL, and .fetch
+// _build/ENV/lib/APP
+//                  ebin/ copied (or hard-linked) from the store item, never symlinked into
+//                  the read-only store where Mix may write; include/ and priv/ as Mix makes
+//                  them: a relative symlink to deps/APP/DIR when the item's DIR is the
+//                  package's own, else a copy of the item's (built files, like a NIF);
+//                  .mix/compile.fetch (empty, not older than deps/APP/.fetch);
+//                  .mix/compile.elixir_scm for Mix-built packages with Elixir code;
+//                  mix.rebar.config for rebar3 packages (Mix's own text, from Mix.Rebar).
+// Mix's other manifests (compile.elixir, compile.app_tracer) are not written: Mix reads them
+// only when it compiles the dependency itself, and then a missing one means "compile all".
+//
+// A directory is rewritten only when it differs from what it should be, by replacing it
+// whole (built beside it, then renamed into place); so running twice changes nothing the
+// second time, and `check` reports the same differences without writing.
+import { constants } from "node:fs";
+import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, relative } from "node:path";
+import { BeamixError } from "../errors.ts";
+import { readContents } from "../hex/unpack.ts";
+import { readTarball } from "../hex/tarball.ts";
+import { unpackTarball } from "../hex/unpack.ts";
+import { appLibDir } from "../build/layout.ts";
+import { checkoutGitCommit, checkoutState } from "./git.ts";
+import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "./mix-files.ts";
+import { mixRebarConfig, type MixProjectInfo } from "./mix-query.ts";
+import type { LockedPackage } from "./plan-from-lock.ts";
+import type { RealizedDep } from "./realize-deps.ts";
+
+export type Change = "unchanged" | "create" | "update";
+
+export interface MaterializedDep {
+  app: string;
+  name: string;
+  version: string;
+  deps: Change; // deps/APP
+  build: Change | "pending"; // _build/ENV/lib/APP; pending: the package is not built yet (check)
+  reasons: string[]; // why a directory is (or would be) rewritten
+}
+
+export interface MaterializeOptions {
+  project: MixProjectInfo;
+  packages: ReadonlyMap<string, LockedPackage>;
+  items: ReadonlyMap<string, RealizedDep>;
+  check: boolean;
+  link: "copy" | "hardlink";
+  scratch: string; // an empty directory for temporary files
+}
+
+// What a directory should hold: paths relative to its root. Directories are implied.
+type Want =
+  | { type: "file"; data: Buffer; exec: boolean }
+  | { type: "copy"; from: string; exec: boolean } // a file of a store item
+  | { type: "symlink"; target: string };
+
+type Tree = Map<string, Want>;
+
+// The package's own files, as unpacked from its tarball or checked out.
+type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: string }>;
+
+const EMPTY = Buffer.alloc(0);
+const MAX_REASONS = 3;
+
+export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
+  if (!o.check) {
+    const parents = new Set([...o.packages.values()].flatMap((p) => [dirname(p.node.dest), dirname(p.node.build)]));
+    for (const dir of parents) await removeLeftovers(dir);
+  }
+  const out: MaterializedDep[] = [];
+  for (const p of o.packages.values()) out.push(await materializeOne(o, p));
+  return out;
+}
+
+const LEFTOVER = /^\..+\.beamix-(new|old)-[0-9a-f]{8}$/;
+
+// Trees an interrupted run left beside the directories it was replacing.
+async function removeLeftovers(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (LEFTOVER.test(name)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
+async function materializeOne(o: MaterializeOptions, p: LockedPackage): Promise<MaterializedDep> {
+  const { node } = p;
+  const source = await sourceFiles(p);
+  const report: MaterializedDep = { app: p.app, name: p.name, version: p.version, deps: "unchanged", build: "unchanged", reasons: [] };
+  const note = (r: string) => {
+    if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
+  };
+
+  // deps/APP
+  const depsExists = await exists(node.dest);
+  let depsDiff: string[];
+  let wantDeps: Tree | undefined;
+  if (node.source.kind === "hex") {
+    wantDeps = hexDepsTree(p, source, o.project.otpRelease);
+    depsDiff = depsExists ? await diffTree(node.dest, wantDeps, { exact: false }) : ["missing"];
+  } else {
+    const lock = node.source.lock;
+    const state = depsExists ? await checkoutState(node.dest) : null;
+    depsDiff = !depsExists ? ["missing"] : state === null ? ["not a git checkout"] : [];
+    if (state && state.rev !== lock.rev) depsDiff.push(`checked out at ${state.rev}, locked at ${lock.rev}`);
+    if (state && state.origin !== lock.url) depsDiff.push(`origin is ${state.origin}, locked ${lock.url}`);
+    if (depsExists && !(await isFile(join(node.dest, ".fetch")))) depsDiff.push(".fetch: missing");
+  }
+  if (depsDiff.length > 0) {
+    report.deps = depsExists ? "update" : "create";
+    depsDiff.forEach((r) => note(`${rel(o, node.dest)}: ${r}`));
+    if (!o.check) await writeDeps(p, wantDeps);
+  }
+
+  // _build/ENV/lib/APP
+  const item = o.items.get(p.name);
+  const buildExists = await exists(node.build);
+  if (!item) {
+    report.build = "pending";
+    return report;
+  }
+  const wantBuild = await buildTree(o, p, item, source);
+  let buildDiff = report.deps !== "unchanged" ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
+  if (buildDiff.length === 0 && !(await fetchMarkerFresh(node.dest, node.build))) buildDiff = [".mix/compile.fetch is older than deps .fetch"];
+  if (buildDiff.length > 0) {
+    report.build = buildExists ? "update" : "create";
+    if (report.deps === "unchanged") buildDiff.forEach((r) => note(`${rel(o, node.build)}: ${r}`));
+    if (!o.check) await writeBuild(node.build, wantBuild, o.link);
+  }
+  return report;
+}
+
+const rel = (o: MaterializeOptions, path: string): string => relative(o.project.dir, path) || ".";
+
+async function exists(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined)) !== undefined;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+async function sourceFiles(p: LockedPackage): Promise<SourceFiles> {
+  const files: SourceFiles = new Map();
+  if (p.node.source.kind === "hex") {
+    const t = readTarball(p.tarball, { file: `${p.name}-${p.version}.tar` });
+    for (const e of readContents(t.contentsGz, { label: `${p.name}-${p.version}.tar: contents.tar.gz` })) {
+      if (e.type === "file") files.set(e.path, { data: e.data, exec: e.mode === 0o755 });
+      else if (e.type === "symlink") files.set(e.path, { symlink: e.target });
+    }
+    return files;
+  }
+  const walk = async (relDir: string) => {
+    for (const name of await readdir(join(p.gitCheckout!, relDir))) {
+      if (relDir === "" && name === ".git") continue;
+      const path = relDir === "" ? name : `${relDir}/${name}`;
+      const st = await lstat(join(p.gitCheckout!, path));
+      if (st.isDirectory()) await walk(path);
+      else if (st.isFile()) files.set(path, { data: await readFile(join(p.gitCheckout!, path)), exec: (st.mode & 0o100) !== 0 });
+      else if (st.isSymbolicLink()) files.set(path, { symlink: await readlink(join(p.gitCheckout!, path)) });
+    }
+  };
+  await walk("");
+  return files;
+}
+
+function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string): Tree {
+  if (p.node.source.kind !== "hex") throw new Error("not a Hex dependency");
+  const tree: Tree = new Map();
+  for (const [path, f] of source) tree.set(path, "symlink" in f ? { type: "symlink", target: f.symlink } : { type: "file", data: f.data, exec: f.exec });
+  const t = readTarball(p.tarball);
+  tree.set("hex_metadata.config", { type: "file", data: Buffer.from(t.metadataText, "utf8"), exec: false });
+  tree.set(".hex", { type: "file", data: hexManifest(p.node.source.lock, otpRelease), exec: false });
+  tree.set(".fetch", { type: "file", data: EMPTY, exec: false });
+  return tree;
+}
+
+// Files of a store item directory, relative to it.
+async function itemFiles(dir: string, prefix = ""): Promise<Map<string, { path: string; exec: boolean }>> {
+  const out = new Map<string, { path: string; exec: boolean }>();
+  const walk = async (relDir: string) => {
+    for (const name of (await readdir(join(dir, relDir))).sort()) {
+      const path = relDir === "" ? name : `${relDir}/${name}`;
+      const st = await lstat(join(dir, path));
+      if (st.isDirectory()) await walk(path);
+      else if (st.isFile()) out.set(`${prefix}${path}`, { path: join(dir, path), exec: (st.mode & 0o100) !== 0 });
+      else throw new BeamixError(`${join(dir, path)}: store items hold only files and directories`);
+    }
+  };
+  await walk("");
+  return out;
+}
+
+async function buildTree(o: MaterializeOptions, p: LockedPackage, item: RealizedDep, source: SourceFiles): Promise<Tree> {
+  const lib = appLibDir(item.path, p.app, p.version);
+  const tree: Tree = new Map();
+  const ebin = await itemFiles(join(lib, "ebin"), "ebin/");
+  if (!ebin.has(`ebin/${p.app}.app`)) throw new BeamixError(`${item.path}: no ebin/${p.app}.app in the store item`);
+  for (const [path, f] of ebin) tree.set(path, { type: "copy", from: f.path, exec: f.exec });
+
+  for (const dir of ["include", "priv"]) {
+    const fromItem = (await exists(join(lib, dir))) ? await itemFiles(join(lib, dir), `${dir}/`) : new Map<string, { path: string; exec: boolean }>();
+    const fromSource = [...source.keys()].filter((k) => k.startsWith(`${dir}/`));
+    const sameAsSource =
+      fromSource.length > 0 &&
+      fromItem.size === fromSource.length &&
+      (await everyAsync([...fromItem], async ([k, f]) => {
+        const s = source.get(k);
+        return s !== undefined && "data" in s && s.data.equals(await readFile(f.path));
+      }));
+    if (fromSource.length > 0 && (fromItem.size === 0 || sameAsSource)) {
+      // What Mix.Project.build_structure makes: a relative link into deps/APP.
+      tree.set(dir, { type: "symlink", target: relative(p.node.build, join(p.node.dest, dir)) });
+    } else {
+      for (const [path, f] of fromItem) tree.set(path, { type: "copy", from: f.path, exec: f.exec });
+    }
+  }
+
+  tree.set(".mix/compile.fetch", { type: "file", data: EMPTY, exec: false });
+  const system = p.definition.buildSystem;
+  if (system === "mix") {
+    const elixirCode = [...ebin.keys()].some((k) => /^ebin\/Elixir\..*\.beam$/.test(k)) || [...source.keys()].some((k) => /^lib\/.*\.ex$/.test(k));
+    if (elixirCode) {
+      const scm = p.node.source.kind === "hex" ? HEX_SCM_MODULE : GIT_SCM_MODULE;
+      tree.set(".mix/compile.elixir_scm", { type: "file", data: elixirScmManifest(o.project.elixirVersion, o.project.otpRelease, scm), exec: false });
+    }
+  } else if (system === "rebar3") {
+    tree.set("mix.rebar.config", { type: "file", data: await rebarConfigOf(o, p, source), exec: false });
+  }
+  return tree;
+}
+
+async function everyAsync<T>(xs: T[], f: (x: T) => Promise<boolean>): Promise<boolean> {
+  for (const x of xs) if (!(await f(x))) return false;
+  return true;
+}
+
+// Mix.Rebar reads the package's rebar.config (and .script): give it just those files.
+async function rebarConfigOf(o: MaterializeOptions, p: LockedPackage, source: SourceFiles): Promise<Buffer> {
+  const dir = await mkdtemp(join(o.scratch, `rebar-${p.app}-`));
+  for (const f of ["rebar.config", "rebar.config.script"]) {
+    const s = source.get(f);
+    if (s && "data" in s) await writeFile(join(dir, f), s.data);
+  }
+  return mixRebarConfig(p.app, dir);
+}
+
+// Differences between a directory and what it should hold. `exact`: anything else in it is a
+// difference too.
+async function diffTree(root: string, want: Tree, opts: { exact: boolean; link?: "copy" | "hardlink" }): Promise<string[]> {
+  const diffs: string[] = [];
+  for (const [path, w] of want) {
+    if (diffs.length >= MAX_REASONS) return diffs;
+    const at = join(root, path);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) {
+      diffs.push(`${path}: missing`);
+      continue;
+    }
+    if (w.type === "symlink") {
+      if (!st.isSymbolicLink() || (await readlink(at)) !== w.target) diffs.push(`${path}: not a link to ${w.target}`);
+      continue;
+    }
+    if (!st.isFile()) {
+      diffs.push(`${path}: not a file`);
+      continue;
+    }
+    const data = w.type === "file" ? w.data : await readFile(w.from);
+    if (st.size !== data.length || !(await readFile(at)).equals(data)) diffs.push(`${path}: content differs`);
+    else if (((st.mode & 0o100) !== 0) !== w.exec) diffs.push(`${path}: mode differs`);
+    else if (w.type === "copy") {
+      const item = await stat(w.from);
+      const linked = item.ino === st.ino && item.dev === st.dev;
+      if (linked !== (opts.link === "hardlink")) diffs.push(`${path}: ${linked ? "a hard link to the store, not a copy" : "a copy, not a hard link to the store"}`);
+    }
+  }
+  if (opts.exact) {
+    const wantDirs = new Set<string>();
+    for (const path of want.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) wantDirs.add(d);
+    const walk = async (relDir: string) => {
+      for (const name of await readdir(join(root, relDir))) {
+        const path = relDir === "" ? name : `${relDir}/${name}`;
+        if (want.has(path)) continue;
+        const st = await lstat(join(root, path));
+        if (st.isDirectory() && wantDirs.has(path)) await walk(path);
+        else if (diffs.length < MAX_REASONS) diffs.push(`${path}: not expected here`);
+      }
+    };
+    const st = await lstat(root).catch(() => undefined);
+    if (st?.isDirectory()) await walk("");
+    else diffs.push("not a directory");
+  }
+  return diffs;
+}
+
+// Mix recompiles a fetchable dependency whose deps/APP/.fetch is newer (in whole seconds)
+// than its _build/ENV/lib/APP/.mix/compile.fetch.
+async function fetchMarkerFresh(dest: string, build: string): Promise<boolean> {
+  const fetched = await stat(join(dest, ".fetch")).catch(() => undefined);
+  const compiled = await stat(join(build, ".mix", "compile.fetch")).catch(() => undefined);
+  if (!fetched || !compiled) return false;
+  return Math.floor(fetched.mtimeMs / 1000) <= Math.floor(compiled.mtimeMs / 1000);
+}
+
+const tmpSibling = (path: string, what: string) => join(dirname(path), `.${basename(path)}.beamix-${what}-${randomBytes(4).toString("hex")}`);
+
+// Puts `fresh` at `dest`, replacing whatever is there; the old tree is removed afterwards.
+async function replaceDir(fresh: string, dest: string): Promise<void> {
+  const old = tmpSibling(dest, "old");
+  const had = await rename(dest, old).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
+      throw err;
+    },
+  );
+  await rename(fresh, dest);
+  if (had) await rm(old, { recursive: true, force: true });
+}
+
+async function writeDeps(p: LockedPackage, want: Tree | undefined): Promise<void> {
+  const { dest } = p.node;
+  await mkdir(dirname(dest), { recursive: true });
+  const fresh = tmpSibling(dest, "new");
+  try {
+    if (p.node.source.kind === "hex") {
+      await unpackTarball(p.tarball, fresh, { file: `${p.name}-${p.version}.tar` });
+      for (const f of ["hex_metadata.config", ".hex", ".fetch"]) {
+        const w = want!.get(f)!;
+        if (w.type === "file") await writeFile(join(fresh, f), w.data, { mode: 0o644 });
+      }
+    } else {
+      await checkoutGitCommit(p.gitCache!, p.node.source.lock.url, p.node.source.lock.rev, fresh);
+      await writeFile(join(fresh, ".fetch"), EMPTY, { mode: 0o644 });
+    }
+    await replaceDir(fresh, dest);
+  } catch (err) {
+    await rm(fresh, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): Promise<void> {
+  await mkdir(dirname(build), { recursive: true });
+  const fresh = tmpSibling(build, "new");
+  try {
+    await mkdir(fresh, { mode: 0o755 });
+    // compile.fetch last: its mtime must not be older than anything Mix compares it with.
+    const entries = [...want].sort(([a], [b]) => Number(a === ".mix/compile.fetch") - Number(b === ".mix/compile.fetch"));
+    for (const [path, w] of entries) {
+      const at = join(fresh, path);
+      await mkdir(dirname(at), { recursive: true, mode: 0o755 });
+      if (w.type === "symlink") await symlink(w.target, at);
+      else if (w.type === "file") await writeFile(at, w.data, { mode: w.exec ? 0o755 : 0o644 });
+      else if (how === "hardlink") await link(w.from, at);
+      else {
+        await copyFile(w.from, at, constants.COPYFILE_FICLONE);
+        await chmod(at, w.exec ? 0o755 : 0o644); // a writable copy, as Mix would have written it
+      }
+    }
+    await replaceDir(fresh, build);
+  } catch (err) {
+    await rm(fresh, { recursive: true, force: true });
+    throw err;
+  }
+}
