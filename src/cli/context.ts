@@ -3,7 +3,6 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { openStore, defaultStoreDir, type Store } from "../store/store.ts";
 import { detectToolchain, type Toolchain } from "../toolchain/detect.ts";
-import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { BeamixError, UsageError } from "../errors.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
@@ -65,12 +64,6 @@ export function timeoutFromOptions(opts: BuildOptions): number {
   return s * 1000;
 }
 
-// Builds run sandboxed unless the user said --no-sandbox; where bubblewrap cannot run, say so.
-export async function checkSandbox(opts: BuildOptions): Promise<void> {
-  if (!opts.sandbox) return;
-  const check = await sandboxAvailable();
-  if (!check.available) throw new BeamixError(sandboxUnavailableMessage(check.reason));
-}
 
 export async function toolchain(): Promise<Toolchain> {
   return detectToolchain();

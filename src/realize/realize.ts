@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { unpackTarball } from "../hex/unpack.ts";
-import { buildPackage, type BuildInput } from "../build/build-package.ts";
+import type { BuildInput } from "../build/build-package.ts";
+import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
@@ -137,6 +138,11 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
 // unless this is a check rebuild, whose log is only kept on failure, beside the build.
 export async function buildOne(plan: Plan, p: PlannedPackage, staging: string, opts: RealizeOptions, check = false) {
   const { store } = opts;
+  // Checked only when something is built, so a no-op run does not pay for starting bwrap.
+  if (opts.sandbox) {
+    const sandbox = await sandboxAvailable();
+    if (!sandbox.available) throw new BeamixError(sandboxUnavailableMessage(sandbox.reason));
+  }
   const tmp = await mkdtemp(join(opts.workRoot ?? tmpdir(), `beamix-build-${p.name}-`));
   const log: string[] = [];
   try {
@@ -152,6 +158,8 @@ export async function buildOne(plan: Plan, p: PlannedPackage, staging: string, o
     let compileConfig: CompileConfig = {};
     for (const d of [...closure, p]) compileConfig = mergeConfig(compileConfig, d.derivation.compileConfig);
 
+    // The builder's code is loaded only when something is built (not on a no-op run).
+    const { buildPackage } = await import("../build/build-package.ts");
     const outcome = await buildPackage({
       derivation: p.derivation,
       drvHash: p.drvHash,

@@ -33,8 +33,13 @@ export interface FixtureRegistry {
 
 // Packs the corpus into dir/tarballs and builds the signed registry beside it.
 export async function makeFixtureRegistry(dir: string, name = "hexpm"): Promise<FixtureRegistry> {
+  return makeRegistry(dir, await fixturePackageDirs(), name);
+}
+
+// The same for any package directories (the benchmarks' generated closure).
+export async function makeRegistry(dir: string, packageDirs: readonly string[], name = "hexpm"): Promise<FixtureRegistry> {
   await mkdir(join(dir, "tarballs"), { recursive: true });
-  for (const pkgDir of await fixturePackageDirs()) {
+  for (const pkgDir of packageDirs) {
     const packed = await packDirectory(pkgDir);
     await writeFile(join(dir, "tarballs", tarballFileName(packed.metadata)), packed.tarball);
   }

@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { BeamixError } from "../../errors.ts";
 import { planBuild, type Plan } from "../../realize/plan.ts";
 import { realize, label, type RealizeResult } from "../../realize/realize.ts";
-import { checkBuilds, formatCheck } from "../../realize/check.ts";
 import { defaultProgress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
@@ -11,7 +10,6 @@ import {
   addRepoOptions,
   addStoreOption,
   addSubstituterOptions,
-  checkSandbox,
   jobsFromOptions,
   openStoreFromOptions,
   reposFromOptions,
@@ -60,17 +58,17 @@ export function registerBuildCommands(program: Command): void {
   addBuildOptions(build);
   addSubstituterOptions(build);
   build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & SubstituterOptions & { check?: boolean }) => {
-    await checkSandbox(opts);
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {
       const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts) };
-      const progress = defaultProgress();
+      const progress = await defaultProgress();
       const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
       const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress, substituters, fallback: opts.fallback });
       reportRealize(plan, result, opts.json, substituters !== undefined);
       if (result.failed.length || result.skipped.length) process.exitCode = 1;
       if (opts.check && !result.failed.length) {
+        const { checkBuilds, formatCheck } = await import("../../realize/check.ts");
         const checks = await checkBuilds(plan, plan.roots, common);
         if (opts.json) printJson(checks);
         else printLines(checks.flatMap(formatCheck));

@@ -10,7 +10,6 @@ import {
   addBuildOptions,
   addRepoOptions,
   addStoreOption,
-  checkSandbox,
   jobsFromOptions,
   openStoreFromOptions,
   reposFromOptions,
@@ -41,7 +40,6 @@ export function registerDepsCommands(program: Command): void {
   // Seam: `--push` (upload the realized items to a cache) goes here once substitutes exist;
   // DepsReport.items lists exactly the items to push.
   deps.action(async (dir: string, opts: DepsCliOptions) => {
-    if (!opts.check) await checkSandbox(opts);
     const store = await openStoreFromOptions(opts);
     try {
       const report = await syncDeps({
@@ -56,7 +54,7 @@ export function registerDepsCommands(program: Command): void {
         keepFailed: opts.keepFailed,
         sandbox: opts.sandbox,
         timeoutMs: timeoutFromOptions(opts),
-        progress: opts.json ? undefined : defaultProgress(),
+        progress: opts.json ? undefined : await defaultProgress(),
         check: opts.check,
         link: opts.hardLinks ? "hardlink" : "copy",
         definitionDirs: opts.loadPath,

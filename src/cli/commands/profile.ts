@@ -15,7 +15,6 @@ import {
   addBuildOptions,
   addRepoOptions,
   addStoreOption,
-  checkSandbox,
   jobsFromOptions,
   reposFromOptions,
   timeoutFromOptions,
@@ -55,7 +54,7 @@ async function closureOptions(store: Store, opts: RepoOptions & BuildOptions & {
     toolchain: await toolchain(),
     repos: await reposFromOptions(opts),
     definitionDirs: opts.loadPath,
-    realize: { jobs: jobsFromOptions(opts), keepGoing: opts.keepGoing, keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), progress: defaultProgress() },
+    realize: { jobs: jobsFromOptions(opts), keepGoing: opts.keepGoing, keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), progress: await defaultProgress() },
   };
 }
 
@@ -67,7 +66,6 @@ function changeCommand(program: Command, name: string, description: string, argu
   addDefinitionOption(cmd);
   addBuildOptions(cmd);
   cmd.action(async (args: string[], opts: ChangeCliOptions) => {
-    await checkSandbox(opts);
     const p = await locateProfile(opts.profile);
     const store = await profileStore(p, opts);
     try {
@@ -182,7 +180,6 @@ export function registerProfileCommands(program: Command): void {
     const specs = operands.slice(0, operands.length - commandLength);
     const command = operands.slice(operands.length - commandLength);
     if (specs.length === 0) throw new UsageError("shell: give at least one package before --");
-    await checkSandbox(opts);
     const store = await openStore(opts.store ?? defaultStoreDir());
     try {
       process.exitCode = await runShell(specs, { ...(await closureOptions(store, opts)), command });

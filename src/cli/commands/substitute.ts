@@ -16,7 +16,6 @@ import {
   addRepoOptions,
   addStoreOption,
   addSubstituterOptions,
-  checkSandbox,
   jobsFromOptions,
   substitutersFromOptions,
   timeoutFromOptions,
@@ -99,11 +98,10 @@ function registerPublish(program: Command): void {
     const secret = await readSecretKeyFile(opts.signWith);
     const cache = openCache(opts.to);
     if (!cache.writable) throw new BeamixError(`${opts.to}: cannot publish there (read-only); publish to a file:// directory and serve it`);
-    await checkSandbox(opts);
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {
-      const progress = defaultProgress();
+      const progress = await defaultProgress();
       const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
       const result = await realize(plan, {
         store,
