@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { readFixtureTables, resolveClosure } from "../test/support/fixture-build.ts";
 import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
 import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
+import { measureBeamixBuild } from "./beamix-build.ts";
 
 export interface Corpus {
   name: string;
@@ -30,13 +31,10 @@ export interface BeamixTimes {
   noopSeconds: number; // building it again when everything is built (median)
 }
 
-// TODO(beamix build): build `corpus.packageDirs` (with the consumer's compile-time config)
-// cold in `workDir`, then time a no-op build of the same closure; return null until then.
+// beamix builds every package of the closure through the CLI, in the sandbox, from a signed
+// registry on loopback, with the consumer's compile-time config (bench/beamix-build.ts).
 export async function measureBeamix(corpus: Corpus, workDir: string, noopRuns: number): Promise<BeamixTimes | null> {
-  void corpus;
-  void workDir;
-  void noopRuns;
-  return null;
+  return measureBeamixBuild(corpus, workDir, noopRuns);
 }
 
 export function fixtureCorpus(): Corpus {
