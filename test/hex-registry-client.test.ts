@@ -3,6 +3,8 @@
 // or a mirror can lie: each must fail with its own message and leave nothing in the cache.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -261,7 +263,7 @@ test("an unreachable server is an error naming the URL", async (t) => {
   const url = server.url;
   await server.close();
   const cacheDir = await tempDir(t, "beamix-cache-");
-  await rejectsCleanly(repo(url, cacheDir).names(), new RegExp(`^GET ${url.replace(/\./g, "\\.")}/names failed: `), cacheDir);
+  await rejectsCleanly(repo(url, cacheDir).names(), new RegExp(`^GET ${url.replace(/\./g, "\\.")}/names: the connection failed: connect ECONNREFUSED`), cacheDir);
 });
 
 test("responses larger than the limit are refused over HTTP and file://", async (t) => {
@@ -275,8 +277,15 @@ test("responses larger than the limit are refused over HTTP and file://", async 
     /vec_core-0\.3\.0\.tar: 6656 bytes is more than the limit of 1000$/,
   );
   // Without a Content-Length the body is counted as it arrives.
-  const chunked: typeof fetch = async () => new Response(new Blob([Buffer.alloc(3000)]).stream(), { status: 200 });
-  await assert.rejects(getUrl("http://example.invalid/x", { fetch: chunked, timeoutMs: 5000, maxBytes: 1000 }), /more than the limit of 1000 bytes$/);
+  const chunked = createServer((_req, res) => {
+    res.writeHead(200); // no Content-Length: chunked encoding
+    res.write(Buffer.alloc(600));
+    res.end(Buffer.alloc(600));
+  });
+  await new Promise<void>((r) => chunked.listen(0, "127.0.0.1", r));
+  t.after(() => chunked.close());
+  const port = (chunked.address() as AddressInfo).port;
+  await assert.rejects(getUrl(`http://127.0.0.1:${port}/x`, { timeoutMs: 5000, maxBytes: 1000 }), /more than the limit of 1000 bytes$/);
   const exact = await getUrl(`${server.url}/tarballs/vec_core-0.3.0.tar`, { timeoutMs: 5000, maxBytes: 6656 });
   assert.ok(exact.found && exact.body.equals(CORE_TAR));
   await assert.rejects(getUrl("ftp://example.invalid/x", { timeoutMs: 5000, maxBytes: 1 }), /unsupported URL scheme/);

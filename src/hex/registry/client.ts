@@ -27,7 +27,6 @@ export interface HexRepoConfig {
   url: string; // base URL: http://, https:// or file://
   publicKeyPem: string; // the key the registry must be signed with
   cacheDir: string; // tarballs go to cacheDir/tarballs/sha256-<outer checksum>.tar
-  fetch?: typeof fetch;
   timeoutMs?: number; // per request, body included (default 60 s)
 }
 
@@ -36,13 +35,11 @@ export interface HexRepoConfig {
 export function hexpmRepoConfig(opts: {
   cacheDir: string;
   env?: Record<string, string | undefined>;
-  fetch?: typeof fetch;
   timeoutMs?: number;
 }): HexRepoConfig {
   const env = opts.env ?? process.env;
   const url = env.HEX_MIRROR_URL || env.HEX_MIRROR || HEXPM_URL;
   const config: HexRepoConfig = { name: "hexpm", url, publicKeyPem: HEXPM_PUBLIC_KEY_PEM, cacheDir: opts.cacheDir };
-  if (opts.fetch) config.fetch = opts.fetch;
   if (opts.timeoutMs !== undefined) config.timeoutMs = opts.timeoutMs;
   return config;
 }
@@ -144,7 +141,7 @@ export class HexRepo {
 
     const resource = tarballResource(name, version);
     const url = this.resourceUrl(resource);
-    const got = await getUrl(url, { fetch: this.#config.fetch, timeoutMs: this.#timeoutMs, maxBytes: TARBALL_MAX_BYTES });
+    const got = await getUrl(url, { timeoutMs: this.#timeoutMs, maxBytes: TARBALL_MAX_BYTES });
     if (!got.found) throw new BeamixError(`registry ${this.name}: tarball ${name} ${version} not found at ${url} (${got.status})`);
     const actual = sha256(got.body);
     if (actual !== outer) {
@@ -175,7 +172,7 @@ export class HexRepo {
 
   async #signed(resource: string, notFound?: string): Promise<Buffer> {
     const url = this.resourceUrl(resource);
-    const got = await getUrl(url, { fetch: this.#config.fetch, timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES });
+    const got = await getUrl(url, { timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES });
     if (!got.found) {
       throw new BeamixError(`registry ${this.name}: ${notFound ?? `${resource} not found`} (${url}: ${got.status})`);
     }

@@ -3,9 +3,9 @@
 import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { BeamixError, errorMessage } from "../../errors.ts";
+import { httpGet } from "../../util/http-get.ts";
 
 export interface GetOptions {
-  fetch?: typeof fetch; // defaults to the global fetch
   timeoutMs: number; // for the whole request, body included
   maxBytes: number;
 }
@@ -55,53 +55,44 @@ async function getFile(url: string, maxBytes: number): Promise<GetResult> {
 }
 
 async function getHttp(url: string, opts: GetOptions): Promise<GetResult> {
-  const fetchImpl = opts.fetch ?? fetch;
-  const signal = AbortSignal.timeout(opts.timeoutMs);
-  const failed = (err: unknown): BeamixError => {
-    if (signal.aborted) return new BeamixError(`GET ${url}: no complete answer within ${opts.timeoutMs} ms`);
-    const cause = (err as { cause?: unknown }).cause;
-    return new BeamixError(`GET ${url} failed: ${errorMessage(err)}${cause ? ` (${errorMessage(cause)})` : ""}`);
-  };
-
-  let res: Response;
-  try {
-    res = await fetchImpl(url, { signal, redirect: "follow" });
-  } catch (err) {
-    throw failed(err);
-  }
+  // The time-out covers the whole request, body included; a stall is caught by the same bound.
+  const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, signal: AbortSignal.timeout(opts.timeoutMs) }).catch((err: unknown) => {
+    throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
+  });
   if (res.status === 404 || res.status === 403 || res.status === 410) {
     // S3-backed repositories (repo.hex.pm among them) answer 403 for a missing key.
-    await res.body?.cancel().catch(() => {});
+    res.cancel();
     return { found: false, status: `HTTP ${res.status}` };
   }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => {});
+  if (res.status < 200 || res.status > 299) {
+    res.cancel();
     throw new BeamixError(`GET ${url} returned HTTP ${res.status}`);
   }
-  const declared = Number(res.headers.get("content-length"));
+  const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > opts.maxBytes) {
-    await res.body?.cancel().catch(() => {});
+    res.cancel();
     throw new BeamixError(`GET ${url}: ${declared} bytes is more than the limit of ${opts.maxBytes}`);
   }
-  if (!res.body) return { found: true, body: Buffer.alloc(0) };
-
   const chunks: Buffer[] = [];
   let total = 0;
-  const reader = res.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
+    for await (const chunk of res.body) {
+      total += chunk.length;
       if (total > opts.maxBytes) {
-        await reader.cancel().catch(() => {});
+        res.cancel();
         throw new BeamixError(`GET ${url}: more than the limit of ${opts.maxBytes} bytes`);
       }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      chunks.push(chunk);
     }
   } catch (err) {
-    if (err instanceof BeamixError) throw err;
-    throw failed(err);
+    throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
   }
   return { found: true, body: Buffer.concat(chunks, total) };
+}
+
+// A whole-request time-out reads better as such than as an abort.
+function withTimeoutWording(err: BeamixError, url: string, timeoutMs: number): BeamixError {
+  return /: (aborted|The operation was aborted due to timeout)/.test(err.message) || /time-out/.test(err.message)
+    ? new BeamixError(`GET ${url}: no complete answer within ${timeoutMs} ms`)
+    : err;
 }
