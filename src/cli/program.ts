@@ -12,6 +12,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Registrar> }[] = [
   { commands: ["install", "remove", "upgrade", "profile", "shell"], load: async () => (await import("./commands/profile.ts")).registerProfileCommands },
   { commands: ["deps"], load: async () => (await import("./commands/deps.ts")).registerDepsCommands },
   { commands: ["key", "publish", "serve"], load: async () => (await import("./commands/substitute.ts")).registerSubstituteCommands },
+  { commands: ["challenge"], load: async () => (await import("./commands/challenge.ts")).registerChallengeCommands },
   { commands: ["gc", "verify"], load: async () => (await import("./commands/store.ts")).registerStoreCommands },
   { commands: ["import"], load: async () => (await import("./commands/import.ts")).registerImportCommands },
   { commands: ["hex"], load: async () => (await import("./commands/hex.ts")).registerHexCommands },
