@@ -6,8 +6,12 @@
 // Corpora: the fixture closure (test/fixtures, the closure of the `webapp` consumer) and a
 // generated closure with the Phoenix closure's shape and size (bench/generate-closure.ts).
 //
+// Then binary substitutes (bench/substitute-bench.ts, bench/serve-load.ts): realizing the fixture
+// closure from a warm loopback cache against building it cold (goal: at least 30x faster), the
+// time to check 100 items already present (goal: under 50 ms), and a 16-client load test.
+//
 // Options: --keep (keep the temporary directory), --scale N and --seed N (generator),
-// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated.
+// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes.
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +21,9 @@ import { readFixtureTables, resolveClosure } from "../test/support/fixture-build
 import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
 import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
 import { measureBeamixBuild } from "./beamix-build.ts";
+import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts";
+import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } from "./serve-load.ts";
+import { readPublicKeyFile } from "../src/substitute/keys.ts";
 
 export interface Corpus {
   name: string;
@@ -101,6 +108,34 @@ function report(results: Measured[]): string {
   return `${table(rows)}\n\n${notes.join("\n")}`;
 }
 
+// Binary substitutes: the fixture closure from a warm loopback cache against a cold build, the
+// checks of 100 present items and 100 records, and 16 clients loading one beamix serve.
+async function substitutesSection(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  process.stderr.write(`substitutes: in ${dir}\n`);
+  const s: SubstituteTimes = await measureSubstitutes(fixtureCorpus(), dir);
+  const server = await startServeProcess(s.cacheDir);
+  let load: string;
+  try {
+    const result = await measureServeLoad({ url: server.url, records: await cacheRecords(s.cacheDir), trustedKeys: await readPublicKeyFile(s.publicKeyPath), workDir: join(dir, "load") });
+    load = formatServeLoad(result);
+  } finally {
+    await server.stop();
+  }
+  const ratio = s.coldSeconds / s.substituteSeconds;
+  return [
+    table([
+      ["substitutes (fixture closure)", "baseline", "beamix", "ratio", "goal"],
+      [`realize from a loopback cache (${s.substitutedItems} substituted, ${s.builtItems} built)`, `cold build ${fmt(s.coldSeconds)}`, fmt(s.substituteSeconds), `${ratio.toFixed(1)}x faster`, ">= 30x faster"],
+      ["check 100 items already present", "-", `${s.presentCheckMs.toFixed(1)} ms`, "-", "< 50 ms"],
+      ["parse and verify 100 signed records", "-", `${s.verifyRecordsMs.toFixed(1)} ms`, "-", "-"],
+    ]),
+    "",
+    "load test: 16 concurrent clients realize the closure from one `beamix serve` (a child process):",
+    load,
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -130,7 +165,10 @@ async function main(): Promise<void> {
       const beamix = await measureBeamix(corpus, beamixWork, noopRuns);
       results.push({ corpus, mix, beamix });
     }
-    process.stdout.write(`${report(results)}\n`);
+    if (results.length > 0) process.stdout.write(`${report(results)}\n`);
+    if (values.only === undefined || values.only === "substitutes") {
+      process.stdout.write(`\n${await substitutesSection(join(work, "substitutes"))}\n`);
+    }
   } finally {
     if (values.keep) process.stderr.write(`kept ${work}\n`);
     else await rm(work, { recursive: true, force: true });

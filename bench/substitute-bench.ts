@@ -19,6 +19,8 @@ export interface SubstituteTimes {
   builtItems: number;
   presentCheckMs: number; // 100 items: temporary root + validity, as realize does
   verifyRecordsMs: number; // 100 records: parse + Ed25519 verification
+  cacheDir: string; // the published cache, for the serve load test
+  publicKeyPath: string;
 }
 
 const jsonOf = (output: string) => JSON.parse(output.slice(output.indexOf("{"), output.lastIndexOf("}") + 1)) as { built: number; substituted?: number };
@@ -45,6 +47,8 @@ export async function measureSubstitutes(corpus: { packageDirs: string[]; consum
         substitutedItems: result.substituted ?? 0,
         builtItems: result.built,
         ...(await measureChecks(workDir)),
+        cacheDir: cache,
+        publicKeyPath: join(keys, "bench.public"),
       };
     } finally {
       await server.close();
