@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareVersions, formatVersion, tryParseVersion } from "../src/elixir/version.ts";
 import { matches, tryParseRequirement } from "../src/elixir/requirement.ts";
+import { rng } from "./support/rng.ts";
 
 // Reads hex-encoded (version, requirement, other) triples, one per line; writes one result line
 // each: version valid, requirement valid, match (default, allow_pre: false), compare, to_string.
@@ -47,18 +48,8 @@ interface Case {
   other: string;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rnd = mulberry32(0xbea41);
+const rnd = rng(0xbea41);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 const chance = (p: number): boolean => rnd() < p;
 

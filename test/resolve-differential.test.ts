@@ -32,6 +32,7 @@ import {
   type RootRequirement,
 } from "../src/resolve/resolve.ts";
 import { makeFixtureRegistry } from "./support/fixture-registry.ts";
+import { rng } from "./support/rng.ts";
 
 const REFERENCE = String.raw`
 defmodule ReferenceResolver do
@@ -246,16 +247,6 @@ test("fixture corpus, read through a signed registry: beamix picks what the refe
   assert.ok(counts.ok >= 8 && counts.fail >= 4, `both outcomes are exercised (${counts.ok} ok, ${counts.fail} fail)`);
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VERSIONS = ["0.1.0", "0.2.0", "0.2.1", "1.0.0", "1.1.0", "1.2.0-rc.1", "1.2.0", "1.3.0-beta", "2.0.0-rc.0", "2.0.0", "2.1.0"];
 const REQUIREMENTS = [
@@ -278,7 +269,7 @@ const REQUIREMENTS = [
 ];
 
 function syntheticRegistry(seed: number): { registry: Registry; cases: Case[] } {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
   const registry: Registry = {};

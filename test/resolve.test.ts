@@ -25,6 +25,7 @@ import {
 } from "../src/resolve/resolve.ts";
 import { packageNameCandidates, parsePackageSpec, resolvePackageName } from "../src/resolve/names.ts";
 import { startStaticServer } from "./support/static-server.ts";
+import { rng } from "./support/rng.ts";
 
 // registry({ pkg: { "1.0.0": { dep: "~> 1.0", opt: "? ~> 0.3", retired: "security" } } }):
 // a value starting with "? " is an optional dependency; the key "retired" retires the release
@@ -463,21 +464,11 @@ test("hexPackageSource: an unknown package is null, a broken read is an error", 
 
 // ---- speed ----
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // 50 packages x 10 releases over two majors, each release depending on up to seven others
 // (cycles included) with requirements that often conflict.
 function generated(seed: number): MemoryRegistry {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const names = Array.from({ length: 50 }, (_, i) => `pkg${String(i).padStart(2, "0")}`);
   const versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "2.0.0-rc.1", "2.0.0", "2.1.0", "2.2.0", "2.3.0"];
   const reqs = ["~> 1.0", "~> 1.2", "~> 1.4", "~> 2.0", "~> 2.2", "== 1.3.0", "~> 2.3", "~> 1.1.0", "~> 2.0.0-rc.0", ">= 1.3.0", "< 2.1.0", "~> 1.1 or ~> 2.1"];
@@ -532,7 +523,7 @@ test("generated registries of 50 packages x 10 releases resolve (or fail with an
   let slowest = 0;
   for (let seed = 1; seed <= 12; seed++) {
     const reg = generated(seed);
-    const rnd = mulberry32(seed * 7919);
+    const rnd = rng(seed * 7919);
     for (let k = 0; k < 4; k++) {
       const roots: RootRequirement[] = [];
       for (let i = 0; i < 4; i++) {

@@ -7,17 +7,7 @@ import { join } from "node:path";
 import { writeTerm } from "../../src/erlang/write.ts";
 import { atom, bin, float, int, list, map, str, tuple, type Term } from "../../src/erlang/term.ts";
 
-// mulberry32: small, fast, deterministic.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "./rng.ts";
 
 const WORDS = [
   "lib", "mix.exs", "README.md", "src/vec_erl.erl", "Apache-2.0", "~> 1.0", "https://example.invalid/x",
