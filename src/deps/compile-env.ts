@@ -56,7 +56,8 @@ const atomOf = (t: Term): string | null => {
   return u.type === "atom" ? u.value : null;
 };
 
-function sortReads(reads: ConfigRead[]): ConfigRead[] {
+// Sorted and without duplicates: the canonical form of a read set.
+export function sortReads(reads: readonly ConfigRead[]): ConfigRead[] {
   const seen = new Map<string, ConfigRead>();
   for (const r of reads) seen.set(`${r.app}\0${r.key}`, r);
   return [...seen.values()].sort((a, b) => compareCodePoints(a.app, b.app) || compareCodePoints(a.key, b.key));
@@ -91,9 +92,14 @@ export function compileEnvReads(appFileText: string, file: string): ConfigRead[]
 // a value too: adding it later changes the identity).
 export function restrictConfig(config: CompileConfig, reads: readonly ConfigRead[]): CompileConfig {
   const out: CompileConfig = {};
+  // Own properties only: read sets may come from a cache's hint, and a read of "__proto__" or
+  // "constructor" must not reach Object.prototype.
   for (const { app, key } of reads) {
-    const entries = config[app];
-    if (entries && Object.hasOwn(entries, key)) (out[app] ??= {})[key] = entries[key];
+    const entries = Object.hasOwn(config, app) ? config[app] : undefined;
+    if (entries && Object.hasOwn(entries, key)) {
+      if (!Object.hasOwn(out, app)) Object.defineProperty(out, app, { value: {}, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out[app], key, { value: entries[key], enumerable: true, writable: true, configurable: true });
+    }
   }
   return out;
 }
@@ -108,6 +114,12 @@ export function configBasisHash(basis: Derivation): string {
 export interface CompileEnvRecord {
   basis: string;
   reads: ConfigRead[];
+}
+
+export interface CompileEnvEntry {
+  name: string;
+  version: string;
+  readSets: ConfigRead[][];
 }
 
 interface IndexFile {
@@ -135,7 +147,7 @@ export class CompileEnvIndex {
     return join(this.dir, `${basis}.json`);
   }
 
-  private async readFileSets(basis: string): Promise<ConfigRead[][] | undefined> {
+  private async readFileEntry(basis: string): Promise<CompileEnvEntry | undefined> {
     let text: string;
     try {
       text = await readFile(this.file(basis), "utf8");
@@ -150,28 +162,35 @@ export class CompileEnvIndex {
       return undefined; // a damaged cache entry: fall back to the store
     }
     if (parsed?.format !== "beamix-compile-env/1" || !Array.isArray(parsed.readSets)) return undefined;
-    return parsed.readSets.map((set) => set.map(([app, key]) => ({ app, key })));
+    return { name: parsed.name, version: parsed.version, readSets: parsed.readSets.map((set) => set.map(([app, key]) => ({ app, key }))) };
   }
 
   // Read sets recorded by the items of the store (their derivers), for a basis the index lost.
-  private fromStore(basis: string): ConfigRead[][] {
+  private fromStore(basis: string): CompileEnvEntry | undefined {
     const sets = new Map<string, ConfigRead[]>();
+    let pkg: { name: string; version: string } | undefined;
     for (const item of this.store.listItems()) {
       const rec = (item.deriver as { compileEnv?: CompileEnvRecord } | null)?.compileEnv;
       if (rec?.basis !== basis || !Array.isArray(rec.reads)) continue;
       const reads = sortReads(rec.reads);
       sets.set(JSON.stringify(reads), reads);
+      pkg ??= { name: item.name, version: item.version };
     }
-    return [...sets.values()];
+    return pkg && { ...pkg, readSets: [...sets.values()] };
+  }
+
+  // What is known of a basis: the package and every read set seen; undefined when nothing is.
+  async entry(basis: string): Promise<CompileEnvEntry | undefined> {
+    return (await this.readFileEntry(basis)) ?? this.fromStore(basis);
   }
 
   async readSets(basis: string): Promise<ConfigRead[][]> {
-    return (await this.readFileSets(basis)) ?? this.fromStore(basis);
+    return (await this.entry(basis))?.readSets ?? [];
   }
 
   // Adds a read set (the caller holds the basis's build lock).
   async record(basis: string, reads: readonly ConfigRead[], pkg: { name: string; version: string }): Promise<void> {
-    const sets = (await this.readFileSets(basis)) ?? this.fromStore(basis);
+    const sets = await this.readSets(basis);
     const sorted = sortReads([...reads]);
     const key = JSON.stringify(sorted);
     if (!sets.some((s) => JSON.stringify(sortReads(s)) === key)) sets.push(sorted);

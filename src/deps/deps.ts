@@ -4,14 +4,15 @@
 //   mix.exs + mix.lock + MIX_ENV       (mix-query.ts: asked of Mix itself)
 //   → the closure of locked deps       (closure.ts)
 //   → definitions from the locked sources, verified (plan-from-lock.ts)
-//   → store items, each for exactly the project config it reads (realize-deps.ts, compile-env.ts)
+//   → store items, each for exactly the project config it reads (realize-deps.ts, compile-env.ts),
+//     found in the store, substituted from a binary cache, or built
 //   → deps/APP and _build/ENV/lib/APP as Hex and Mix leave them (materialize.ts)
 //
 // The project's own _build/ENV/lib/<app> and anything not in the closure are left alone.
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
@@ -20,10 +21,11 @@ import { readConfigFile } from "../project/config-reader.ts";
 import type { FailedBuild } from "../realize/realize.ts";
 import type { Progress } from "../realize/progress.ts";
 import type { Store } from "../store/store.ts";
+import type { Substituters } from "../substitute/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
-import { materializeDeps, type MaterializedDep } from "./materialize.ts";
+import { materializeDeps, rebarConfigsOf, type MaterializedDep } from "./materialize.ts";
 import { readDepChildren, readMixProject, type MixProjectInfo } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
 import { realizeDeps, type RealizedDep } from "./realize-deps.ts";
@@ -46,6 +48,8 @@ export interface DepsOptions {
   link?: "copy" | "hardlink"; // how _build gets the store's files (default copy)
   definitionDirs?: readonly string[];
   workRoot?: string; // where build and scratch directories are made (default: the system's temp dir)
+  substituters?: Substituters; // asked before building (not with check: that only looks in the store)
+  fallback?: boolean; // build when trusted substitutes exist but all fail (default true)
 }
 
 export interface DepReport {
@@ -54,7 +58,8 @@ export interface DepReport {
   version: string;
   source: "hex" | "git";
   item: string | null; // store path; null when not built (check, or a failure)
-  status: "built" | "present" | "missing" | "failed" | "skipped";
+  status: "built" | "substituted" | "present" | "missing" | "failed" | "skipped";
+  substitutedFrom?: string; // the cache's URL
   reads: ConfigRead[] | null; // compile-time config it reads (null: not known yet)
   deps: MaterializedDep["deps"] | null;
   build: MaterializedDep["build"] | null;
@@ -68,8 +73,8 @@ export interface DepsReport {
   failed: FailedBuild[];
   skipped: { name: string; reason: string }[];
   changed: boolean; // something was (or, with check, would be) built or written
-  // The store items the project now uses. A future `--push` uploads these (and nothing else)
-  // once they are realized; the deriver of each records its compile-env basis and reads.
+  // The store items the project now uses: what `beamix deps --push` uploads; the deriver of
+  // each records its compile-env basis and reads, which go to the cache as hints.
   items: RealizedDep[];
 }
 
@@ -88,13 +93,32 @@ async function fileExists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }
 
+// The project's compile-time config. Evaluating it starts an Elixir VM, as asking Mix about the
+// project does: Mix's default config path is read at the same time as the project (`early`), and
+// used when Mix says that is the path.
+async function projectConfigOf(project: MixProjectInfo, mixEnv: string, early: { path: string; config: Promise<CompileConfig | undefined> }): Promise<CompileConfig> {
+  if (project.configPath === early.path) {
+    const config = await early.config;
+    if (config !== undefined) return config;
+  }
+  return (await fileExists(project.configPath)) ? readConfigFile(project.configPath, mixEnv) : {};
+}
+
 export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
   const mixEnv = opts.mixEnv || process.env.MIX_ENV || "dev";
+  const defaultConfig = resolve(opts.projectDir, "config", "config.exs");
+  const early = {
+    path: defaultConfig,
+    // undefined: no such file; an error is kept for the case where it turns out to matter.
+    config: fileExists(defaultConfig).then((yes) => (yes ? readConfigFile(defaultConfig, mixEnv) : undefined)),
+  };
+  early.config.catch(() => {}); // awaited later, or not needed
   const project = await readMixProject(opts.projectDir, mixEnv);
   const lock = await readMixLockFile(project.lockfile);
-  const projectConfig: CompileConfig = (await fileExists(project.configPath)) ? await readConfigFile(project.configPath, mixEnv) : {};
+  const projectConfig = await projectConfigOf(project, mixEnv, early);
 
   const scratch = await mkdtemp(join(opts.workRoot ?? tmpdir(), "beamix-deps-"));
+  let rebarConfigs: Map<string, Promise<Buffer>> | undefined;
   try {
     // Git dependencies are checked out (from a cache) before their mix.exs can be read.
     const git = new Map<string, { dir: string; version: string; cache: string }>();
@@ -122,6 +146,9 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       },
     });
     const packages = await planFromLock(closure, { repos: opts.repos, definitionDirs: opts.definitionDirs, git });
+    // Mix's mix.rebar.config of rebar3 packages needs an Elixir VM each: asked now, while the
+    // packages are realized.
+    rebarConfigs = rebarConfigsOf(packages.values(), scratch);
 
     const realized = await realizeDeps(packages, {
       store: opts.store,
@@ -135,6 +162,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       projectConfig,
       lookupOnly: opts.check,
       ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
+      ...(opts.substituters && !opts.check ? { substituters: opts.substituters, fallback: opts.fallback } : {}),
     });
 
     if (!opts.check) await rootItems(opts.store, project, realized.items);
@@ -142,7 +170,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     // Only a complete set is written: a half-updated deps/ would fail in Mix anyway.
     const complete = realized.failed.length === 0 && (opts.check || realized.skipped.length === 0);
     const materialized = complete
-      ? await materializeDeps({ project, packages, items: realized.items, check: opts.check ?? false, link: opts.link ?? "copy", scratch })
+      ? await materializeDeps({ project, packages, items: realized.items, check: opts.check ?? false, link: opts.link ?? "copy", scratch, rebarConfigs })
       : [];
     const byApp = new Map(materialized.map((m) => [m.app, m]));
     const failed = new Set(realized.failed.map((f) => f.name));
@@ -160,13 +188,14 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         source: p.node.source.kind,
         item: item?.path ?? null,
         status,
+        ...(item?.substitutedFrom !== undefined ? { substitutedFrom: item.substitutedFrom } : {}),
         reads: item?.reads ?? null,
         deps: m?.deps ?? null,
         build: m?.build ?? null,
         reasons: m?.reasons ?? [],
       };
     });
-    const changed = reports.some((r) => r.status === "built" || r.status === "missing" || (r.deps !== null && r.deps !== "unchanged") || (r.build !== null && r.build !== "unchanged"));
+    const changed = reports.some((r) => r.status === "built" || r.status === "substituted" || r.status === "missing" || (r.deps !== null && r.deps !== "unchanged") || (r.build !== null && r.build !== "unchanged"));
     return {
       project: { app: project.app, dir: project.dir, mixEnv: project.mixEnv, buildPath: project.buildPath, depsPath: project.depsPath },
       packages: reports,
@@ -177,6 +206,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       items: [...realized.items.values()],
     };
   } finally {
+    await Promise.allSettled(rebarConfigs?.values() ?? []); // they work in scratch
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -51,6 +51,7 @@ export interface MaterializeOptions {
   check: boolean;
   link: "copy" | "hardlink";
   scratch: string; // an empty directory for temporary files
+  rebarConfigs?: ReadonlyMap<string, Promise<Buffer>>; // by app, from rebarConfigsOf (else asked here)
 }
 
 // What a directory should hold: paths relative to its root. Directories are implied.
@@ -61,10 +62,12 @@ type Want =
 
 type Tree = Map<string, Want>;
 
-// The package's own files, as unpacked from its tarball or checked out.
-type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: string }>;
+// The package's own files, as unpacked from its tarball or checked out (and a Hex package's
+// metadata.config text).
+type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: string }> & { metadataText?: string };
 
 const EMPTY = Buffer.alloc(0);
+const MATERIALIZE_JOBS = 6;
 const MAX_REASONS = 3;
 
 export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
@@ -72,8 +75,14 @@ export async function materializeDeps(o: MaterializeOptions): Promise<Materializ
     const parents = new Set([...o.packages.values()].flatMap((p) => [dirname(p.node.dest), dirname(p.node.build)]));
     for (const dir of parents) await removeLeftovers(dir);
   }
-  const out: MaterializedDep[] = [];
-  for (const p of o.packages.values()) out.push(await materializeOne(o, p));
+  // Packages touch disjoint directories: several at once, since this is mostly file I/O.
+  const packages = [...o.packages.values()];
+  const out: MaterializedDep[] = new Array(packages.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < packages.length; i = next++) out[i] = await materializeOne(o, packages[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(MATERIALIZE_JOBS, packages.length) }, worker));
   return out;
 }
 
@@ -142,10 +151,23 @@ async function isFile(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined))?.isFile() ?? false;
 }
 
-async function sourceFiles(p: LockedPackage): Promise<SourceFiles> {
+// Read once per package: the tarball is parsed and its contents inflated only here.
+const sources = new WeakMap<LockedPackage, Promise<SourceFiles>>();
+
+function sourceFiles(p: LockedPackage): Promise<SourceFiles> {
+  let s = sources.get(p);
+  if (!s) {
+    s = readSourceFiles(p);
+    sources.set(p, s);
+  }
+  return s;
+}
+
+async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
   const files: SourceFiles = new Map();
   if (p.node.source.kind === "hex") {
     const t = readTarball(p.tarball, { file: `${p.name}-${p.version}.tar` });
+    files.metadataText = t.metadataText;
     for (const e of readContents(t.contentsGz, { label: `${p.name}-${p.version}.tar: contents.tar.gz` })) {
       if (e.type === "file") files.set(e.path, { data: e.data, exec: e.mode === 0o755 });
       else if (e.type === "symlink") files.set(e.path, { symlink: e.target });
@@ -170,8 +192,7 @@ function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string):
   if (p.node.source.kind !== "hex") throw new Error("not a Hex dependency");
   const tree: Tree = new Map();
   for (const [path, f] of source) tree.set(path, "symlink" in f ? { type: "symlink", target: f.symlink } : { type: "file", data: f.data, exec: f.exec });
-  const t = readTarball(p.tarball);
-  tree.set("hex_metadata.config", { type: "file", data: Buffer.from(t.metadataText, "utf8"), exec: false });
+  tree.set("hex_metadata.config", { type: "file", data: Buffer.from(source.metadataText!, "utf8"), exec: false });
   tree.set(".hex", { type: "file", data: hexManifest(p.node.source.lock, otpRelease), exec: false });
   tree.set(".fetch", { type: "file", data: EMPTY, exec: false });
   return tree;
@@ -227,7 +248,7 @@ async function buildTree(o: MaterializeOptions, p: LockedPackage, item: Realized
       tree.set(".mix/compile.elixir_scm", { type: "file", data: elixirScmManifest(o.project.elixirVersion, o.project.otpRelease, scm), exec: false });
     }
   } else if (system === "rebar3") {
-    tree.set("mix.rebar.config", { type: "file", data: await rebarConfigOf(o, p, source), exec: false });
+    tree.set("mix.rebar.config", { type: "file", data: await (o.rebarConfigs?.get(p.app) ?? rebarConfigOf(o.scratch, p, source)), exec: false });
   }
   return tree;
 }
@@ -238,13 +259,27 @@ async function everyAsync<T>(xs: T[], f: (x: T) => Promise<boolean>): Promise<bo
 }
 
 // Mix.Rebar reads the package's rebar.config (and .script): give it just those files.
-async function rebarConfigOf(o: MaterializeOptions, p: LockedPackage, source: SourceFiles): Promise<Buffer> {
-  const dir = await mkdtemp(join(o.scratch, `rebar-${p.app}-`));
+async function rebarConfigOf(scratch: string, p: LockedPackage, source: SourceFiles): Promise<Buffer> {
+  const dir = await mkdtemp(join(scratch, `rebar-${p.app}-`));
   for (const f of ["rebar.config", "rebar.config.script"]) {
     const s = source.get(f);
     if (s && "data" in s) await writeFile(join(dir, f), s.data);
   }
   return mixRebarConfig(p.app, dir);
+}
+
+// The mix.rebar.config of every package built with rebar3, all asked at once (each an Elixir
+// VM), so that a caller can have them made while it does something else. A failure surfaces
+// where materializeDeps awaits it.
+export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: string): Map<string, Promise<Buffer>> {
+  const out = new Map<string, Promise<Buffer>>();
+  for (const p of packages) {
+    if (p.definition.buildSystem !== "rebar3") continue;
+    const promise = sourceFiles(p).then((source) => rebarConfigOf(scratch, p, source));
+    promise.catch(() => {}); // not awaited when nothing is materialized
+    out.set(p.app, promise);
+  }
+  return out;
 }
 
 // Differences between a directory and what it should hold. `exact`: anything else in it is a
@@ -349,9 +384,13 @@ async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): 
     await mkdir(fresh, { mode: 0o755 });
     // compile.fetch last: its mtime must not be older than anything Mix compares it with.
     const entries = [...want].sort(([a], [b]) => Number(a === ".mix/compile.fetch") - Number(b === ".mix/compile.fetch"));
+    const made = new Set<string>([fresh]);
     for (const [path, w] of entries) {
       const at = join(fresh, path);
-      await mkdir(dirname(at), { recursive: true, mode: 0o755 });
+      if (!made.has(dirname(at))) {
+        await mkdir(dirname(at), { recursive: true, mode: 0o755 });
+        for (let d = dirname(at); d.length > fresh.length; d = dirname(d)) made.add(d);
+      }
       if (w.type === "symlink") await symlink(w.target, at);
       else if (w.type === "file") await writeFile(at, w.data, { mode: w.exec ? 0o755 : 0o644 });
       else if (how === "hardlink") await link(w.from, at);

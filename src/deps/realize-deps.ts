@@ -2,6 +2,13 @@
 // identity covers exactly the project config it reads at compile time (compile-env.ts). Runs
 // in dependency order, in parallel; a package's identity is computed once its inputs are
 // realized, since their final hashes are part of it.
+//
+// With substituters, a package missing from the store is first asked of the caches: the read
+// sets this store knows for its basis, then those the caches' compile-env hints list
+// (src/substitute/compile-env-hints.ts), each giving a final hash whose signed record is looked
+// up; the first that substitutes is used. Only when none does is the package built.
+// Substituting is mostly waiting on the network and the disk, so more packages are realized at
+// once than `jobs` (SUBSTITUTE_JOBS), while builds still take one of `jobs` slots each.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
@@ -10,6 +17,7 @@ import { createDerivation, derivationHash, type Derivation } from "../derivation
 import { appLibDir } from "../build/layout.ts";
 import type { Plan, PlannedPackage } from "../realize/plan.ts";
 import { buildOne, BuildFailure, label, type FailedBuild, type RealizeOptions } from "../realize/realize.ts";
+import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
 import { runDag } from "../realize/scheduler.ts";
 import { quietProgress } from "../realize/progress.ts";
 import { removeTree } from "../store/perms.ts";
@@ -30,7 +38,8 @@ export interface RealizedDep {
   path: string; // the store item
   drvHash: string;
   derivation: Derivation;
-  status: "built" | "present";
+  status: "built" | "present" | "substituted";
+  substitutedFrom?: string; // the cache's URL
   reads: ConfigRead[]; // the compile-time config it reads
 }
 
@@ -41,7 +50,11 @@ export interface DepsRealizeResult {
   skipped: { name: string; reason: string }[];
 }
 
+const SUBSTITUTE_JOBS = 8;
+
 class NotInStore extends Error {}
+// No cache could deliver an item it has a trusted record of (reported line by line already).
+class SubstituteUnavailable extends Error {}
 
 export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, opts: DepsRealizeOptions): Promise<DepsRealizeResult> {
   const { store, toolchain } = opts;
@@ -51,6 +64,10 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
   const plan: Plan = { roots: [...packages.keys()], packages: new Map() };
   const missing: string[] = [];
   progress.total(packages.size);
+  const report = (message: string) => progress.event({ type: "warning", message });
+  // Caches that turn out unusable (no trusted key, no cache-info) are reported once: build.
+  const subs = opts.substituters && !opts.lookupOnly && (await opts.substituters.caches(report)).length > 0 ? opts.substituters : undefined;
+  const buildSlot = slots(opts.jobs);
 
   const realizeOne = async (p: LockedPackage): Promise<RealizedDep> => {
     const inputs = new Map(p.deps.map((d) => [d, plan.packages.get(d)!.drvHash]));
@@ -71,9 +88,46 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
       }
       return undefined;
     };
-    const done = (f: ReturnType<typeof finalFor>, status: RealizedDep["status"]): RealizedDep => {
+    const done = (f: ReturnType<typeof finalFor>, status: RealizedDep["status"], substitutedFrom?: string): RealizedDep => {
       plan.packages.set(p.name, planned(p, f.derivation, f.drvHash, f.path));
-      return { name: p.name, version: p.version, app: p.app, path: f.path, drvHash: f.drvHash, derivation: f.derivation, status, reads: f.reads };
+      const r: RealizedDep = { name: p.name, version: p.version, app: p.app, path: f.path, drvHash: f.drvHash, derivation: f.derivation, status, reads: f.reads };
+      if (substitutedFrom !== undefined) r.substitutedFrom = substitutedFrom;
+      return r;
+    };
+
+    // Every read set known here or to a cache, in that order; the first whose final hash has a
+    // trusted record and downloads is used. The caller holds the basis's build lock.
+    const substitute = async (subs: Substituters): Promise<RealizedDep | undefined> => {
+      const sets = new Map<string, ConfigRead[]>();
+      for (const reads of [...(await index.readSets(basisHash)), ...(await subs.compileEnvHints(basisHash, report))]) {
+        const k = JSON.stringify(reads);
+        if (!sets.has(k)) sets.set(k, reads);
+      }
+      let failure: string | undefined;
+      for (const reads of sets.values()) {
+        const f = finalFor(reads);
+        const wanted = { drvHash: f.drvHash, name: p.name, version: p.version };
+        if (!(await subs.has(wanted, report))) continue;
+        let from: string | undefined;
+        try {
+          const { built } = await store.ensureItem(wanted, async (staging) => {
+            const got = await subs.fetchInto(store, wanted, staging, { report });
+            if (got.status !== "substituted") throw new SubstituteUnavailable(got.status === "failed" ? got.message : "no trusted substitute");
+            from = got.url;
+            // Our own derivation and the reads it was looked up by: this store then finds the item
+            // by itself, and publishes the same hint when it pushes it.
+            const compileEnv: CompileEnvRecord = { basis: basisHash, reads };
+            return { references: got.references, deriver: { ...substitutedDeriver(got, f.derivation), compileEnv } };
+          });
+          await index.record(basisHash, reads, p);
+          return done(f, built ? "substituted" : "present", built ? from : undefined);
+        } catch (err) {
+          if (!(err instanceof SubstituteUnavailable)) throw err;
+          failure = err.message;
+        }
+      }
+      if (failure !== undefined && opts.fallback === false) throw new BeamixError(`${label(p)}: ${failure}, and falling back to a local build is off`);
+      return undefined;
     };
 
     const found = await lookup();
@@ -86,19 +140,24 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
       throw new NotInStore(p.name);
     }
     const started = Date.now();
-    progress.event({ type: "start", label: label(p) });
+    progress.event(subs ? { type: "substitute", label: label(p) } : { type: "start", label: label(p) });
     try {
       // One build per basis at a time, across processes: a waiter finds the item afterwards.
       const result = await store.withBuildLock(basisHash, async () => {
         const again = await lookup();
         if (again) return done(again, "present");
+        if (subs) {
+          const got = await substitute(subs);
+          if (got) return got;
+          progress.event({ type: "start", label: label(p) });
+        }
         const provisional: Derivation = { ...basis, compileConfig: fullConfig };
         const provisionalHash = derivationHash(provisional);
         const self = planned(p, provisional, provisionalHash, store.itemPath(provisionalHash, p.name, p.version));
         plan.packages.set(p.name, self);
         const staging = await store.createStagingDir();
         try {
-          const outcome = await buildOne(plan, self, staging, opts);
+          const outcome = await buildSlot(() => buildOne(plan, self, staging, opts));
           const appFile = join(appLibDir(staging, p.app, p.version), "ebin", `${p.app}.app`);
           const reads = compileEnvReads(await readFile(appFile, "utf8"), appFile);
           const f = finalFor(reads);
@@ -131,7 +190,7 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
   };
 
   const tasks = [...packages.values()].map((p) => ({ key: p.name, deps: p.deps, run: () => realizeOne(p) }));
-  const outcomes = await runDag(tasks, { jobs: opts.jobs, keepGoing: opts.keepGoing || opts.lookupOnly });
+  const outcomes = await runDag(tasks, { jobs: subs ? Math.max(opts.jobs, SUBSTITUTE_JOBS) : opts.jobs, keepGoing: opts.keepGoing || opts.lookupOnly });
   progress.finish();
 
   const result: DepsRealizeResult = { items: new Map(), failed: [], missing, skipped: [] };
@@ -150,6 +209,23 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
     }
   }
   return result;
+}
+
+// Runs at most n of the functions given at once.
+function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let free = Math.max(1, n);
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
 }
 
 function planned(p: LockedPackage, derivation: Derivation, drvHash: string, itemPath: string): PlannedPackage {

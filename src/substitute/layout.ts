@@ -2,6 +2,7 @@
 //   beamix-cache-info                    format version and priority (cache-info.ts)
 //   <drv hash>.beamixinfo                the signed record of one store item (record.ts)
 //   archives/<file hash>.nar.zst         its archive: the item's tree serialization, zstd-compressed
+//   compile-env/<basis>.json             compile-time config reads per package build (compile-env-hints.ts)
 // Keys are relative, '/'-separated, and drawn from a small alphabet, so no key can name anything
 // outside the cache (no "..", no absolute path, no URL of its own).
 
@@ -31,6 +32,7 @@ export function contentTypeOf(key: string): string {
   if (key === CACHE_INFO_KEY) return "text/x-beamix-cache-info; charset=utf-8";
   if (key.endsWith(RECORD_SUFFIX)) return "text/x-beamix-info; charset=utf-8";
   if (key.endsWith(".zst")) return "application/zstd";
+  if (key.endsWith(".json")) return "application/json";
   return "application/octet-stream";
 }
 

@@ -3,6 +3,8 @@
 // unless already there, and its signed record written last: a record never points at a missing
 // archive, and an item's record appears only after the records of everything it references.
 // Two publishers racing write the same content-addressed archive names and equivalent records.
+// Items that record the compile-time config their build read (`beamix deps`) also get their read
+// sets into the cache's compile-env hints (compile-env-hints.ts), after every record is written.
 import { createReadStream, createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
@@ -16,6 +18,7 @@ import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo, MAX_CACHE_INFO_BYTES, 
 import { recordForItem } from "./item-record.ts";
 import { archiveKey, CACHE_INFO_KEY, contentTypeOf, recordKey, type Compression } from "./layout.ts";
 import { formatRecord, signRecord } from "./record.ts";
+import { hintsOfItems, publishHint } from "./compile-env-hints.ts";
 import type { SecretKey } from "./keys.ts";
 
 export interface PublishEvent {
@@ -31,11 +34,13 @@ export interface PublishOptions {
   compression?: Compression;
   jobs?: number;
   onItem?: (e: PublishEvent) => void;
+  report?: (line: string) => void; // a hint that could not be read back or merged
 }
 
 export interface PublishResult {
   pushed: StoreItem[];
   present: StoreItem[];
+  hints: string[]; // bases whose compile-env hint was written (created or extended)
 }
 
 // Creates beamix-cache-info if missing; checks an existing one is a format this beamix writes.
@@ -67,7 +72,7 @@ export async function publishClosure(store: Store, paths: readonly string[], bac
   if (!backend.writable) throw new BeamixError(`${backend.url}: cannot publish to this cache (read-only)`);
   await ensureCacheInfo(backend, opts.priority);
   const items = closureInOrder(store, paths);
-  const result: PublishResult = { pushed: [], present: [] };
+  const result: PublishResult = { pushed: [], present: [], hints: [] };
   const tasks = items.map((item) => ({
     key: item.path,
     deps: item.references,
@@ -86,6 +91,13 @@ export async function publishClosure(store: Store, paths: readonly string[], bac
   for (const [key, o] of outcomes) {
     if (o.status === "failed") throw o.error instanceof BeamixError ? o.error : new BeamixError(`publishing ${key}: ${errorMessage(o.error)}`, { cause: o.error });
   }
+  // Present items too: their records may predate hints, or have come from another publisher.
+  const hints = hintsOfItems(items);
+  const worker = async () => {
+    for (let h = hints.shift(); h; h = hints.shift()) if (await publishHint(backend, h, opts.report)) result.hints.push(h.basis);
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.jobs ?? 4, hints.length) }, worker));
+  result.hints.sort();
   return result;
 }
 

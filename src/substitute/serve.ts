@@ -1,8 +1,8 @@
 // `beamix serve`: a cache over HTTP, from a cache directory (files served as they are) or straight
 // from a store (records made and signed on request, archives compressed while they stream).
 //
-// Only the cache layout is served (layout.ts): beamix-cache-info, <drv hash>.beamixinfo and
-// archives/…; any other path is 404, and a path that tries to climb (.., encoded slashes or dots,
+// Only the cache layout is served (layout.ts): beamix-cache-info, <drv hash>.beamixinfo,
+// archives/… and compile-env/<basis>.json (compile-env-hints.ts); any other path is 404, and a path that tries to climb (.., encoded slashes or dots,
 // backslashes, NUL) is 400 before anything touches the file system. A cache directory's files are
 // resolved without leaving it through symlinks. Responses carry strong content-based ETags (the
 // SHA-256 of a record's text, the file hash of an archive) and honour If-None-Match with 304; HEAD
@@ -23,6 +23,8 @@ import { recordForItem } from "./item-record.ts";
 import type { SecretKey } from "./keys.ts";
 import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "./layout.ts";
 import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
+import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
+import { CompileEnvIndex } from "../deps/compile-env.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }
@@ -71,7 +73,7 @@ export function keyOfPath(rawUrl: string): string {
   const segments = path.slice(1).split("/");
   if (segments.some((s) => s === "." || s === "..")) throw new HttpError(400, "bad request path");
   const key = segments.join("/");
-  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key)) return key;
+  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key)) return key;
   throw new HttpError(404, "not found");
 }
 
@@ -146,7 +148,7 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
       const st = await fh.stat();
       if (!st.isFile()) throw new HttpError(404, "not found");
       if (!key.startsWith(`${ARCHIVES_DIR}/`)) {
-        if (st.size > MAX_RECORD_BYTES) throw new HttpError(500, "record too large");
+        if (st.size > (isCompileEnvKey(key) ? MAX_HINT_BYTES : MAX_RECORD_BYTES)) throw new HttpError(500, "record too large");
         const bytes = await fh.readFile();
         return { key, etag: sha256(bytes), size: bytes.length, body: bytes };
       }
@@ -180,8 +182,17 @@ function storeSource(store: Store, signWith: SecretKey | undefined, priority: nu
   const infos = new Memo<ArchiveInfo>(10_000);
   const infoOf = (item: StoreItem) => infos.get(`${item.path}:${item.narHash}`, () => archiveInfo(item.path));
   const cacheInfo = Buffer.from(formatCacheInfo({ format: CACHE_FORMAT, priority }));
+  const compileEnv = new CompileEnvIndex(store);
   return async (key) => {
     if (key === CACHE_INFO_KEY) return { key, etag: sha256(cacheInfo), size: cacheInfo.length, body: cacheInfo };
+    if (isCompileEnvKey(key)) {
+      // The store's own index of read sets, as a hint.
+      const basis = key.slice(key.indexOf("/") + 1, -".json".length);
+      const entry = await compileEnv.entry(basis);
+      if (!entry) throw new HttpError(404, "not found");
+      const text = Buffer.from(formatHint({ basis, ...entry }));
+      return { key, etag: sha256(text), size: text.length, body: text };
+    }
     if (key.endsWith(RECORD_SUFFIX)) {
       const item = store.queryByDrvHash(key.slice(0, -RECORD_SUFFIX.length));
       if (!item) throw new HttpError(404, "not found");

@@ -23,6 +23,8 @@ import { DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
 import type { PublicKey } from "./keys.ts";
 import { CACHE_INFO_KEY, recordKey } from "./layout.ts";
 import { openCache } from "./open-cache.ts";
+import { readHint } from "./compile-env-hints.ts";
+import type { ConfigRead } from "../deps/compile-env.ts";
 import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "./record.ts";
 
 export interface SubstitutersConfig {
@@ -88,6 +90,7 @@ export class Substituters {
   private readonly report: (line: string) => void;
   private cachesPromise: Promise<Cache[]> | undefined;
   private readonly queries = new Map<string, Promise<Candidate[]>>();
+  private readonly hints = new Map<string, Promise<ConfigRead[][]>>();
 
   constructor(config: SubstitutersConfig) {
     this.backends = [...(config.urls ?? []).map((u) => openCache(u)), ...(config.backends ?? [])];
@@ -168,6 +171,35 @@ export class Substituters {
       }
       return out;
     });
+  }
+
+  // The read sets the usable caches' compile-env hints list for a basis (compile-env-hints.ts),
+  // every cache asked at once, merged in priority order (a set a preferred cache names comes
+  // first). A cache whose hint cannot be read or is malformed is reported and left out. These are
+  // only candidates: an item is accepted through the signed record of the hash a set leads to.
+  compileEnvHints(basis: string, report = this.report): Promise<ConfigRead[][]> {
+    let q = this.hints.get(basis);
+    if (!q) {
+      q = (async () => {
+        const caches = await this.caches(report);
+        const answers = await Promise.all(
+          caches.map(async (cache) => {
+            try {
+              return (await readHint(cache.backend, basis, { idleTimeoutMs: this.timeoutMs }))?.readSets ?? [];
+            } catch (err) {
+              report(`ignoring the compile-env hint of ${cache.backend.url}: ${errorMessage(err)}`);
+              return [];
+            }
+          }),
+        );
+        // Each answer holds at most MAX_HINT_SETS sets; together they are not cut.
+        const merged = new Map<string, ConfigRead[]>();
+        for (const s of answers.flat()) if (!merged.has(JSON.stringify(s))) merged.set(JSON.stringify(s), s);
+        return [...merged.values()];
+      })();
+      this.hints.set(basis, q);
+    }
+    return q;
   }
 
   // Whether some cache has a trusted record of the item (no download).

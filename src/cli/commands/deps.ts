@@ -1,28 +1,49 @@
 // `beamix deps`: fill a Mix project's deps/ and _build/ENV/lib/ with its locked dependencies,
-// compiled through the store.
+// compiled through the store (or substituted from binary caches); `--push` then publishes them.
 import type { Command } from "commander";
 import { join } from "node:path";
 import { cacheDir } from "../../config/paths.ts";
+import { BeamixError, UsageError } from "../../errors.ts";
+import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts";
+import { readSecretKeyFile } from "../../substitute/keys.ts";
+import { openCache } from "../../substitute/open-cache.ts";
+import { publishClosure, type PublishResult } from "../../substitute/publish.ts";
 import { syncDeps, type DepsReport } from "../../deps/deps.ts";
-import { defaultProgress } from "../../realize/progress.ts";
+import { defaultProgress, type Progress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
   addBuildOptions,
   addRepoOptions,
   addStoreOption,
+  addSubstituterOptions,
   jobsFromOptions,
   openStoreFromOptions,
   reposFromOptions,
+  substitutersFromOptions,
   timeoutFromOptions,
   toolchain,
   type BuildOptions,
   type StoreOptions,
+  type SubstituterOptions,
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 
 type DepsCliOptions = StoreOptions &
   RepoOptions &
-  BuildOptions & { env?: string; check?: boolean; json?: boolean; hardLinks?: boolean; loadPath: string[] };
+  BuildOptions &
+  SubstituterOptions & {
+    env?: string;
+    check?: boolean;
+    json?: boolean;
+    hardLinks?: boolean;
+    loadPath: string[];
+    push?: boolean;
+    to?: string;
+    signWith?: string;
+    priority?: string;
+  };
+
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 export function registerDepsCommands(program: Command): void {
   const deps = program
@@ -33,15 +54,24 @@ export function registerDepsCommands(program: Command): void {
     .option("--check", "report what would be built or written, change nothing; exit 1 if anything would change")
     .option("--hard-links", "hard-link _build files to the store instead of copying them (Mix must then never write them)")
     .option("--json", "print the result as JSON")
+    .option("--push", "then push the dependencies the project uses, with their compile-env hints, to the cache --to (for CI)")
+    .option("--to <url>", "with --push: the cache (file:///dir, created if needed, or s3://bucket/prefix)")
+    .option("--sign-with <secret-key>", "with --push: the secret key file that signs the records (beamix key generate)")
+    .option("--priority <n>", `with --push: priority written to a new cache's beamix-cache-info (default ${DEFAULT_PRIORITY})`)
     .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
   addStoreOption(deps);
   addRepoOptions(deps);
   addBuildOptions(deps);
-  // Seam: `--push` (upload the realized items to a cache) goes here once substitutes exist;
-  // DepsReport.items lists exactly the items to push.
+  addSubstituterOptions(deps);
   deps.action(async (dir: string, opts: DepsCliOptions) => {
+    // Checked before anything is built, so a CI run with a wrong key fails at once.
+    const push = await pushTarget(opts);
     const store = await openStoreFromOptions(opts);
     try {
+      // With --json, stdout is the result; warnings (rejected substitutes) still go to stderr.
+      const progress = opts.json ? warningsOnly() : await defaultProgress();
+      const warn = (line: string) => progress.event({ type: "warning", message: line });
+      const substituters = opts.check ? undefined : await substitutersFromOptions(opts, warn);
       const report = await syncDeps({
         projectDir: dir,
         mixEnv: opts.env,
@@ -54,25 +84,79 @@ export function registerDepsCommands(program: Command): void {
         keepFailed: opts.keepFailed,
         sandbox: opts.sandbox,
         timeoutMs: timeoutFromOptions(opts),
-        progress: opts.json ? undefined : await defaultProgress(),
+        progress,
         check: opts.check,
         link: opts.hardLinks ? "hardlink" : "copy",
         definitionDirs: opts.loadPath,
+        substituters,
+        fallback: opts.fallback,
       });
-      if (opts.json) printJson({ ...report, items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })) });
-      else printLines(reportLines(report));
-      process.stderr.write(summary(report, opts.check ?? false) + "\n");
-      if (report.failed.length > 0 || report.skipped.length > 0 || (opts.check && report.changed)) process.exitCode = 1;
+      const ok = report.failed.length === 0 && report.skipped.length === 0;
+      let pushed: PublishResult | undefined;
+      if (push && ok) {
+        pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
+          signWith: push.secret,
+          priority: push.priority,
+          jobs: jobsFromOptions(opts),
+          report: warn,
+          onItem: (e) => {
+            if (e.status === "pushed" && !opts.json) process.stderr.write(`pushed ${e.item.name} ${e.item.version} (${kib(e.fileSize!)}${e.archiveUploaded ? "" : ", archive already there"})\n`);
+          },
+        });
+      }
+      if (opts.json) {
+        printJson({
+          ...report,
+          items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
+          ...(pushed ? { push: { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints } } : {}),
+        });
+      } else printLines(reportLines(report));
+      process.stderr.write(summary(report, opts.check ?? false, substituters !== undefined) + "\n");
+      if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
+      else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
+      if (!ok || (opts.check && report.changed)) process.exitCode = 1;
     } finally {
       await store.close();
     }
   });
 }
 
+function warningsOnly(): Progress {
+  return {
+    total() {},
+    event(e) {
+      if (e.type === "warning") process.stderr.write(`${e.message}\n`);
+    },
+    finish() {},
+  };
+}
+
+// Where --push goes, read and checked up front.
+async function pushTarget(opts: DepsCliOptions) {
+  if (!opts.push) {
+    if (opts.to !== undefined || opts.signWith !== undefined || opts.priority !== undefined) throw new UsageError("--to, --sign-with and --priority go with --push");
+    return undefined;
+  }
+  if (opts.check) throw new UsageError("--push and --check do not go together");
+  if (opts.to === undefined || opts.signWith === undefined) throw new UsageError("--push needs --to URL and --sign-with KEY");
+  let priority = DEFAULT_PRIORITY;
+  if (opts.priority !== undefined) {
+    try {
+      priority = parsePriority(opts.priority, "--priority");
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const secret = await readSecretKeyFile(opts.signWith);
+  const cache = openCache(opts.to);
+  if (!cache.writable) throw new BeamixError(`${opts.to}: cannot push there (read-only); push to a file:// directory and serve it`);
+  return { cache, secret, priority };
+}
+
 function reportLines(r: DepsReport): string[] {
   const lines: string[] = [];
   for (const p of r.packages) {
-    const what = [`${p.name} ${p.version}`, p.status];
+    const what = [`${p.name} ${p.version}`, p.substitutedFrom !== undefined ? `substituted from ${p.substitutedFrom}` : p.status];
     if (p.deps !== null) what.push(`deps: ${p.deps}`);
     if (p.build !== null) what.push(`_build: ${p.build}`);
     if (p.reads && p.reads.length > 0) what.push(`reads ${p.reads.map((x) => `${x.app}.${x.key}`).join(", ")}`);
@@ -83,13 +167,15 @@ function reportLines(r: DepsReport): string[] {
   return lines;
 }
 
-function summary(r: DepsReport, check: boolean): string {
+function summary(r: DepsReport, check: boolean, substituting: boolean): string {
   const count = (f: (p: DepsReport["packages"][number]) => boolean) => r.packages.filter(f).length;
   const written = count((p) => (p.deps !== null && p.deps !== "unchanged") || (p.build !== null && p.build !== "unchanged") || p.status === "missing");
   const where = join(r.project.buildPath, "lib");
   const lines = check
     ? [`${count((p) => p.status === "missing")} to build, ${written} to write in ${where} and deps/ (--check: nothing changed)`]
-    : [`${count((p) => p.status === "built")} built, ${count((p) => p.status === "present")} already present, ${written} written, ${r.packages.length - written} unchanged (${where})`];
+    : [
+        `${count((p) => p.status === "built")} built, ${substituting ? `${count((p) => p.status === "substituted")} substituted, ` : ""}${count((p) => p.status === "present")} already present, ${written} written, ${r.packages.length - written} unchanged (${where})`,
+      ];
   for (const f of r.failed) {
     lines.push(`failed: ${f.message}`);
     if (f.logPath) lines.push(`  log: ${f.logPath}`);

@@ -15,17 +15,20 @@ import {
   addBuildOptions,
   addRepoOptions,
   addStoreOption,
+  addSubstituterOptions,
   jobsFromOptions,
   reposFromOptions,
+  substitutersFromOptions,
   timeoutFromOptions,
   toolchain,
   type BuildOptions,
   type StoreOptions,
+  type SubstituterOptions,
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 
 type ProfileOptions = StoreOptions & { profile?: string; json?: boolean };
-type ChangeCliOptions = ProfileOptions & RepoOptions & BuildOptions & { loadPath: string[] };
+type ChangeCliOptions = ProfileOptions & RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] };
 
 function addProfileOption(cmd: Command): Command {
   return cmd.option("-p, --profile <dir>", "the profile (default: <data dir>/profiles/default)");
@@ -48,13 +51,26 @@ async function profileStore(p: Profile, opts: StoreOptions): Promise<Store> {
   return store;
 }
 
-async function closureOptions(store: Store, opts: RepoOptions & BuildOptions & { loadPath: string[] }): Promise<ClosureOptions> {
+// Missing items are substituted from binary caches when there are any (options, config file),
+// as with `beamix build`; the realize result counts them.
+async function closureOptions(store: Store, opts: RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] }): Promise<ClosureOptions> {
+  const progress = await defaultProgress();
+  const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
   return {
     store,
     toolchain: await toolchain(),
     repos: await reposFromOptions(opts),
     definitionDirs: opts.loadPath,
-    realize: { jobs: jobsFromOptions(opts), keepGoing: opts.keepGoing, keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), progress: await defaultProgress() },
+    realize: {
+      jobs: jobsFromOptions(opts),
+      keepGoing: opts.keepGoing,
+      keepFailed: opts.keepFailed,
+      sandbox: opts.sandbox,
+      timeoutMs: timeoutFromOptions(opts),
+      progress,
+      substituters,
+      fallback: opts.fallback,
+    },
   };
 }
 
@@ -65,6 +81,7 @@ function changeCommand(program: Command, name: string, description: string, argu
   addRepoOptions(cmd);
   addDefinitionOption(cmd);
   addBuildOptions(cmd);
+  addSubstituterOptions(cmd);
   cmd.action(async (args: string[], opts: ChangeCliOptions) => {
     const p = await locateProfile(opts.profile);
     const store = await profileStore(p, opts);
@@ -172,7 +189,8 @@ export function registerProfileCommands(program: Command): void {
   addRepoOptions(shell);
   addDefinitionOption(shell);
   addBuildOptions(shell);
-  shell.action(async function (this: Command, operands: string[], opts: StoreOptions & RepoOptions & BuildOptions & { loadPath: string[] }) {
+  addSubstituterOptions(shell);
+  shell.action(async function (this: Command, operands: string[], opts: StoreOptions & RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] }) {
     // Commander drops "--" and appends what follows it to the operands: split them again.
     const raw = rawArgs(this);
     const dash = raw.indexOf("--");

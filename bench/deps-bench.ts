@@ -1,0 +1,263 @@
+// The `beamix deps` benchmark: how long a Mix project's dependency step takes on a machine that
+// never compiled them, with Mix alone against beamix with a warm binary cache.
+//
+// The project is the fixture consumer `webapp` (test/fixtures/consumers/webapp) by default, or
+// any consumer and package directories (DepsCorpus: `--corpus generated` uses the Phoenix-sized
+// closure of bench/generate-closure.ts), with a mix.lock resolved against a signed registry of
+// those packages on loopback, MIX_ENV=prod. Both sides start from a fresh copy of it, with the same
+// mix.exs: the dependencies only make packages need (which Mix never reads) are declared at the
+// top level, as prepareMixProject works out.
+//
+//   Mix:    deps/ holds the locked packages unpacked, with the .hex and .fetch files `mix deps.get`
+//           leaves (bench/mix-baseline.ts prepareMixProject, then those two files), then
+//             `mix deps.compile`   timed: mixDepsCompileSeconds
+//             `mix compile`        timed: mixCompileAfterMixSeconds (compiles the project)
+//   beamix: a loopback cache (startSubstituteServer serving a cache directory) was filled by
+//           another store that ran `beamix deps --push`; then, with a FRESH store and fresh
+//           beamix cache and config directories (only the CLI's compile cache is warm, as on any
+//           machine that ran beamix once), in a fresh copy of the project:
+//             `beamix deps --substituters http://127.0.0.1:… --trusted-key …`
+//                                  timed: beamixDepsSeconds (every package substituted, checked)
+//             `mix compile`        timed: mixCompileAfterBeamixSeconds (compiles the project;
+//                                  checked: no dependency compiled)
+//
+// Mix runs with priv/elixir/hex_scm_lock_standin.exs on both sides: it checks dependencies as
+// Hex does (fetchable, .hex against mix.lock), so after deps.compile (or beamix deps) `mix
+// compile` compiles only the project, as with the real Hex. (The build stand-in would make Mix
+// treat every dependency as a path dependency and look at each again on every `mix compile`.)
+// `mix deps.compile` runs in the phases prepareMixProject works out when Mix's own order would
+// put a make package before what it needs; the phases' times are summed.
+//
+// `node bench/deps-bench.ts [--corpus fixtures|generated] [--keep]` runs it once and prints the
+// figures as JSON.
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { HexRepo } from "../src/hex/registry/client.ts";
+import { formatMixLock, type HexLockEntry, type MixLock } from "../src/mix/lock.ts";
+import { hexManifest } from "../src/deps/mix-files.ts";
+import { resolve as resolveDeps, hexPackageSource } from "../src/resolve/resolve.ts";
+import { startSubstituteServer } from "../src/substitute/serve.ts";
+import { writeKeyPair } from "../src/substitute/keys.ts";
+import { fixturePackageDirs, fixturesDir, makeRegistry, type FixtureRegistry } from "../test/support/fixture-registry.ts";
+import { startStaticServer } from "../test/support/static-server.ts";
+import { beamixCli, checked } from "./beamix-build.ts";
+import { addDepsToMixExs, cleanEnv, prepareMixProject, run, type RunResult } from "./mix-baseline.ts";
+import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
+
+export const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
+const MIX_ENV = "prod";
+
+// webapp's top-level dependencies (its mix.exs), as `mix deps.get` resolves them.
+export const WEBAPP_ROOTS = [
+  { name: "trellis", requirement: "~> 0.9" },
+  { name: "wirecodec", requirement: "~> 1.0" },
+  { name: "sockadapt", requirement: "~> 0.1" },
+  { name: "wireserve", requirement: "~> 1.0" },
+  { name: "jsonish", requirement: "~> 0.3" },
+  { name: "nifsum", requirement: "~> 0.2" },
+  { name: "confetti", requirement: "~> 0.3" },
+];
+
+// The mix.lock `mix deps.get` writes for these requirements: resolved against the registry,
+// with each release's checksums, build tools and dependencies.
+export async function lockFor(repo: HexRepo, roots: { name: string; requirement: string }[]): Promise<MixLock> {
+  const res = await resolveDeps(roots, hexPackageSource([repo]));
+  const lock: MixLock = new Map();
+  for (const p of res.packages.values()) {
+    const t = await repo.tarball(p.name, p.version);
+    lock.set(t.metadata.app, {
+      kind: "hex",
+      app: t.metadata.app,
+      package: p.name,
+      version: p.version,
+      innerChecksum: t.innerChecksum,
+      managers: t.metadata.buildTools,
+      deps: p.release.dependencies.map((d) => ({ app: d.app, requirement: d.requirement, package: d.package, repo: d.repository, optional: d.optional })),
+      repo: repo.name,
+      outerChecksum: t.outerChecksum,
+    });
+  }
+  return lock;
+}
+
+// A copy of the webapp consumer at `dir`, with a mix.lock. It also declares wirecodec: Mix never
+// reads the dependencies of a make-built dependency (so wireserve's wirecodec would be compiled
+// but never put on the code path), with Hex as without it.
+export async function webappProject(dir: string, repo: HexRepo): Promise<string> {
+  await cp(join(fixturesDir, "consumers", "webapp"), dir, { recursive: true });
+  const mixExs = join(dir, "mix.exs");
+  const text = await readFile(mixExs, "utf8");
+  if (!text.includes(`{:trellis, "~> 0.9"},`)) throw new Error(`${mixExs}: no trellis dependency to add wirecodec after`);
+  await writeFile(mixExs, text.replace(`{:trellis, "~> 0.9"},`, `{:trellis, "~> 0.9"},\n      {:wirecodec, "~> 1.0"},`));
+  await writeFile(join(dir, "mix.lock"), formatMixLock(await lockFor(repo, WEBAPP_ROOTS)));
+  return dir;
+}
+
+export interface DepsBenchResult {
+  mixDepsCompileSeconds: number;
+  mixCompileAfterMixSeconds: number;
+  beamixDepsSeconds: number;
+  mixCompileAfterBeamixSeconds: number;
+}
+
+// A consumer project and the package directories of a registry that holds its closure.
+export interface DepsCorpus {
+  consumerDir: string;
+  app: string; // the consumer's OTP app
+  packageDirs: string[]; // named NAME-VERSION
+  roots: { name: string; requirement: string }[]; // its mix.exs dependencies
+}
+
+export async function fixtureWebappCorpus(): Promise<DepsCorpus> {
+  return { consumerDir: join(fixturesDir, "consumers", "webapp"), app: "webapp", packageDirs: await fixturePackageDirs(), roots: WEBAPP_ROOTS };
+}
+
+function mixIn(dir: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return run("elixir", ["-r", LOCK_STANDIN, "-S", "mix", ...args], dir, env);
+}
+
+async function otpRelease(): Promise<string> {
+  const r = await run("erl", ["-noshell", "-eval", "io:format(\"~s\", [erlang:system_info(otp_release)]), halt()."], tmpdir(), cleanEnv({}));
+  if (r.code !== 0) throw new Error(`erl: ${r.output}`);
+  return r.output.trim();
+}
+
+// Mix's side, in workDir (empty). Returns the times and the dependencies prepareMixProject had
+// to declare in mix.exs (those only make packages need), for the beamix side to declare too.
+async function mixSide(corpus: DepsCorpus, project: string, lock: MixLock, workDir: string): Promise<{ depsCompile: number; compile: number; added: string[] }> {
+  const hex = [...lock.values()].filter((e): e is HexLockEntry => e.kind === "hex");
+  const packageDirs = hex.map((e) => {
+    const d = corpus.packageDirs.find((p) => basename(p) === `${e.package}-${e.version}`);
+    if (d === undefined) throw new Error(`no package directory ${e.package}-${e.version}`);
+    return d;
+  });
+  const p = await prepareMixProject({ consumerDir: project, packageDirs, workDir });
+  // What `mix deps.get` leaves besides the package files: the lock, and Hex's .hex and .fetch.
+  await cp(join(project, "mix.lock"), join(p.projectDir, "mix.lock"));
+  const otp = await otpRelease();
+  for (const e of hex) {
+    await writeFile(join(p.projectDir, "deps", e.app, ".hex"), hexManifest(e, otp));
+    await writeFile(join(p.projectDir, "deps", e.app, ".fetch"), "");
+  }
+  let depsCompile = 0;
+  for (const [i, names] of (p.phases.length === 0 ? [[]] : p.phases).entries()) {
+    const r = await mixIn(p.projectDir, ["deps.compile", ...names], p.env);
+    await writeFile(join(p.logDir, `deps-compile-${i + 1}.log`), r.output);
+    if (r.code !== 0) throw new Error(`mix deps.compile failed in ${p.projectDir}:\n${r.output.slice(-4000)}`);
+    depsCompile += r.seconds;
+  }
+  const compile = await mixIn(p.projectDir, ["compile"], p.env);
+  await writeFile(join(p.logDir, "compile.log"), compile.output);
+  if (compile.code !== 0 || !new RegExp(`Generated ${corpus.app} app`).test(compile.output)) throw new Error(`mix compile failed in ${p.projectDir}:\n${compile.output.slice(-4000)}`);
+  return { depsCompile, compile: compile.seconds, added: p.addedTopLevelDeps };
+}
+
+interface DepsJson {
+  packages: { name: string; status: string }[];
+  push?: { pushed: string[]; hints: string[] };
+}
+
+function depsJson(r: RunResult, what: string): DepsJson {
+  checked(r, what);
+  return JSON.parse(r.output.slice(r.output.indexOf("{"), r.output.lastIndexOf("}") + 1)) as DepsJson;
+}
+
+export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise<DepsBenchResult> {
+  const c = corpus ?? (await fixtureWebappCorpus());
+  await mkdir(workDir, { recursive: true });
+  const registry: FixtureRegistry = await makeRegistry(join(workDir, "repo"), c.packageDirs);
+  const hexServer = await startStaticServer({ root: registry.dir });
+  try {
+    const repo = new HexRepo({ name: "hexpm", url: hexServer.url, publicKeyPem: registry.publicKeyPem, cacheDir: join(workDir, "lock-cache") });
+    const template = join(workDir, "template", basename(c.consumerDir));
+    await cp(c.consumerDir, template, { recursive: true });
+    const lock = await lockFor(repo, c.roots);
+    await writeFile(join(template, "mix.lock"), formatMixLock(lock));
+    const repoArgs = ["--repo", hexServer.url, "--public-key", registry.publicKeyPath];
+
+    // Mix alone. Then the template declares what the Mix side had to declare.
+    const mix = await mixSide(c, template, lock, join(workDir, "mix"));
+    const mixExs = join(template, "mix.exs");
+    await writeFile(mixExs, addDepsToMixExs(await readFile(mixExs, "utf8"), mix.added, mixExs));
+    const copy = async (where: string) => {
+      const dir = join(workDir, where, basename(template));
+      await cp(template, dir, { recursive: true });
+      return dir;
+    };
+
+    // The CI machine: builds once and pushes to the cache directory.
+    const keys = await writeKeyPair("bench-cache-1", join(workDir, "keys"));
+    const cacheDir = join(workDir, "cache");
+    const ci = join(workDir, "ci");
+    const pushed = depsJson(
+      await beamixCli(["deps", await copy("ci"), "--env", MIX_ENV, "--store", join(ci, "store"), ...repoArgs, "--no-substitutes", "--push", "--to", `file://${cacheDir}`, "--sign-with", keys.secretPath, "--json"], ci),
+      "beamix deps --push",
+    );
+    if (pushed.push?.pushed.length !== lock.size) throw new Error(`beamix deps --push pushed ${pushed.push?.pushed.length} items, not ${lock.size}`);
+
+    // A fresh machine with the cache on loopback.
+    const server = await startSubstituteServer({ source: { kind: "cache", dir: cacheDir }, host: "127.0.0.1" });
+    try {
+      const fresh = join(workDir, "fresh");
+      const project = await copy("fresh");
+      checked(await beamixCli(["--version"], fresh), "beamix --version");
+      const r = await beamixCli(["deps", project, "--env", MIX_ENV, "--store", join(fresh, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath, "--json"], fresh);
+      const json = depsJson(r, "beamix deps with substitutes");
+      const notSubstituted = json.packages.filter((p) => p.status !== "substituted");
+      if (notSubstituted.length > 0) throw new Error(`beamix deps did not substitute ${notSubstituted.map((p) => `${p.name} (${p.status})`).join(", ")}:\n${r.output.slice(-4000)}`);
+
+      const home = join(fresh, "home");
+      const env = cleanEnv({ HOME: home, MIX_HOME: join(home, "mix"), HEX_HOME: join(home, "hex"), HEX_OFFLINE: "1", MIX_ENV, LANG: "C.UTF-8" });
+      await mkdir(home, { recursive: true });
+      const compile = await mixIn(project, ["compile"], env);
+      if (compile.code !== 0 || /==> /.test(compile.output) || !new RegExp(`Generated ${c.app} app`).test(compile.output)) {
+        throw new Error(`mix compile after beamix deps failed or compiled a dependency:\n${compile.output.slice(-4000)}`);
+      }
+      return {
+        mixDepsCompileSeconds: mix.depsCompile,
+        mixCompileAfterMixSeconds: mix.compile,
+        beamixDepsSeconds: r.seconds,
+        mixCompileAfterBeamixSeconds: compile.seconds,
+      };
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await hexServer.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { keep: { type: "boolean", default: false }, corpus: { type: "string", default: "fixtures" } } });
+  const work = await mkdtemp(join(tmpdir(), "beamix-deps-bench-"));
+  try {
+    let corpus: DepsCorpus | undefined;
+    if (values.corpus === "generated") {
+      const g = await generateClosure(join(work, "generated-closure"), { seed: DEFAULT_SEED, scale: DEFAULT_SCALE });
+      corpus = { consumerDir: g.consumer.dir, app: g.consumer.name, packageDirs: g.packages.map((p) => p.dir), roots: g.consumer.deps.map((d) => ({ name: d.package, requirement: d.requirement })) };
+    } else if (values.corpus !== "fixtures") throw new Error(`--corpus is fixtures or generated, not ${values.corpus}`);
+    const r = await measureDeps(join(work, "run"), corpus);
+    const mixTotal = r.mixDepsCompileSeconds + r.mixCompileAfterMixSeconds;
+    const beamixTotal = r.beamixDepsSeconds + r.mixCompileAfterBeamixSeconds;
+    process.stdout.write(
+      JSON.stringify(
+        { ...r, dependencyStepSpeedup: r.mixDepsCompileSeconds / r.beamixDepsSeconds, wholeSequenceSpeedup: mixTotal / beamixTotal },
+        null,
+        2,
+      ) + "\n",
+    );
+  } finally {
+    if (values.keep) process.stderr.write(`kept ${work}\n`);
+    else await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.filename === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,292 @@
+// `beamix deps` with binary substitutes, end to end through the CLI, on the fixture webapp: store A
+// builds the project's dependencies and pushes them (with their compile-env hints) to a file://
+// cache; fresh stores trusting A's key then realize them with zero builds, Mix compiles only the
+// project and its tests pass. A compile-time config no cache has seen builds exactly the packages
+// that read it and their dependents; a hint that lies or is damaged only costs a build; and
+// `beamix install` / `beamix shell` substitute too.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beamix, type CliResult } from "./support/cli.ts";
+import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
+import { startStaticServer, type StaticServer } from "./support/static-server.ts";
+import { HexRepo } from "../src/hex/registry/client.ts";
+import { openStore } from "../src/store/store.ts";
+import { parseHint } from "../src/substitute/compile-env-hints.ts";
+import { cleanEnv } from "../bench/mix-baseline.ts";
+import { webappProject } from "../bench/deps-bench.ts";
+
+const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
+
+let work: string;
+let registry: FixtureRegistry;
+let server: StaticServer;
+let repo: HexRepo;
+let secretKey: string;
+let publicKey: string;
+let template: string; // the webapp with its mix.lock
+let cacheDir: string;
+let pushedA: DepsJson;
+
+const storeDir = (name: string) => join(work, "stores", name);
+const repoArgs = () => ["--repo", server.url, "--public-key", registry.publicKeyPath];
+// Each "machine" has its own beamix cache directory and an empty config (no trusted keys, no
+// substituters unless given on the command line).
+const env = (machine: string) => ({
+  BEAMIX_CACHE_DIR: join(work, "machines", machine, "cache"),
+  BEAMIX_CONFIG_DIR: join(work, "machines", machine, "config"),
+  BEAMIX_DATA_DIR: join(work, "machines", machine, "data"),
+  HEX_MIRROR: "",
+  HEX_MIRROR_URL: "",
+  MIX_ENV: "",
+  ERL_LIBS: "",
+});
+const trust = (cache = cacheDir) => ["--substituters", `file://${cache}`, "--trusted-key", publicKey];
+
+interface DepsJson {
+  packages: { app: string; name: string; status: string; item: string | null; substitutedFrom?: string; reads: { app: string; key: string }[] | null }[];
+  changed: boolean;
+  push?: { cache: string; pushed: string[]; present: string[]; hints: string[] };
+}
+
+async function deps(machine: string, dir: string, args: string[]): Promise<CliResult & { json: DepsJson }> {
+  const r = await beamix(["deps", dir, "--env", "test", "--store", storeDir(machine), "--json", ...repoArgs(), ...args], { env: env(machine), timeoutMs: 900_000 });
+  let json: DepsJson;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`beamix deps ${dir} ${args.join(" ")} printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { ...r, json };
+}
+
+const withStatus = (j: DepsJson, status: string) => j.packages.filter((p) => p.status === status).map((p) => p.name).sort();
+
+async function project(as: string, edit?: (config: string) => string): Promise<string> {
+  const dir = join(work, "projects", as);
+  await cp(template, dir, { recursive: true });
+  if (edit) {
+    const config = join(dir, "config", "config.exs");
+    await writeFile(config, edit(await readFile(config, "utf8")));
+  }
+  return dir;
+}
+
+// mimetable reads `types` at compile time; this changes it.
+const LOG_TYPES = (text: string) => {
+  const changed = text.replace(`"text/x-webapp-log" => ["text"]`, `"text/x-webapp-log" => ["text", "log"]`);
+  assert.notEqual(changed, text);
+  return changed;
+};
+
+function run(cmd: string, args: string[], cwd: string, envs: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env: envs, stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Mix as a user runs it, with the stand-in that checks dependencies as Hex does.
+async function mix(dir: string, args: string[]): Promise<CliResult> {
+  const home = await mkdtemp(join(work, "home-"));
+  return run("elixir", ["-r", LOCK_STANDIN, "-S", "mix", ...args], dir, cleanEnv({ HOME: home, MIX_HOME: join(home, "mix"), HEX_HOME: join(home, "hex"), MIX_ENV: "test", LANG: "C.UTF-8" }));
+}
+
+async function storeItems(dir: string) {
+  const s = await openStore(dir);
+  try {
+    return new Map(s.listItems().map((i) => [basename(i.path), i]));
+  } finally {
+    await s.close();
+  }
+}
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), "beamix-deps-substitute-"));
+  registry = await makeFixtureRegistry(join(work, "repo"));
+  server = await startStaticServer({ root: registry.dir });
+  repo = new HexRepo({ name: "hexpm", url: server.url, publicKeyPem: registry.publicKeyPem, cacheDir: join(work, "lock-cache") });
+  template = await webappProject(join(work, "template", "webapp"), repo);
+  const keys = await beamix(["key", "generate", "deps-cache-1", "-o", join(work, "keys")], { env: env("keys") });
+  assert.equal(keys.code, 0, keys.stderr);
+  [secretKey, publicKey] = keys.stdout.trim().split("\n");
+  cacheDir = join(work, "cache");
+
+  // Store A (CI): builds everything, pushes what the project uses.
+  const a = await deps("a", await project("a"), ["--no-substitutes", "--push", "--to", `file://${cacheDir}`, "--sign-with", secretKey]);
+  assert.equal(a.code, 0, a.stderr);
+  pushedA = a.json;
+});
+
+after(async () => {
+  await server?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+test("--push publishes every dependency the project uses, signed, with one compile-env hint per package", async () => {
+  const names = pushedA.packages.map((p) => p.name).sort();
+  assert.equal(names.length, 10);
+  assert.deepEqual(withStatus(pushedA, "built"), names);
+  assert.deepEqual(pushedA.push!.pushed.sort(), pushedA.packages.map((p) => p.item!).sort());
+  assert.deepEqual(pushedA.push!.present, []);
+  assert.equal(pushedA.push!.hints.length, 10);
+  const records = (await readdir(cacheDir)).filter((f) => f.endsWith(".beamixinfo"));
+  assert.equal(records.length, 10);
+  const hints = await readdir(join(cacheDir, "compile-env"));
+  assert.deepEqual(hints.sort(), pushedA.push!.hints.map((b) => `${b}.json`).sort());
+  const byName = new Map<string, string[][][]>();
+  for (const f of hints) {
+    const h = parseHint(await readFile(join(cacheDir, "compile-env", f), "utf8"), f, f.slice(0, -".json".length));
+    byName.set(h.name, h.readSets.map((s) => s.map((x) => [x.app, x.key])));
+  }
+  assert.deepEqual(byName.get("mimetable"), [[["mimetable", "types"]]]);
+  assert.deepEqual(byName.get("plugboard"), [[]]);
+
+  // Pushing again: everything is there, no hint needs writing.
+  const again = await deps("a", join(work, "projects", "a"), ["--push", "--to", `file://${cacheDir}`, "--sign-with", secretKey]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.json.push!.pushed.length, 0);
+  assert.equal(again.json.push!.present.length, 10);
+  assert.deepEqual(again.json.push!.hints, []);
+  assert.match(again.stderr, /^0 pushed, 10 already in file:\/\/.*; 0 compile-env hints written$/m);
+
+  // --push is checked before anything runs.
+  const noKey = await beamix(["deps", join(work, "projects", "a"), "--push", "--to", `file://${cacheDir}`], { env: env("a") });
+  assert.equal(noKey.code, 2, noKey.stderr);
+  assert.match(noKey.stderr, /--push needs --to URL and --sign-with KEY/);
+});
+
+test("a fresh store trusting the key: zero builds, all substituted; mix compile compiles only the project and mix test passes", async () => {
+  const dir = await project("b");
+  const b = await deps("b", dir, trust());
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(withStatus(b.json, "substituted"), pushedA.packages.map((p) => p.name).sort());
+  assert.ok(b.json.packages.every((p) => p.substitutedFrom === `file://${cacheDir}`));
+  assert.match(b.stderr, /^0 built, 10 substituted, 0 already present, 10 written, 0 unchanged/m);
+  assert.doesNotMatch(b.stderr, /building |cannot substitute|ignoring/);
+  // The very items of store A, by name and by content.
+  const itemsA = await storeItems(storeDir("a"));
+  const itemsB = await storeItems(storeDir("b"));
+  assert.deepEqual([...itemsB.keys()].sort(), b.json.packages.map((p) => basename(p.item!)).sort());
+  for (const [name, item] of itemsB) assert.equal(item.narHash, itemsA.get(name)?.narHash, name);
+  const v = await beamix(["verify", "--store", storeDir("b"), "--json"]);
+  assert.deepEqual(JSON.parse(v.stdout).problems, []);
+
+  const compile = await mix(dir, ["compile"]);
+  assert.equal(compile.code, 0, compile.stdout + compile.stderr);
+  const out = compile.stdout + compile.stderr;
+  assert.doesNotMatch(out, /==> /, out);
+  assert.equal(out.match(/Compiling \d+ files? \(/g)?.length, 1, out);
+  assert.match(out, /Compiling 6 files \(\.ex\)\n/);
+  const t = await mix(dir, ["test"]);
+  assert.equal(t.code, 0, t.stdout + t.stderr);
+  assert.match(t.stdout, /\d+ tests?, 0 failures/);
+
+  // Store B now knows the read sets itself: no cache needed to find its items again.
+  const again = await deps("b", await project("b2"), ["--no-substitutes"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(again.json.packages.every((p) => p.status === "present"), JSON.stringify(again.json.packages));
+});
+
+test("a compile-time config no cache has seen: mimetable and its dependents build, the rest substitute; once pushed, nothing builds", async () => {
+  const c = await deps("c", await project("c", LOG_TYPES), trust());
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(withStatus(c.json, "built"), ["mimetable", "plugboard", "trellis"]);
+  assert.deepEqual(withStatus(c.json, "substituted"), pushedA.packages.map((p) => p.name).filter((n) => !["mimetable", "plugboard", "trellis"].includes(n)).sort());
+  const probe = await mix(join(work, "projects", "c"), ["run", "--no-start", "-e", `IO.puts(Mimetable.type("log"))`]);
+  assert.equal(probe.stdout.trim().split("\n").pop(), "text/x-webapp-log", probe.stdout + probe.stderr);
+
+  // Store C pushes: three new items; mimetable's basis already lists its read set, the new
+  // bases of plugboard and trellis (their input mimetable changed) get hints.
+  const push = await deps("c", join(work, "projects", "c"), ["--push", "--to", `file://${cacheDir}`, "--sign-with", secretKey]);
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal(push.json.push!.pushed.length, 3);
+  assert.equal(push.json.push!.present.length, 7);
+  assert.equal(push.json.push!.hints.length, 2);
+
+  const d = await deps("d", await project("d", LOG_TYPES), trust());
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(withStatus(d.json, "substituted").length, 10, JSON.stringify(d.json.packages));
+  assert.deepEqual(
+    d.json.packages.map((p) => basename(p.item!)),
+    c.json.packages.map((p) => basename(p.item!)),
+  );
+});
+
+test("a hint that lies or is damaged only costs a build: the item built is the one the cache has", async () => {
+  const liar = join(work, "cache-liar");
+  await cp(cacheDir, liar, { recursive: true });
+  const hintOf = async (name: string) => {
+    for (const f of await readdir(join(liar, "compile-env"))) {
+      const path = join(liar, "compile-env", f);
+      if (parseHint(await readFile(path, "utf8"), f, f.slice(0, -".json".length)).name === name) return path;
+    }
+    throw new Error(`no hint for ${name}`);
+  };
+  // mimetable "reads nothing", and also a key of another app; jsonish's hint is not JSON.
+  const mime = await hintOf("mimetable");
+  const h = JSON.parse(await readFile(mime, "utf8"));
+  await writeFile(mime, JSON.stringify({ ...h, readSets: [[], [["webapp", "socket_port"]]] }));
+  await writeFile(await hintOf("jsonish"), "{ not json");
+
+  const e = await deps("e", await project("e"), trust(liar));
+  assert.equal(e.code, 0, e.stderr);
+  assert.deepEqual(withStatus(e.json, "built"), ["jsonish", "mimetable"]);
+  assert.equal(withStatus(e.json, "substituted").length, 8);
+  assert.match(e.stderr, /ignoring the compile-env hint of file:\/\/.*cache-liar: .*not JSON/);
+  // Built here, they are the items A built (deterministic builds, same identity): so
+  // mimetable's dependents found their substitutes under the hashes it leads to.
+  assert.deepEqual(
+    e.json.packages.map((p) => basename(p.item!)).sort(),
+    pushedA.packages.map((p) => basename(p.item!)).sort(),
+  );
+  assert.deepEqual(e.json.packages.find((p) => p.name === "mimetable")!.reads, [{ app: "mimetable", key: "types" }]);
+  const itemsA = await storeItems(storeDir("a"));
+  const itemsE = await storeItems(storeDir("e"));
+  for (const name of ["jsonish", "mimetable"]) {
+    const item = basename(e.json.packages.find((p) => p.name === name)!.item!);
+    assert.equal(itemsE.get(item)!.narHash, itemsA.get(item)!.narHash, `${name}: same bytes as A's build`);
+    assert.equal((itemsE.get(item)!.deriver as { substitutedFrom?: string }).substitutedFrom, undefined);
+  }
+});
+
+test("beamix install and beamix shell substitute from a cache: zero builds in a fresh store", async () => {
+  const installCache = join(work, "cache-install");
+  const pub = await beamix(["publish", "trellis", "--store", storeDir("a"), ...repoArgs(), "--to", `file://${installCache}`, "--sign-with", secretKey, "--no-substitutes"], {
+    env: env("a"),
+    timeoutMs: 600_000,
+  });
+  assert.equal(pub.code, 0, pub.stderr);
+
+  const profile = join(work, "profiles", "web");
+  const i = await beamix(["install", "trellis", "--profile", profile, "--store", storeDir("f"), ...repoArgs(), ...trust(installCache), "--json"], { env: env("f"), timeoutMs: 600_000 });
+  assert.equal(i.code, 0, i.stdout + i.stderr);
+  const json = JSON.parse(i.stdout);
+  assert.equal(json.built, 0);
+  assert.equal(json.substituted, 5);
+  assert.match(i.stderr, /^0 built, 5 substituted, 0 already present$/m);
+  const ex = await run(join(profile, "bin", "elixir"), ["-e", "IO.inspect({Trellis.__info__(:module), :beacon.module_info(:module)})"], work, { ...process.env, ERL_LIBS: "" });
+  assert.equal(ex.stdout.trim(), "{Trellis, :beacon}", ex.stderr);
+
+  await mkdir(join(work, "shell"), { recursive: true });
+  const sh = await beamix(["shell", "trellis", "--store", storeDir("g"), ...repoArgs(), ...trust(installCache), "--", "erl", "-noshell", "-eval", "io:format(\"~s~n\", [code:which(beacon)]), halt()."], {
+    env: env("g"),
+    cwd: join(work, "shell"),
+    timeoutMs: 600_000,
+  });
+  assert.equal(sh.code, 0, sh.stderr);
+  assert.match(sh.stdout, /\/lib\/erlang\/lib\/beacon-1\.2\.0\/ebin\/beacon\.beam\n$/);
+  const items = await storeItems(storeDir("g"));
+  assert.equal(items.size, 5);
+  for (const item of items.values()) assert.equal((item.deriver as { substitutedFrom?: string }).substitutedFrom, `file://${installCache}`, item.path);
+  assert.doesNotMatch(sh.stderr, /building /);
+});
