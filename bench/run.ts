@@ -11,7 +11,9 @@
 // time to check 100 items already present (goal: under 50 ms), and a 16-client load test.
 //
 // Options: --keep (keep the temporary directory), --scale N and --seed N (generator),
-// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes.
+// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes|deps.
+// Last, `beamix deps` from a warm loopback cache + `mix compile` against `mix deps.compile` +
+// `mix compile` for the fixture webapp (goals: 20x for the dependency step, 5x in all).
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +26,7 @@ import { measureBeamixBuild } from "./beamix-build.ts";
 import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts";
 import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } from "./serve-load.ts";
 import { readPublicKeyFile } from "../src/substitute/keys.ts";
+import { measureDeps } from "./deps-bench.ts";
 
 export interface Corpus {
   name: string;
@@ -136,6 +139,22 @@ async function substitutesSection(dir: string): Promise<string> {
   ].join("\n");
 }
 
+// beamix deps from a warm loopback cache into a fresh store, then mix compile, against
+// mix deps.compile and mix compile from scratch, for the fixture webapp (bench/deps-bench.ts).
+async function depsSection(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  process.stderr.write(`deps: in ${dir}\n`);
+  const r = await measureDeps(dir);
+  const mixTotal = r.mixDepsCompileSeconds + r.mixCompileAfterMixSeconds;
+  const beamixTotal = r.beamixDepsSeconds + r.mixCompileAfterBeamixSeconds;
+  return table([
+    ["beamix deps (fixture webapp)", "mix", "beamix", "speed-up", "goal"],
+    ["dependency step", `mix deps.compile ${fmt(r.mixDepsCompileSeconds)}`, `beamix deps ${fmt(r.beamixDepsSeconds)}`, `${(r.mixDepsCompileSeconds / r.beamixDepsSeconds).toFixed(1)}x`, ">= 20x"],
+    ["then mix compile", fmt(r.mixCompileAfterMixSeconds), fmt(r.mixCompileAfterBeamixSeconds), "-", "-"],
+    ["whole sequence", fmt(mixTotal), fmt(beamixTotal), `${(mixTotal / beamixTotal).toFixed(1)}x`, ">= 5x"],
+  ]);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -168,6 +187,9 @@ async function main(): Promise<void> {
     if (results.length > 0) process.stdout.write(`${report(results)}\n`);
     if (values.only === undefined || values.only === "substitutes") {
       process.stdout.write(`\n${await substitutesSection(join(work, "substitutes"))}\n`);
+    }
+    if (values.only === undefined || values.only === "deps") {
+      process.stdout.write(`\n${await depsSection(join(work, "deps"))}\n`);
     }
   } finally {
     if (values.keep) process.stderr.write(`kept ${work}\n`);
