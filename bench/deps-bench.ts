@@ -38,7 +38,7 @@ import { parseArgs } from "node:util";
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { formatMixLock, type HexLockEntry, type MixLock } from "../src/mix/lock.ts";
 import { hexManifest } from "../src/deps/mix-files.ts";
-import { resolve as resolveDeps, hexPackageSource } from "../src/resolve/resolve.ts";
+import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
 import { startSubstituteServer } from "../src/substitute/serve.ts";
 import { writeKeyPair } from "../src/substitute/keys.ts";
 import { fixturePackageDirs, fixturesDir, makeRegistry, type FixtureRegistry } from "../test/support/fixture-registry.ts";
@@ -61,27 +61,8 @@ export const WEBAPP_ROOTS = [
   { name: "confetti", requirement: "~> 0.3" },
 ];
 
-// The mix.lock `mix deps.get` writes for these requirements: resolved against the registry,
-// with each release's checksums, build tools and dependencies.
-export async function lockFor(repo: HexRepo, roots: { name: string; requirement: string }[]): Promise<MixLock> {
-  const res = await resolveDeps(roots, hexPackageSource([repo]));
-  const lock: MixLock = new Map();
-  for (const p of res.packages.values()) {
-    const t = await repo.tarball(p.name, p.version);
-    lock.set(t.metadata.app, {
-      kind: "hex",
-      app: t.metadata.app,
-      package: p.name,
-      version: p.version,
-      innerChecksum: t.innerChecksum,
-      managers: t.metadata.buildTools,
-      deps: p.release.dependencies.map((d) => ({ app: d.app, requirement: d.requirement, package: d.package, repo: d.repository, optional: d.optional })),
-      repo: repo.name,
-      outerChecksum: t.outerChecksum,
-    });
-  }
-  return lock;
-}
+// The mix.lock `mix deps.get` writes for these requirements.
+export const lockFor = lockForRequirements;
 
 // A copy of the webapp consumer at `dir`, with a mix.lock. It also declares wirecodec: Mix never
 // reads the dependencies of a make-built dependency (so wireserve's wirecodec would be compiled

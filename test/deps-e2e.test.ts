@@ -23,7 +23,6 @@ import { beamix, type CliResult } from "./support/cli.ts";
 import { fixturesDir, fixturePackageDirs, makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { HexRepo } from "../src/hex/registry/client.ts";
-import { resolve as resolveDeps, hexPackageSource } from "../src/resolve/resolve.ts";
 import { formatMixLock, type MixLock } from "../src/mix/lock.ts";
 import { parseBeam, chunkClass, beamModuleName } from "../src/erlang/beam.ts";
 import { binaryToTerm, termToBinary } from "../src/erlang/etf.ts";
@@ -31,6 +30,7 @@ import { canonicalTerm } from "../src/derivation/config.ts";
 import type { Term } from "../src/erlang/term.ts";
 import { elixirScmManifest, GIT_SCM_MODULE } from "../src/deps/mix-files.ts";
 import { prepareMixProject, measureMixDepsCompile, cleanEnv } from "../bench/mix-baseline.ts";
+import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
 
 const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
 const BUILD_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_standin.exs", import.meta.url));
@@ -100,27 +100,8 @@ async function mix(dir: string, args: string[], opts: { env: string; standin?: s
   return run("elixir", ["-r", opts.standin ?? LOCK_STANDIN, "-S", "mix", ...args], dir, env);
 }
 
-// The mix.lock `mix deps.get` writes for these requirements: resolved against the registry,
-// with the release's checksums, build tools and dependencies.
-async function lockFor(roots: { name: string; requirement: string }[]): Promise<MixLock> {
-  const res = await resolveDeps(roots, hexPackageSource([repo]));
-  const lock: MixLock = new Map();
-  for (const p of res.packages.values()) {
-    const t = await repo.tarball(p.name, p.version);
-    lock.set(t.metadata.app, {
-      kind: "hex",
-      app: t.metadata.app,
-      package: p.name,
-      version: p.version,
-      innerChecksum: t.innerChecksum,
-      managers: t.metadata.buildTools,
-      deps: p.release.dependencies.map((d) => ({ app: d.app, requirement: d.requirement, package: d.package, repo: d.repository, optional: d.optional })),
-      repo: repo.name,
-      outerChecksum: t.outerChecksum,
-    });
-  }
-  return lock;
-}
+// The mix.lock `mix deps.get` writes for these requirements.
+const lockFor = (roots: { name: string; requirement: string }[]): Promise<MixLock> => lockForRequirements(repo, roots);
 
 const WEBAPP_ROOTS = [
   { name: "trellis", requirement: "~> 0.9" },
