@@ -274,6 +274,12 @@ class BitWriter {
     this.pushBig(v, size);
   }
   private pushBig(v: bigint, size: number): void {
+    // Most segments are 8-bit characters: shift plain numbers rather than bigints.
+    if (size <= 32) {
+      const n = Number(v);
+      for (let k = size - 1; k >= 0; k--) this.bits.push(Math.floor(n / 2 ** k) % 2);
+      return;
+    }
     for (let k = size - 1; k >= 0; k--) this.bits.push(Number((v >> BigInt(k)) & 1n));
   }
   get length(): number {
