@@ -21,6 +21,7 @@ import { decodePackage, decodeSigned, encodePackage, encodeSigned } from "../src
 import { signResource } from "../src/hex/registry/signed.ts";
 import { getUrl } from "../src/hex/registry/transport.ts";
 import { startStaticServer, type Route, type StaticServer } from "./support/static-server.ts";
+import { readTarball } from "../src/hex/tarball.ts";
 
 const VEC = "test/vectors/hex/registry";
 const PUBLIC = join(VEC, "public");
@@ -112,7 +113,10 @@ test("tarball(): verified against the registry, cached by outer checksum, re-ver
   assert.equal(first.outerChecksum, CORE_OUTER);
   assert.equal(first.innerChecksum, CORE_INNER);
   assert.equal(first.metadata.name, "vec_core");
-  assert.deepEqual(await filesUnder(cacheDir), [`sha256-${CORE_OUTER}.tar`]);
+  // The tarball, and the parse of its (verified) metadata.config, kept by the hash of the text.
+  const metadataText = readTarball(CORE_TAR).metadataText;
+  const metadataHash = createHash("sha256").update(metadataText).digest("hex");
+  assert.deepEqual((await filesUnder(cacheDir)).sort(), [`${metadataHash}.etf`, `sha256-${CORE_OUTER}.tar`].sort());
 
   // A new client: the record is fetched again, the tarball comes from the cache.
   server.requests.length = 0;

@@ -84,6 +84,8 @@ export function buildTarball(input: { metadata: HexMetadata; files: TarballFile[
 export interface ReadTarballOptions {
   file?: string; // names the tarball in error messages
   expectedOuterChecksum?: string; // hex, either case: from mix.lock or the registry
+  // How to turn the verified metadata.config text into metadata (default: parse it).
+  parseMetadata?: (text: string, where: string) => HexMetadata;
 }
 
 export interface ReadTarball {
@@ -141,7 +143,7 @@ export function readTarball(buf: Uint8Array, opts: ReadTarballOptions = {}): Rea
   }
 
   const metadataText = decodeMetadata(metadataBytes);
-  const metadata = parseMetadataConfig(metadataText, `${label}: metadata.config`);
+  const metadata = (opts.parseMetadata ?? parseMetadataConfig)(metadataText, `${label}: metadata.config`);
   return { metadata, metadataText, innerChecksum, outerChecksum, contentsGz };
 }
 

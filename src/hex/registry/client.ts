@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { HEXPM_PUBLIC_KEY_PEM } from "../hexpm-key.ts";
 import type { HexMetadata } from "../metadata.ts";
 import { readTarball } from "../tarball.ts";
+import { MetadataMemo } from "./metadata-memo.ts";
 import { checkPackageName, checkVersion, packageResource, tarballResource } from "./paths.ts";
 import { decodeNames, decodePackage, decodeVersions, type Names, type Package, type Release, type Versions } from "./proto.ts";
 import { verifySigned } from "./signed.ts";
@@ -63,6 +64,7 @@ export class HexRepo {
   readonly #timeoutMs: number;
   // One registry read per package per HexRepo: a resolver asks for the same package many times.
   readonly #packages = new Map<string, Promise<Package>>();
+  readonly #metadataMemo: MetadataMemo;
 
   constructor(config: HexRepoConfig) {
     if (!/^(https?|file):\/\//i.test(config.url)) {
@@ -72,6 +74,7 @@ export class HexRepo {
     this.name = config.name;
     this.url = config.url.replace(/\/+$/, "");
     this.#timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#metadataMemo = new MetadataMemo(join(config.cacheDir, "metadata"));
   }
 
   resourceUrl(resource: string): string {
@@ -157,7 +160,7 @@ export class HexRepo {
 
   #verifyTarball(name: string, version: string, release: Release, bytes: Buffer, source: string) {
     const outerChecksum = release.outerChecksum!.toString("hex");
-    const t = readTarball(bytes, { file: source, expectedOuterChecksum: outerChecksum });
+    const t = readTarball(bytes, { file: source, expectedOuterChecksum: outerChecksum, parseMetadata: this.#metadataMemo.parse });
     const innerChecksum = release.innerChecksum.toString("hex");
     if (t.innerChecksum.toLowerCase() !== innerChecksum) {
       throw new BeamixError(
@@ -167,6 +170,7 @@ export class HexRepo {
     if (t.metadata.name !== name || t.metadata.version !== version) {
       throw new BeamixError(`registry ${this.name}: ${source} contains ${t.metadata.name} ${t.metadata.version}, not ${name} ${version}`);
     }
+    this.#metadataMemo.remember(t.metadata);
     return { name, version, bytes, outerChecksum, innerChecksum, metadata: t.metadata, release };
   }
 
