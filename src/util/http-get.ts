@@ -3,8 +3,14 @@
 // here, and a no-op build makes dozens of requests. The idle time-out covers the wait for the
 // headers and every gap between body chunks; the caller's signal (for example a whole-request
 // time-out) aborts at any moment.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+
+// Loaded with require on purpose: importing node:http as an ES module evaluates every export
+// getter of it, which loads undici (~10 ms of start-up) for its WebSocket export.
+const require = createRequire(import.meta.url);
+const http = require("node:http") as typeof import("node:http");
+const https = require("node:https") as typeof import("node:https");
 import { BeamixError, errorMessage } from "../errors.ts";
 
 export interface HttpGetOptions {
@@ -52,7 +58,7 @@ function once(url: string, opts: HttpGetOptions): Promise<{ res: IncomingMessage
     } catch {
       return reject(new BeamixError(`${url}: not a valid URL`));
     }
-    const request = parsed.protocol === "https:" ? httpsRequest : parsed.protocol === "http:" ? httpRequest : undefined;
+    const request = parsed.protocol === "https:" ? https.request : parsed.protocol === "http:" ? http.request : undefined;
     if (!request) return reject(new BeamixError(`${url}: unsupported URL scheme`));
     const req = request(parsed, { method, headers: { "user-agent": "beamix", "accept-encoding": "identity" }, signal: opts.signal });
     req.setTimeout(opts.idleTimeoutMs, () => {
