@@ -17,10 +17,11 @@
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { readFixtureTables, resolveClosure } from "../test/support/fixture-build.ts";
-import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
+import { DEFAULT_SCALE, DEFAULT_SEED } from "./generate-closure.ts";
+import { fixtureCorpus, generatedCorpus, type Corpus } from "./corpora.ts";
+
+export { fixtureCorpus, generatedCorpus, type Corpus };
 import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
 import { measureBeamixBuild } from "./beamix-build.ts";
 import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts";
@@ -28,12 +29,6 @@ import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } fr
 import { readPublicKeyFile } from "../src/substitute/keys.ts";
 import { measureDeps } from "./deps-bench.ts";
 
-export interface Corpus {
-  name: string;
-  consumerDir: string;
-  packageDirs: string[];
-  notes: string[];
-}
 
 // What the beamix side reports for one corpus.
 export interface BeamixTimes {
@@ -47,33 +42,7 @@ export async function measureBeamix(corpus: Corpus, workDir: string, noopRuns: n
   return measureBeamixBuild(corpus, workDir, noopRuns);
 }
 
-export function fixtureCorpus(): Corpus {
-  const { packages, consumers } = readFixtureTables();
-  const webapp = consumers.find((c) => c.name === "webapp");
-  if (webapp === undefined) throw new Error("test/fixtures/README.md has no webapp consumer");
-  const closure = [...resolveClosure(webapp, packages).values()];
-  return {
-    name: "fixtures",
-    consumerDir: webapp.dir,
-    packageDirs: closure.map((f) => f.dir),
-    notes: [`closure of test/fixtures/consumers/webapp: ${closure.map((f) => `${f.name}-${f.version}`).join(", ")}`],
-  };
-}
 
-export async function generatedCorpus(dir: string, seed: number, scale: number): Promise<Corpus> {
-  const start = performance.now();
-  const closure = await generateClosure(dir, { seed, scale });
-  const seconds = (performance.now() - start) / 1000;
-  return {
-    name: "generated",
-    consumerDir: closure.consumer.dir,
-    packageDirs: closure.packages.map((p) => p.dir),
-    notes: [
-      `bench/generate-closure.ts seed ${seed}, scale ${scale}: ${closure.packages.length} packages, ` +
-        `${closure.modules} modules, ${closure.sourceLines} source lines, generated in ${seconds.toFixed(2)} s`,
-    ],
-  };
-}
 
 const fmt = (s: number | null | undefined): string => (s === null || s === undefined ? "TODO(beamix build)" : `${s.toFixed(2)} s`);
 

@@ -106,7 +106,7 @@ async function measureChecks(workDir: string): Promise<{ presentCheckMs: number;
 
 // Run alone: node bench/substitute-bench.ts
 if (import.meta.filename === process.argv[1]) {
-  const { fixtureCorpus } = await import("./run.ts");
+  const { fixtureCorpus } = await import("./corpora.ts");
   const work = await mkdtemp(join((await import("node:os")).tmpdir(), "beamix-bench-subst-"));
   try {
     console.log(await measureSubstitutes(fixtureCorpus(), work));
