@@ -16,7 +16,7 @@ import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
-import { runDag, Semaphore } from "./scheduler.ts";
+import { runDag } from "./scheduler.ts";
 import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
@@ -71,22 +71,9 @@ export class BuildFailure extends BeamixError {
 
 export const label = (p: { name: string; version: string }) => `${p.name} ${p.version}`;
 
-// A build that was waiting for a slot when another one failed (without --keep-going).
-class NotStarted extends BeamixError {
-  constructor() {
-    super("not built: stopped after a failure");
-  }
-}
-
-// Checking the store and fetching substitutes is mostly waiting on disk and network, so more
-// packages are in flight than -j allows; only builds are held to -j at a time.
-const IN_FLIGHT = 8;
-
 export async function realize(plan: Plan, opts: RealizeOptions): Promise<RealizeResult> {
   const progress = opts.progress ?? quietProgress();
   const { store } = opts;
-  const buildSlots = new Semaphore(opts.jobs);
-  let stopping = false; // a build failed and --keep-going is off: start no other build
   progress.total(plan.packages.size);
   const tasks = [...plan.packages.values()].map((p) => ({
     key: p.name,
@@ -101,7 +88,7 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
       const report = (message: string) => progress.event({ type: "warning", message });
       // Caches that turn out unusable (no trusted key, no cache-info) were reported once: build.
       const subs = opts.substituters && (await opts.substituters.caches(report)).length > 0 ? opts.substituters : undefined;
-      if (subs) progress.event({ type: "substitute", label: label(p) });
+      progress.event(subs ? { type: "substitute", label: label(p) } : { type: "start", label: label(p) });
       let substitutedFrom: string | undefined;
       try {
         const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, async (staging) => {
@@ -114,25 +101,20 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
             if (got.status === "failed" && opts.fallback === false) {
               throw new BeamixError(`${label(p)}: ${got.message}, and falling back to a local build is off`);
             }
-          }
-          return buildSlots.run(() => {
-            if (stopping) throw new NotStarted();
             progress.event({ type: "start", label: label(p) });
-            return buildOne(plan, p, staging, opts);
-          });
+          }
+          return buildOne(plan, p, staging, opts);
         });
         const status = !built ? "present" : substitutedFrom !== undefined ? "substituted" : "built";
         progress.event({ type: "done", label: label(p), result: status, ms: Date.now() - started });
         return { name: p.name, version: p.version, path: item.path, status, ...(substitutedFrom !== undefined && built ? { substitutedFrom } : {}) };
       } catch (err) {
-        if (err instanceof NotStarted) throw err;
-        if (!opts.keepGoing) stopping = true;
         progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
         throw err;
       }
     },
   }));
-  const outcomes = await runDag(tasks, { jobs: Math.max(opts.jobs, IN_FLIGHT), keepGoing: opts.keepGoing });
+  const outcomes = await runDag(tasks, { jobs: opts.jobs, keepGoing: opts.keepGoing });
   progress.finish();
 
   const result: RealizeResult = { items: new Map(), failed: [], skipped: [] };
@@ -140,7 +122,6 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
     const p = plan.packages.get(name)!;
     if (o.status === "ok") result.items.set(name, o.value);
     else if (o.status === "skipped") result.skipped.push({ name, reason: o.reason });
-    else if (o.error instanceof NotStarted) result.skipped.push({ name, reason: "stopped after a failure" });
     else {
       const f: FailedBuild = { name, version: p.version, message: errorMessage(o.error) };
       if (o.error instanceof BuildFailure) {

@@ -98,25 +98,3 @@ function assertAcyclic<T>(tasks: readonly DagTask<T>[], dependents: Map<string, 
     throw new BeamixError(`dependency cycle among ${cyclic.join(", ")}`);
   }
 }
-
-// At most `n` holders at once; the others wait in arrival order.
-export class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(n: number) {
-    this.#free = Math.max(1, n);
-  }
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
