@@ -5,12 +5,12 @@
 //   contents.tar.gz  the package files
 // inner checksum = sha256(VERSION ‖ metadata.config ‖ contents.tar.gz);
 // outer checksum = sha256(whole tarball), the one mix.lock and the registry record.
-import { createHash } from "node:crypto";
 import { BeamixError } from "../errors.ts";
 import { gzipHexTarball } from "./gzip.ts";
 import type { HexMetadata } from "./metadata.ts";
 import { formatMetadataConfig, parseMetadataConfig } from "./metadata-terms.ts";
 import { readTar, writeTar, type TarEntry } from "./tar.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 export const TARBALL_VERSION = "3";
 // hex_core's limits.
@@ -21,11 +21,6 @@ export const MAX_METADATA_BYTES = 1024 * 1024;
 const MEMBERS = ["VERSION", "CHECKSUM", "metadata.config", "contents.tar.gz"] as const;
 const OUTER_MODE = 0o100644;
 
-const sha256 = (...parts: Uint8Array[]): string => {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return h.digest("hex");
-};
 
 export interface TarballFile {
   path: string; // "/"-separated, relative to the package root
@@ -68,7 +63,7 @@ export function buildTarball(input: { metadata: HexMetadata; files: TarballFile[
     throw new BeamixError(`${label}: metadata.config is ${metadataText.length} bytes, more than the limit of ${MAX_METADATA_BYTES}`);
   }
   const version = Buffer.from(TARBALL_VERSION);
-  const innerChecksum = sha256(version, metadataText, contentsGz);
+  const innerChecksum = sha256Hex(version, metadataText, contentsGz);
   const tarball = writeTar([
     { name: "VERSION", mode: OUTER_MODE, data: version },
     { name: "CHECKSUM", mode: OUTER_MODE, data: Buffer.from(innerChecksum.toUpperCase()) },
@@ -78,7 +73,7 @@ export function buildTarball(input: { metadata: HexMetadata; files: TarballFile[
   if (tarball.length > MAX_TARBALL_BYTES) {
     throw new BeamixError(`${label}: tarball is ${tarball.length} bytes, more than the limit of ${MAX_TARBALL_BYTES}`);
   }
-  return { tarball, innerChecksum, outerChecksum: sha256(tarball) };
+  return { tarball, innerChecksum, outerChecksum: sha256Hex(tarball) };
 }
 
 export interface ReadTarballOptions {
@@ -107,7 +102,7 @@ export function readTarball(buf: Uint8Array, opts: ReadTarballOptions = {}): Rea
   };
   if (buf.length > MAX_TARBALL_BYTES) fail(`tarball is ${buf.length} bytes, more than the limit of ${MAX_TARBALL_BYTES}`);
 
-  const outerChecksum = sha256(buf);
+  const outerChecksum = sha256Hex(buf);
   if (opts.expectedOuterChecksum !== undefined) {
     if (!SHA256_HEX.test(opts.expectedOuterChecksum)) {
       fail(`expected outer checksum ${JSON.stringify(opts.expectedOuterChecksum)} is not 64 hex digits`);
@@ -137,7 +132,7 @@ export function readTarball(buf: Uint8Array, opts: ReadTarballOptions = {}): Rea
   const stored = data("CHECKSUM").toString("latin1");
   if (!SHA256_HEX.test(stored)) fail(`CHECKSUM is not 64 hex digits: ${JSON.stringify(stored.slice(0, 80))}`);
   const contentsGz = data("contents.tar.gz");
-  const innerChecksum = sha256(version, metadataBytes, contentsGz);
+  const innerChecksum = sha256Hex(version, metadataBytes, contentsGz);
   if (stored.toLowerCase() !== innerChecksum) {
     fail(`inner checksum mismatch: CHECKSUM says ${stored.toLowerCase()}, contents give ${innerChecksum}`);
   }

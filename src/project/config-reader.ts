@@ -4,7 +4,6 @@
 // Evaluating it starts an Elixir VM (~0.3 s), more than a whole no-op build may take, so the
 // result is cached under the cache directory, keyed by the file and MIX_ENV, and used again only
 // while every file the evaluation read (Config.Reader reports its imports) has the same bytes.
-import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -14,21 +13,21 @@ import type { CompileConfig } from "../derivation/config.ts";
 import { cacheDir } from "../config/paths.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { PRIV_DIR, firstLine, runTool } from "./run-script.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 interface CachedConfig {
   files: Record<string, string>; // absolute path -> sha256 of its bytes when evaluated
   etf: string; // the script's output: base64 of term_to_binary({config, imports})
 }
 
-const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 async function fileHash(path: string): Promise<string | undefined> {
-  return readFile(path).then(sha256, () => undefined);
+  return readFile(path).then((b) => sha256Hex(b), () => undefined);
 }
 
 export async function readConfigFile(file: string, mixEnv: string): Promise<CompileConfig> {
   const path = resolve(file);
-  const cachePath = join(cacheDir(), "config", `${sha256(`${path}\0${mixEnv}`)}.json`);
+  const cachePath = join(cacheDir(), "config", `${sha256Hex(`${path}\0${mixEnv}`)}.json`);
   const cached = await readFile(cachePath, "utf8").then((t) => JSON.parse(t) as CachedConfig, () => undefined);
   if (cached && (await unchanged(cached.files))) return decode(Buffer.from(cached.etf, "base64"), path).config;
 

@@ -25,6 +25,7 @@ import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUF
 import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
 import { CompileEnvIndex } from "../deps/compile-env.ts";
+import { sha256Hex } from "../util/sha256.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }
@@ -118,7 +119,6 @@ class Memo<T> {
   }
 }
 
-const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 // ---- a cache directory ----
 
@@ -150,7 +150,7 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
       if (!key.startsWith(`${ARCHIVES_DIR}/`)) {
         if (st.size > (isCompileEnvKey(key) ? MAX_HINT_BYTES : MAX_RECORD_BYTES)) throw new HttpError(500, "record too large");
         const bytes = await fh.readFile();
-        return { key, etag: sha256(bytes), size: bytes.length, body: bytes };
+        return { key, etag: sha256Hex(bytes), size: bytes.length, body: bytes };
       }
       // Archives written by beamix are named by their file hash; anything else is hashed once.
       const named = /^archives\/([0-9a-f]{64})\.nar(\.zst)?$/.exec(key)?.[1];
@@ -184,14 +184,14 @@ function storeSource(store: Store, signWith: SecretKey | undefined, priority: nu
   const cacheInfo = Buffer.from(formatCacheInfo({ format: CACHE_FORMAT, priority }));
   const compileEnv = new CompileEnvIndex(store);
   return async (key) => {
-    if (key === CACHE_INFO_KEY) return { key, etag: sha256(cacheInfo), size: cacheInfo.length, body: cacheInfo };
+    if (key === CACHE_INFO_KEY) return { key, etag: sha256Hex(cacheInfo), size: cacheInfo.length, body: cacheInfo };
     if (isCompileEnvKey(key)) {
       // The store's own index of read sets, as a hint.
       const basis = key.slice(key.indexOf("/") + 1, -".json".length);
       const entry = await compileEnv.entry(basis);
       if (!entry) throw new HttpError(404, "not found");
       const text = Buffer.from(formatHint({ basis, ...entry }));
-      return { key, etag: sha256(text), size: text.length, body: text };
+      return { key, etag: sha256Hex(text), size: text.length, body: text };
     }
     if (key.endsWith(RECORD_SUFFIX)) {
       const item = store.queryByDrvHash(key.slice(0, -RECORD_SUFFIX.length));
@@ -199,7 +199,7 @@ function storeSource(store: Store, signWith: SecretKey | undefined, priority: nu
       let record = recordForItem(item, await infoOf(item), `${ARCHIVES_DIR}/${item.drvHash}-${item.narHash}.nar.zst`);
       if (signWith) record = signRecord(record, signWith);
       const text = Buffer.from(formatRecord(record));
-      return { key, etag: sha256(text), size: text.length, body: text };
+      return { key, etag: sha256Hex(text), size: text.length, body: text };
     }
     const m = STORE_ARCHIVE_RE.exec(key);
     const item = m ? store.queryByDrvHash(m[1]) : undefined;

@@ -2,7 +2,6 @@
 // registry resources and checksum-verified package tarballs in a content-addressed cache.
 // Every record is verified against the configured public key and must name the configured
 // repository; a mirror is only ever a transport.
-import { createHash } from "node:crypto";
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../../errors.ts";
@@ -15,6 +14,7 @@ import { checkPackageName, checkVersion, packageResource, tarballResource } from
 import { decodeNames, decodePackage, decodeVersions, type Names, type Package, type Release, type Versions } from "./proto.ts";
 import { verifySigned } from "./signed.ts";
 import { getUrl } from "./transport.ts";
+import { sha256Hex } from "../../util/sha256.ts";
 
 export const HEXPM_URL = "https://repo.hex.pm";
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -137,7 +137,7 @@ export class HexRepo {
     const path = join(dir, `sha256-${outer}.tar`);
 
     const cached = await readCached(path);
-    if (cached && sha256(cached) === outer) {
+    if (cached && sha256Hex(cached) === outer) {
       return { ...this.#verifyTarball(name, version, release, cached, path), path, fromCache: true };
     }
     if (cached) await rm(path, { force: true }); // damaged: fetch it again
@@ -146,7 +146,7 @@ export class HexRepo {
     const url = this.resourceUrl(resource);
     const got = await getUrl(url, { timeoutMs: this.#timeoutMs, maxBytes: TARBALL_MAX_BYTES });
     if (!got.found) throw new BeamixError(`registry ${this.name}: tarball ${name} ${version} not found at ${url} (${got.status})`);
-    const actual = sha256(got.body);
+    const actual = sha256Hex(got.body);
     if (actual !== outer) {
       throw new BeamixError(
         `registry ${this.name}: ${url} has sha256 ${actual}, but the registry's outer checksum for ${name} ${version} is ${outer}`,
@@ -200,9 +200,6 @@ export class HexRepo {
   }
 }
 
-function sha256(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
-}
 
 // A cache entry, or undefined when there is none (or it is too big to be a tarball).
 async function readCached(path: string): Promise<Buffer | undefined> {
