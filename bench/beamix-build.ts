@@ -8,7 +8,7 @@ import { makeRegistry, type FixtureRegistry } from "../test/support/fixture-regi
 import { startStaticServer, type StaticServer } from "../test/support/static-server.ts";
 import { cleanEnv, run, type RunResult } from "./mix-baseline.ts";
 
-export const BEAMIX_MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+export const BEAMIX_MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 export interface CorpusRegistry {
   registry: FixtureRegistry;

@@ -28,7 +28,7 @@ import { CACHE_INFO_KEY, isRecordKey, RECORD_SUFFIX } from "../src/substitute/la
 import { MAX_RECORD_BYTES, parseRecord, type SubstituteRecord } from "../src/substitute/record.ts";
 import { Substituters } from "../src/substitute/substituters.ts";
 
-const BEAMIX_MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const BEAMIX_MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 type Kind = "record" | "archive" | "other";
 const kindOf = (key: string): Kind => (isRecordKey(key) ? "record" : key.startsWith("archives/") ? "archive" : "other");

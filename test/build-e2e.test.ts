@@ -13,7 +13,7 @@ import { startStaticServer, type StaticServer } from "./support/static-server.ts
 import { openStore } from "../src/store/store.ts";
 
 const standin = fileURLToPath(new URL("../priv/elixir/hex_scm_standin.exs", import.meta.url));
-const mainTs = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const mainJs = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 let work: string;
 let registry: FixtureRegistry;
@@ -211,7 +211,7 @@ end
 
 test("killing beamix mid-build and running it again completes with no stale state", async () => {
   const store = join(work, "store-kill");
-  const child = spawn(process.execPath, [mainTs, "build", "trellis", "--store", store, ...repoArgs(), "-j", "2"], {
+  const child = spawn(process.execPath, [mainJs, "build", "trellis", "--store", store, ...repoArgs(), "-j", "2"], {
     env: { ...process.env, ...env() },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -13,7 +13,7 @@ import { fixturesDir, makeFixtureRegistry, type FixtureRegistry } from "./suppor
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { openStore } from "../src/store/store.ts";
 
-const mainTs = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const mainJs = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 let work: string;
 let registry: FixtureRegistry;
@@ -227,7 +227,7 @@ test("beamix shell runs a command with the packages, held by temporary roots, an
   assert.equal(r.stdout.trim(), "2.0.0");
 
   // jsonish is in no profile: while the shell runs, a gc must leave it alone; afterwards it goes.
-  const inner = `"${process.execPath}" --no-warnings "${mainTs}" gc --store "${store()}" --json > "${join(work, "gc-inside.json")}" && elixir -e 'IO.puts Jsonish.__info__(:module)' && echo "$BEAMIX_SHELL"`;
+  const inner = `"${process.execPath}" --no-warnings "${mainJs}" gc --store "${store()}" --json > "${join(work, "gc-inside.json")}" && elixir -e 'IO.puts Jsonish.__info__(:module)' && echo "$BEAMIX_SHELL"`;
   const s = await bx([...shellArgs, "elixir-jsonish", "--", "sh", "-c", inner]);
   assert.equal(s.code, 0, s.stderr);
   const [mod, shellDir] = s.stdout.trim().split("\n");

@@ -18,7 +18,7 @@ import { openStore } from "../src/store/store.ts";
 import { formatRecord, parseRecord, signRecord } from "../src/substitute/record.ts";
 import { generateKeyPair, parseSecretKey } from "../src/substitute/keys.ts";
 
-const mainTs = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const mainJs = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 let work: string;
 let registry: FixtureRegistry;
@@ -145,7 +145,7 @@ test("a fresh store trusting the key (key authorize) realizes the closure from f
 
 // Starts `beamix serve ...` and returns its URL and the child.
 async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", mainTs, "serve", ...args], { env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", mainJs, "serve", ...args], { env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const url = await new Promise<string>((resolve, reject) => {
@@ -294,7 +294,7 @@ test("killing beamix mid-download leaves no partial item; the next run completes
     // Every archive arrives but for its last 4 bytes (the zstd checksum), so the tree is restored
     // in a staging directory and then waits for the end of the stream to be verified.
     mis.setBehaviour((key) => (key.startsWith("archives/") ? { stallBefore: 4 } : "normal"));
-    const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", mainTs, "build", ...SPECS, "--store", store, ...repoArgs(), "--substituters", mis.url, "--trusted-key", publicKey], {
+    const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", mainJs, "build", ...SPECS, "--store", store, ...repoArgs(), "--substituters", mis.url, "--trusted-key", publicKey], {
       env: { ...process.env, ...env() },
       stdio: ["ignore", "ignore", "pipe"],
     });

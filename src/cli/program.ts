@@ -1,4 +1,4 @@
-// The beamix command line (src/cli/main.ts starts it): a thin shell over the library. Exit codes:
+// The beamix command line (src/cli/main.js starts it): a thin shell over the library. Exit codes:
 // 0 ok, 1 a user error (one line on stderr naming what failed), 2 wrong usage.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
