@@ -203,6 +203,29 @@ test("ensureItem builds once for concurrent callers in one process", async (t) =
   assert.ok(retry.built);
 });
 
+test("tasks of one process queue for a lock in arrival order; one that gives up does not hold up the rest", async (t) => {
+  const store = await withStore(t);
+  const order: number[] = [];
+  let holding = 0;
+  const hold = (n: number) => async () => {
+    holding++;
+    assert.equal(holding, 1, "two tasks held the lock at once");
+    order.push(n);
+    await new Promise((r) => setImmediate(r));
+    holding--;
+  };
+  const aborted = new AbortController();
+  const started = performance.now();
+  const tasks = [0, 1, 2, 3, 4, 5].map((n) => store.withBuildLock(drv("q"), hold(n), n === 3 ? { signal: aborted.signal } : undefined));
+  aborted.abort(new Error("gave up"));
+  const outcomes = await Promise.allSettled(tasks);
+  assert.deepEqual(order, [0, 1, 2, 4, 5]);
+  assert.match(String((outcomes[3] as PromiseRejectedResult).reason), /gave up/);
+  // Handing the lock on within the process does not wait for a polling interval (5-200 ms).
+  assert.ok(performance.now() - started < 50, `took ${performance.now() - started} ms`);
+  assert.deepEqual(store.debugState().locks, []);
+});
+
 test("gc keeps the closure of the roots and frees exactly the rest", async (t) => {
   const store = await withStore(t);
   const c = await add(store, "c", [], { "priv/c.txt": "12345" });
