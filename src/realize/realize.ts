@@ -17,6 +17,7 @@ import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
 import { runDag } from "./scheduler.ts";
+import { Semaphore } from "../util/semaphore.ts";
 import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
@@ -71,10 +72,20 @@ export class BuildFailure extends BeamixError {
 
 export const label = (p: { name: string; version: string }) => `${p.name} ${p.version}`;
 
+// Packages in flight at once: checking presence and substituting are mostly waiting for the disk
+// and the network, so they are not held to -j, which counts builds only (as Nix's
+// max-substitution-jobs, 16 by default, is separate from max-jobs).
+export const MAX_IN_FLIGHT = 16;
+
 export async function realize(plan: Plan, opts: RealizeOptions): Promise<RealizeResult> {
   const progress = opts.progress ?? quietProgress();
   const { store } = opts;
   progress.total(plan.packages.size);
+  const buildSlots = new Semaphore(opts.jobs);
+  const report = (message: string) => progress.event({ type: "warning", message });
+  // Every missing item's records are asked for now, all at once, so that an item's answer is
+  // there by the time its dependencies are realized.
+  for (const p of plan.packages.values()) if (opts.substituters && !store.isValid(p.itemPath)) opts.substituters.prefetch(p.drvHash, report);
   const tasks = [...plan.packages.values()].map((p) => ({
     key: p.name,
     deps: p.deps,
@@ -85,10 +96,9 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
         return { name: p.name, version: p.version, path: p.itemPath, status: "present" };
       }
       const started = Date.now();
-      const report = (message: string) => progress.event({ type: "warning", message });
       // Caches that turn out unusable (no trusted key, no cache-info) were reported once: build.
       const subs = opts.substituters && (await opts.substituters.caches(report)).length > 0 ? opts.substituters : undefined;
-      progress.event(subs ? { type: "substitute", label: label(p) } : { type: "start", label: label(p) });
+      if (subs) progress.event({ type: "substitute", label: label(p) });
       let substitutedFrom: string | undefined;
       try {
         const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, async (staging) => {
@@ -96,14 +106,16 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
             const got = await subs.fetchInto(store, p, staging, { report });
             if (got.status === "substituted") {
               substitutedFrom = got.url;
-              return { references: got.references, deriver: substitutedDeriver(got, p.derivation) };
+              return { references: got.references, deriver: substitutedDeriver(got, p.derivation), restoredFrom: got.tree };
             }
             if (got.status === "failed" && opts.fallback === false) {
               throw new BeamixError(`${label(p)}: ${got.message}, and falling back to a local build is off`);
             }
-            progress.event({ type: "start", label: label(p) });
           }
-          return buildOne(plan, p, staging, opts);
+          return buildSlots.use(() => {
+            progress.event({ type: "start", label: label(p) });
+            return buildOne(plan, p, staging, opts);
+          });
         });
         const status = !built ? "present" : substitutedFrom !== undefined ? "substituted" : "built";
         progress.event({ type: "done", label: label(p), result: status, ms: Date.now() - started });
@@ -114,7 +126,7 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
       }
     },
   }));
-  const outcomes = await runDag(tasks, { jobs: opts.jobs, keepGoing: opts.keepGoing });
+  const outcomes = await runDag(tasks, { jobs: Math.max(opts.jobs, MAX_IN_FLIGHT), keepGoing: opts.keepGoing });
   progress.finish();
 
   const result: RealizeResult = { items: new Map(), failed: [], skipped: [] };

@@ -58,13 +58,23 @@ export interface RegisterOptions {
   stagingDir: string;
   references?: readonly string[]; // store paths of the items this one needs at run time
   deriver?: unknown; // JSON-serializable description of how the item was made
+  // The tree's hash and size, when the caller has just restored the staging tree from a
+  // serialization with this hash (restoreTree accepts only canonical serializations, so the tree
+  // hashes to it): registering then does not read the whole tree again.
+  restoredFrom?: TreeHash;
   // Progress notification, called synchronously as each step completes.
   onPhase?: (phase: RegisterPhase) => void;
+}
+
+export interface TreeHash {
+  hash: string;
+  size: number;
 }
 
 export interface BuildOutcome {
   references?: readonly string[];
   deriver?: unknown;
+  restoredFrom?: TreeHash; // see RegisterOptions
 }
 
 export interface RootInfo {
@@ -307,7 +317,7 @@ export class Store {
         const staging = await this.createStagingDir();
         try {
           const outcome = await build(staging);
-          const item = await this.register({ ...spec, stagingDir: staging, references: outcome.references, deriver: outcome.deriver });
+          const item = await this.register({ ...spec, stagingDir: staging, references: outcome.references, deriver: outcome.deriver, restoredFrom: outcome.restoredFrom });
           return { item, built: true };
         } finally {
           await removeTree(staging); // nothing left if register moved it
@@ -368,7 +378,7 @@ export class Store {
       try {
         await makeReadOnly(staging, { skipRoot: true }); // the top stays writable until it is renamed
         phase("read-only");
-        const tree = await hashTree(staging);
+        const tree = options.restoredFrom ?? (await hashTree(staging));
         phase("hashed");
         await this.locks.with("gc", async () => {
           for (const r of refs) {

@@ -14,7 +14,7 @@
 import { mkdir, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
-import type { Store, StoreItem } from "../store/store.ts";
+import type { Store, StoreItem, TreeHash } from "../store/store.ts";
 import { derivationHash, type Derivation } from "../derivation/derivation.ts";
 import { unpackArchive } from "./archive.ts";
 import { getBytes, type CacheBackend } from "./backend.ts";
@@ -43,7 +43,8 @@ export interface WantedItem {
 }
 
 export type SubstituteAttempt =
-  | { status: "substituted"; url: string; record: SubstituteRecord; references: string[] } // references: store paths
+  // references: store paths; tree: the restored tree's hash and size (verified against the record)
+  | { status: "substituted"; url: string; record: SubstituteRecord; references: string[]; tree: TreeHash }
   | { status: "absent" } // no cache has a trusted record of it
   | { status: "failed"; message: string }; // trusted records exist, but no download could be verified
 
@@ -156,6 +157,12 @@ export class Substituters {
     return q;
   }
 
+  // Starts asking the caches for a derivation's records, so that a later fetchInto, lookup or
+  // substitute of it finds the answers there (or on their way).
+  prefetch(drvHash: string, report = this.report): void {
+    void this.query(drvHash, report);
+  }
+
   // What every usable cache says about a derivation, in priority order, without downloading
   // archives: its record (if any), whether the record is trusted, or why the cache could not
   // answer. For planning and for comparing caches (challenge).
@@ -240,7 +247,7 @@ export class Substituters {
       try {
         const references = await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
         await this.download(cache.backend, r, staging);
-        return { status: "substituted", url: from, record: r, references };
+        return { status: "substituted", url: from, record: r, references, tree: { hash: r.narHash, size: r.narSize } };
       } catch (err) {
         report(`cannot substitute ${label(r)} from ${from}: ${errorMessage(err)}`);
       }
@@ -304,7 +311,7 @@ export class Substituters {
     const r = trusted[0].record;
     const { item } = await store.ensureItem({ drvHash, name: r.name, version: r.version }, async (staging) => {
       const got = await this.tryCandidates(store, trusted, staging, opts, report);
-      if (got.status === "substituted") return { references: got.references, deriver: substitutedDeriver(got) };
+      if (got.status === "substituted") return { references: got.references, deriver: substitutedDeriver(got), restoredFrom: got.tree };
       throw new BeamixError(`${label(r)}: ${got.status === "failed" ? got.message : "no trusted substitute"}`);
     });
     return item;
