@@ -57,14 +57,15 @@ function repo(url: string, cacheDir: string, extra: Partial<HexRepoConfig> = {})
   return new HexRepo({ name: "vectors", url, publicKeyPem: PUBLIC_KEY, cacheDir, timeoutMs: 5000, ...extra });
 }
 
-// Expects `promise` to fail with a BeamixError matching `pattern`, and the cache to stay empty.
-async function rejectsCleanly(promise: Promise<unknown>, pattern: RegExp, cacheDir: string): Promise<void> {
+// Expects `promise` to fail with a BeamixError matching `pattern`, and the cache to stay empty
+// (but for `kept`: registry records that did verify, when only what came after them failed).
+async function rejectsCleanly(promise: Promise<unknown>, pattern: RegExp, cacheDir: string, kept: string[] = []): Promise<void> {
   await assert.rejects(promise, (err: Error) => {
     assert.ok(err instanceof BeamixError, `expected a BeamixError, got ${err.stack}`);
     assert.match(err.message, pattern);
     return true;
   });
-  assert.deepEqual(await filesUnder(cacheDir), [], "nothing is cached after a failure");
+  assert.deepEqual((await filesUnder(cacheDir)).sort(), kept, "nothing is cached after a failure");
 }
 
 test("HexRepo over HTTP reads names, versions and packages as Hex wrote them", async (t) => {
@@ -116,14 +117,16 @@ test("tarball(): verified against the registry, cached by outer checksum, re-ver
   // The tarball, and the parse of its (verified) metadata.config, kept by the hash of the text.
   const metadataText = readTarball(CORE_TAR).metadataText;
   const metadataHash = createHash("sha256").update(metadataText).digest("hex");
-  assert.deepEqual((await filesUnder(cacheDir)).sort(), [`${metadataHash}.etf`, `sha256-${CORE_OUTER}.tar`].sort());
+  assert.deepEqual((await filesUnder(cacheDir)).sort(), [`${metadataHash}.etf`, `sha256-${CORE_OUTER}.tar`, "vec_core.json"].sort());
 
-  // A new client: the record is fetched again, the tarball comes from the cache.
+  // A new client: the record is revalidated, the tarball comes from the cache.
   server.requests.length = 0;
+  server.statuses.length = 0;
   const second = await repo(server.url, cacheDir).tarball("vec_core", "0.3.0");
   assert.equal(second.fromCache, true);
   assert.deepEqual(second.bytes, CORE_TAR);
   assert.deepEqual(server.requests, ["/packages/vec_core"]);
+  assert.deepEqual(server.statuses, [304]); // the verified record was kept with its ETag
 
   // A damaged cache entry is not used: it is fetched again and replaced.
   await writeFile(first.path, Buffer.concat([CORE_TAR.subarray(0, 100), Buffer.from("x"), CORE_TAR.subarray(101)]));
@@ -132,6 +135,42 @@ test("tarball(): verified against the registry, cached by outer checksum, re-ver
   assert.equal(third.fromCache, false);
   assert.deepEqual(server.requests, ["/packages/vec_core", "/tarballs/vec_core-0.3.0.tar"]);
   assert.equal(sha256(await readFile(first.path)), CORE_OUTER);
+});
+
+test("package records are kept with their ETag: a new client revalidates; changed or damaged ones are fetched and verified again", async (t) => {
+  const server = await serve(t, PUBLIC);
+  const cacheDir = await tempDir(t, "beamix-cache-");
+  const first = await repo(server.url, cacheDir).package("vec_core");
+  const [kept] = (await readdir(cacheDir, { recursive: true })).filter((f) => f.endsWith("vec_core.json"));
+  assert.ok(kept, "the verified record is kept");
+
+  // Not modified: the same record, without a download.
+  server.requests.length = 0;
+  server.statuses.length = 0;
+  assert.deepEqual(await repo(server.url, cacheDir).package("vec_core"), first);
+  assert.deepEqual(server.statuses, [304]);
+
+  // The repository's copy changed (here: tampered with): it is downloaded and must verify again.
+  const flipped = Buffer.from(CORE_RECORD);
+  flipped[flipped.length - 40] ^= 1;
+  server.routes.set("/packages/vec_core", { body: flipped });
+  await assert.rejects(repo(server.url, cacheDir).package("vec_core"), (err: Error) => err instanceof BeamixError && /vec_core/.test(err.message));
+  server.routes.delete("/packages/vec_core");
+
+  // Another repository URL or key does not share the kept records.
+  const other = await serve(t, PUBLIC);
+  other.statuses.length = 0;
+  await repo(other.url, cacheDir).package("vec_core");
+  assert.deepEqual(other.statuses, [200]);
+
+  // A damaged cache file is ignored (never trusted), and written again from a verified download.
+  await writeFile(join(cacheDir, kept), '{"format":1,"etag":"x","package":{"name":"vec_core","repository":"vectors","releases":[{"version":"0.3.0"}]}}');
+  server.statuses.length = 0;
+  assert.deepEqual(await repo(server.url, cacheDir).package("vec_core"), first);
+  assert.deepEqual(server.statuses, [200]);
+  server.statuses.length = 0;
+  assert.deepEqual(await repo(server.url, cacheDir).package("vec_core"), first);
+  assert.deepEqual(server.statuses, [304]);
 });
 
 test("HexRepo reads a repository through a file:// URL", async (t) => {
@@ -213,6 +252,7 @@ test("a tarball whose checksum differs from the registry is rejected", async (t)
       `^registry vectors: ${server.url}/tarballs/vec_core-0\\.3\\.0\\.tar has sha256 ${sha256(other)}, but the registry's outer checksum for vec_core 0\\.3\\.0 is ${CORE_OUTER}$`,
     ),
     cacheDir,
+    ["vec_core.json"],
   );
 });
 
@@ -239,14 +279,15 @@ test("missing packages, releases and tarballs, and HTTP errors, name the URL", a
   const url = server.url.replace(/\./g, "\\.");
   await rejectsCleanly(r.package("vec_nope"), new RegExp(`^registry vectors: no package vec_nope \\(${url}/packages/vec_nope: HTTP 404\\)$`), cacheDir);
   await rejectsCleanly(r.tarball("vec_opt", "0.1.0"), new RegExp(`^GET ${url}/packages/vec_opt returned HTTP 500$`), cacheDir);
-  await rejectsCleanly(r.tarball("vec_core", "9.9.9"), /^registry vectors: package vec_core has no release 9\.9\.9$/, cacheDir);
+  await rejectsCleanly(r.tarball("vec_core", "9.9.9"), /^registry vectors: package vec_core has no release 9\.9\.9$/, cacheDir, ["vec_core.json"]);
   await rejectsCleanly(
     r.tarball("vec_erl", "1.1.0"),
     new RegExp(`^registry vectors: tarball vec_erl 1\\.1\\.0 not found at ${url}/tarballs/vec_erl-1\\.1\\.0\\.tar \\(HTTP 404\\)$`),
     cacheDir,
+    ["vec_core.json", "vec_erl.json"],
   );
-  await rejectsCleanly(r.package("../names"), /is not a valid Hex package name/, cacheDir);
-  await rejectsCleanly(r.tarball("vec_core", "0.3.0/../../x"), /is not a valid version/, cacheDir);
+  await rejectsCleanly(r.package("../names"), /is not a valid Hex package name/, cacheDir, ["vec_core.json", "vec_erl.json"]);
+  await rejectsCleanly(r.tarball("vec_core", "0.3.0/../../x"), /is not a valid version/, cacheDir, ["vec_core.json", "vec_erl.json"]);
   assert.ok(!server.requests.some((p) => p.includes("..")));
 });
 

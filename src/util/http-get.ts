@@ -18,6 +18,7 @@ export interface HttpGetOptions {
   idleTimeoutMs: number;
   signal?: AbortSignal;
   maxRedirects?: number;
+  headers?: Record<string, string>; // added to the request's own
 }
 
 export interface HttpResponse {
@@ -60,7 +61,7 @@ function once(url: string, opts: HttpGetOptions): Promise<{ res: IncomingMessage
     }
     const request = parsed.protocol === "https:" ? https.request : parsed.protocol === "http:" ? http.request : undefined;
     if (!request) return reject(new BeamixError(`${url}: unsupported URL scheme`));
-    const req = request(parsed, { method, headers: { "user-agent": "beamix", "accept-encoding": "identity" }, signal: opts.signal });
+    const req = request(parsed, { method, headers: { ...opts.headers, "user-agent": "beamix", "accept-encoding": "identity" }, signal: opts.signal });
     req.setTimeout(opts.idleTimeoutMs, () => {
       state.timedOut = true;
       req.destroy();

@@ -1,7 +1,9 @@
 // A tiny HTTP server for tests: serves the files under `root` on 127.0.0.1 (a free port), with
 // per-path overrides to simulate a misbehaving repository. GET/HEAD only, paths cannot leave
 // `root`, files larger than `maxBytes` are refused, and close() drops every open connection,
-// including requests left hanging on purpose.
+// including requests left hanging on purpose. Files are served with an ETag (their SHA-256) and a
+// matching If-None-Match gets 304, as repo.hex.pm and its CDN do.
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -15,6 +17,7 @@ export type Route =
 export interface StaticServer {
   url: string; // http://127.0.0.1:PORT, no trailing slash
   requests: string[]; // paths asked for, in order
+  statuses: number[]; // the status of each answer, in the order they were given
   routes: Map<string, Route>; // may be changed while running
   close(): Promise<void>;
 }
@@ -28,6 +31,7 @@ export async function startStaticServer(opts: {
   const maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
   const routes = new Map(Object.entries(opts.routes ?? {}));
   const requests: string[] = [];
+  const statuses: number[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
@@ -44,13 +48,24 @@ export async function startStaticServer(opts: {
       const st = await stat(file);
       if (!st.isFile()) return send(res, 404, "not found");
       if (st.size > maxBytes) return send(res, 500, "file too large for the test server");
-      return send(res, 200, await readFile(file));
+      const bytes = await readFile(file);
+      const etag = `"${createHash("sha256").update(bytes).digest("hex")}"`;
+      if (req.headers["if-none-match"] === etag) {
+        res.writeHead(304, { etag });
+        return void res.end();
+      }
+      return send(res, 200, bytes, { etag });
     } catch {
       return send(res, 404, "not found");
     }
   };
 
   const server = createServer((req, res) => {
+    const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
+    res.writeHead = ((status: number, ...rest: unknown[]) => {
+      statuses.push(status);
+      return writeHead(status, ...rest);
+    }) as typeof res.writeHead;
     handle(req, res).catch(() => send(res, 500, "test server error"));
   });
   await new Promise<void>((ok, fail) => {
@@ -62,6 +77,7 @@ export async function startStaticServer(opts: {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    statuses,
     routes,
     close: () =>
       new Promise<void>((ok) => {
@@ -71,9 +87,9 @@ export async function startStaticServer(opts: {
   };
 }
 
-function send(res: ServerResponse, status: number, body: Buffer | string): void {
+function send(res: ServerResponse, status: number, body: Buffer | string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
-  res.writeHead(status, { "content-length": bytes.length, "content-type": "application/octet-stream" });
+  res.writeHead(status, { ...headers, "content-length": bytes.length, "content-type": "application/octet-stream" });
   res.end(bytes);
 }

@@ -11,9 +11,9 @@ import type { HexMetadata } from "../metadata.ts";
 import { readTarball } from "../tarball.ts";
 import { MetadataMemo } from "./metadata-memo.ts";
 import { checkPackageName, checkVersion, packageResource, tarballResource } from "./paths.ts";
-import { decodeNames, decodePackage, decodeVersions, type Names, type Package, type Release, type Versions } from "./proto.ts";
-import { verifySigned } from "./signed.ts";
-import { getUrl } from "./transport.ts";
+import type { Names, Package, Release, Versions } from "./records.ts";
+import { PackageCache } from "./package-cache.ts";
+import { getUrl, getUrlRevalidating } from "./transport.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 
 export const HEXPM_URL = "https://repo.hex.pm";
@@ -65,6 +65,7 @@ export class HexRepo {
   // One registry read per package per HexRepo: a resolver asks for the same package many times.
   readonly #packages = new Map<string, Promise<Package>>();
   readonly #metadataMemo: MetadataMemo;
+  readonly #packageCache: PackageCache;
 
   constructor(config: HexRepoConfig) {
     if (!/^(https?|file):\/\//i.test(config.url)) {
@@ -75,6 +76,7 @@ export class HexRepo {
     this.url = config.url.replace(/\/+$/, "");
     this.#timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#metadataMemo = new MetadataMemo(join(config.cacheDir, "metadata"));
+    this.#packageCache = new PackageCache(config.cacheDir, { url: this.url, publicKeyPem: config.publicKeyPem });
   }
 
   resourceUrl(resource: string): string {
@@ -82,12 +84,14 @@ export class HexRepo {
   }
 
   async names(): Promise<Names> {
+    const { decodeNames } = await import("./proto.ts");
     const names = this.#decode("names", await this.#signed("names"), decodeNames);
     this.#checkRepository("names", names.repository);
     return names;
   }
 
   async versions(): Promise<Versions> {
+    const { decodeVersions } = await import("./proto.ts");
     const versions = this.#decode("versions", await this.#signed("versions"), decodeVersions);
     this.#checkRepository("versions", versions.repository);
     return versions;
@@ -103,15 +107,25 @@ export class HexRepo {
     return p;
   }
 
+  // The package's record, verified. A record verified earlier is kept with its ETag
+  // (package-cache.ts) and used again when the server answers 304 Not Modified.
   async #fetchPackage(name: string): Promise<Package> {
     checkPackageName(name, `registry ${this.name}`);
     const resource = packageResource(name);
-    const pkg = this.#decode(resource, await this.#signed(resource, `no package ${name}`), decodePackage);
+    const url = this.resourceUrl(resource);
+    const cached = await this.#packageCache.read(name);
+    const got = await getUrlRevalidating(url, { timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES }, cached?.etag);
+    if ("notModified" in got) return cached!.package;
+    if (!got.found) throw new BeamixError(`registry ${this.name}: no package ${name} (${url}: ${got.status})`);
+    const { decodePackage } = await import("./proto.ts");
+    const pkg = this.#decode(resource, await this.#verify(resource, got.body), decodePackage);
     this.#checkRepository(resource, pkg.repository);
     // A correctly signed record of another package must not stand in for the one asked for.
     if (pkg.name !== name) {
       throw new BeamixError(`registry ${this.name}: ${resource} holds the record of package ${JSON.stringify(pkg.name)}, not ${name}`);
     }
+    // Keeping it is an optimisation: a cache that cannot be written is not an error.
+    if (got.etag !== undefined) await this.#packageCache.write(name, got.etag, pkg).catch(() => {});
     return pkg;
   }
 
@@ -180,7 +194,12 @@ export class HexRepo {
     if (!got.found) {
       throw new BeamixError(`registry ${this.name}: ${notFound ?? `${resource} not found`} (${url}: ${got.status})`);
     }
-    return verifySigned(got.body, this.#config.publicKeyPem, { repository: this.name, resource });
+    return this.#verify(resource, got.body);
+  }
+
+  async #verify(resource: string, body: Buffer): Promise<Buffer> {
+    const { verifySigned } = await import("./signed.ts");
+    return verifySigned(body, this.#config.publicKeyPem, { repository: this.name, resource });
   }
 
   #decode<T>(resource: string, payload: Buffer, decode: (b: Buffer) => T): T {

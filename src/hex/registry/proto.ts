@@ -8,6 +8,9 @@
 // is set (so `optional: false` and `nanos: 0` are written, as Hex does), omits empty repeated
 // fields, and skips unknown fields when decoding.
 import protobuf from "protobufjs";
+export { RETIREMENT_REASONS } from "./records.ts";
+export type { Dependency, Names, NamesEntry, Package, Release, RetirementReason, RetirementStatus, Signed, Timestamp, Versions, VersionsEntry } from "./records.ts";
+import { RETIREMENT_REASONS, type Dependency, type Names, type NamesEntry, type Package, type Release, type RetirementReason, type RetirementStatus, type Signed, type Versions } from "./records.ts";
 
 const SCHEMA = `
 syntax = "proto2";
@@ -78,69 +81,6 @@ const SignedType = root.lookupType("Signed");
 const NamesType = root.lookupType("Names");
 const VersionsType = root.lookupType("Versions");
 const PackageType = root.lookupType("Package");
-
-// The retirement reasons, in wire order (0 = other).
-export const RETIREMENT_REASONS = ["other", "invalid", "security", "deprecated", "renamed"] as const;
-export type RetirementReason = (typeof RETIREMENT_REASONS)[number];
-
-export interface Signed {
-  payload: Buffer;
-  signature: Buffer;
-}
-
-export interface Timestamp {
-  seconds: number;
-  nanos: number;
-}
-
-export interface NamesEntry {
-  name: string;
-  updatedAt?: Timestamp;
-}
-
-export interface Names {
-  repository: string;
-  packages: NamesEntry[];
-}
-
-export interface VersionsEntry {
-  name: string;
-  versions: string[];
-  retired: number[]; // indexes into `versions`
-}
-
-export interface Versions {
-  repository: string;
-  packages: VersionsEntry[];
-}
-
-export interface RetirementStatus {
-  reason: RetirementReason;
-  message?: string;
-}
-
-export interface Dependency {
-  package: string;
-  requirement: string;
-  optional: boolean;
-  app: string;
-  // Always filled in when decoded: a dependency without one lives in the package's own repository.
-  repository: string;
-}
-
-export interface Release {
-  version: string;
-  innerChecksum: Buffer;
-  outerChecksum?: Buffer; // absent only in very old registries
-  dependencies: Dependency[];
-  retired?: RetirementStatus;
-}
-
-export interface Package {
-  name: string;
-  repository: string;
-  releases: Release[];
-}
 
 // Thrown for bytes that are not a well-formed message; callers wrap it with the resource name.
 export class RegistryDecodeError extends Error {

@@ -13,11 +13,22 @@ export interface GetOptions {
 // A missing file is a normal answer (an unknown package), so it is a value, not an error.
 export type GetResult = { found: true; body: Buffer } | { found: false; status: string };
 
+// With a validator from an earlier answer (its ETag), the server may answer "not modified".
+export type RevalidateResult = (GetResult & { etag?: string }) | { notModified: true };
+
 export async function getUrl(url: string, opts: GetOptions): Promise<GetResult> {
   const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
   if (scheme === "file:") return getFile(url, opts.maxBytes);
   if (scheme === "http:" || scheme === "https:") return getHttp(url, opts);
   throw new BeamixError(`${url}: unsupported URL scheme (use http://, https:// or file://)`);
+}
+
+// A GET that sends If-None-Match with the ETag of a copy the caller kept (over http(s) only: a
+// file:// URL is read again). The answer's ETag comes back with a body.
+export async function getUrlRevalidating(url: string, opts: GetOptions, etag: string | undefined): Promise<RevalidateResult> {
+  const scheme = url.slice(0, url.indexOf(":") + 1).toLowerCase();
+  if (scheme !== "http:" && scheme !== "https:") return getUrl(url, opts);
+  return getHttp(url, opts, etag);
 }
 
 async function getFile(url: string, maxBytes: number): Promise<GetResult> {
@@ -54,11 +65,18 @@ async function getFile(url: string, maxBytes: number): Promise<GetResult> {
   }
 }
 
-async function getHttp(url: string, opts: GetOptions): Promise<GetResult> {
+async function getHttp(url: string, opts: GetOptions): Promise<GetResult>;
+async function getHttp(url: string, opts: GetOptions, etag: string | undefined): Promise<RevalidateResult>;
+async function getHttp(url: string, opts: GetOptions, etag?: string): Promise<RevalidateResult> {
   // The time-out covers the whole request, body included; a stall is caught by the same bound.
-  const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, signal: AbortSignal.timeout(opts.timeoutMs) }).catch((err: unknown) => {
+  const headers = etag === undefined ? undefined : { "if-none-match": etag };
+  const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, signal: AbortSignal.timeout(opts.timeoutMs), headers }).catch((err: unknown) => {
     throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
   });
+  if (res.status === 304 && etag !== undefined) {
+    res.cancel();
+    return { notModified: true };
+  }
   if (res.status === 404 || res.status === 403 || res.status === 410) {
     // S3-backed repositories (repo.hex.pm among them) answer 403 for a missing key.
     res.cancel();
@@ -87,7 +105,8 @@ async function getHttp(url: string, opts: GetOptions): Promise<GetResult> {
   } catch (err) {
     throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
   }
-  return { found: true, body: Buffer.concat(chunks, total) };
+  const answered = res.headers.etag;
+  return { found: true, body: Buffer.concat(chunks, total), ...(typeof answered === "string" ? { etag: answered } : {}) };
 }
 
 // A whole-request time-out reads better as such than as an abort.
