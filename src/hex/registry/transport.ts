@@ -74,7 +74,7 @@ async function getHttp(url: string, opts: GetOptions, etag?: string): Promise<Re
     throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
   });
   if (res.status === 304 && etag !== undefined) {
-    res.cancel();
+    for await (const _ of res.body); // none: read to the end so the connection is kept for the next request
     return { notModified: true };
   }
   if (res.status === 404 || res.status === 403 || res.status === 410) {
