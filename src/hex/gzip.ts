@@ -4,9 +4,15 @@
 // 1.2.13 that Erlang links against, so compression goes through pako, which reproduces
 // every stream in the vectors. Decompression uses node:zlib: speed matters there, the
 // output is the same whatever the implementation, and it can stop at a size limit.
+import { createRequire } from "node:module";
 import zlib from "node:zlib";
-import pako from "pako";
 import { BeamixError } from "../errors.ts";
+
+// pako is loaded when something is compressed: reading and verifying tarballs (every build)
+// never needs it. Its single-file deflate-only build loads fastest.
+const require = createRequire(import.meta.url);
+let loaded: typeof import("pako") | undefined;
+const pako = (): typeof import("pako") => (loaded ??= require("pako/dist/pako_deflate.min.js") as typeof import("pako"));
 
 // hex_core writes its own gzip header: no flags, mtime 0, xfl 0, OS 0 ("FAT"), where
 // zlib:gzip/1 and pako would write OS 3 (Unix).
@@ -14,7 +20,7 @@ const HEX_TARBALL_GZIP_HEADER = Buffer.from("1f8b0800000000000000", "hex");
 
 // contents.tar.gz of a package tarball: zlib level 6, windowBits 15, memLevel 8.
 export function gzipHexTarball(data: Uint8Array): Buffer {
-  const deflated = pako.deflateRaw(data, { level: 6, windowBits: 15, memLevel: 8 });
+  const deflated = pako().deflateRaw(data, { level: 6, windowBits: 15, memLevel: 8 });
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(zlib.crc32(data), 0);
   trailer.writeUInt32LE(data.length % 2 ** 32, 4); // ISIZE is the length modulo 2^32
@@ -24,7 +30,7 @@ export function gzipHexTarball(data: Uint8Array): Buffer {
 // Registry resources (names, versions, packages/NAME), as Erlang's zlib:gzip/1 writes them:
 // header 1f8b0800000000000003, level 6.
 export function gzipRegistry(data: Uint8Array): Buffer {
-  return Buffer.from(pako.gzip(data)); // pako's defaults are level 6, OS 3, mtime 0
+  return Buffer.from(pako().gzip(data)); // pako's defaults are level 6, OS 3, mtime 0
 }
 
 const FTEXT = 1;

@@ -7,7 +7,6 @@ import { BeamixError } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { readTarball } from "../hex/tarball.ts";
-import { packDirectory } from "../hex/pack.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { resolve, type PackageSource, type ReleaseInfo, type RootRequirement } from "../resolve/resolve.ts";
 import { hexPackageSource } from "../resolve/source.ts";
@@ -91,6 +90,8 @@ async function readSpec(spec: string): Promise<ReadSpec> {
   }
   let local: LocalPackage;
   if (st.isDirectory()) {
+    // Packing (and the project readers it needs) is loaded only for a package directory.
+    const { packDirectory } = await import("../hex/pack.ts");
     const packed = await packDirectory(origin);
     local = { metadata: packed.metadata, tarball: packed.tarball, innerChecksum: packed.innerChecksum, outerChecksum: packed.outerChecksum, origin };
   } else {
