@@ -469,6 +469,20 @@ test("phase overrides: add, replace and remove by name", { skip }, async () => {
   assert.equal(chars(readApp(unchecked.stored!).get("vsn")), "0.9.0");
 });
 
+test("a Mix build does not consolidate protocols (as mix deps.compile for a dependency); the log ends with the phase times", { skip }, async () => {
+  // jsonish defines a protocol, so a consolidating build would write _build/prod/consolidated.
+  const b = await build({
+    fixture: "jsonish-0.3.1",
+    phases: [{ op: "add", name: "look", after: "build", shell: "test -d _build/prod/lib/jsonish/ebin && test ! -e _build/prod/consolidated" }],
+  });
+  assert.ok(b.result.ok, !b.result.ok ? `${b.result.failure}\n${b.log.slice(-2000)}` : "");
+  assert.match(b.log, /mix compile --no-deps-check --no-protocol-consolidation\n/);
+  assert.match(
+    b.log,
+    /\nbeamix: phase times: unpack \d+\.\d{3} s, patch \d+\.\d{3} s, configure \d+\.\d{3} s, build \d+\.\d{3} s, look \d+\.\d{3} s, install \d+\.\d{3} s, validate \d+\.\d{3} s, set-up and clean-up \d+\.\d{3} s\n$/,
+  );
+});
+
 test("the check phase runs each build system's tests when asked", { skip }, async () => {
   const make = await build({ fixture: "wirecodec-1.0.0", check: true });
   assert.ok(make.result.ok, !make.result.ok ? make.result.failure : "");

@@ -308,6 +308,8 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
       }
     };
 
+    // Wall time of each phase that ran, for the summary line at the end of the log.
+    const timings: { name: string; ms: number }[] = [];
     for (const phase of phases) {
       phaseName = phase.name;
       if (phase.kind === "sandbox" && phase.skipped) {
@@ -315,6 +317,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
         continue;
       }
       log(`\n==> ${phase.name}\n`);
+      const phaseStart = performance.now();
       if (phase.kind === "sandbox") {
         for (const c of phase.commands) await runCommand(c);
       } else if (phase.name === "unpack") {
@@ -329,11 +332,15 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
         await validatePhase(req, inputs, log);
         log("beamix: validated the installed application\n");
       }
+      timings.push({ name: phase.name, ms: performance.now() - phaseStart });
     }
     if (!collected) await collect();
     await removeTree(buildDir);
     const durationMs = performance.now() - start;
     log(`\nbeamix: built ${label} in ${(durationMs / 1000).toFixed(1)} s\n`);
+    const rest = durationMs - timings.reduce((sum, t) => sum + t.ms, 0);
+    const times = [...timings, { name: "set-up and clean-up", ms: rest }].map((t) => `${t.name} ${(t.ms / 1000).toFixed(3)} s`);
+    log(`beamix: phase times: ${times.join(", ")}\n`);
     return { ok: true, durationMs };
   } catch (err) {
     const phase = err instanceof PhaseFailure ? err.phase : phaseName;

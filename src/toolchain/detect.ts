@@ -134,8 +134,11 @@ interface ErlangFacts {
 }
 
 async function erlangFacts(erl: string): Promise<ErlangFacts> {
-  // no_dot_erlang: a user's ~/.erlang must not run (or print) during detection.
-  const out = await run(erl, ["-noshell", "-noinput", "-boot", "no_dot_erlang", "-eval", ERL_EVAL], toolEnv(), "asking erl for its release");
+  // no_dot_erlang: a user's ~/.erlang must not run (or print) during detection. `-mode minimal`
+  // (what erlc uses: the code path is not built from every OTP library) boots ~15 ms faster;
+  // releases that do not know that mode take it as the default, interactive.
+  const args = ["-noshell", "-noinput", "-mode", "minimal", "-boot", "no_dot_erlang", "-eval", ERL_EVAL];
+  const out = await run(erl, args, toolEnv(), "asking erl for its release");
   const lines = out.split("\n");
   if (lines.length < 6) throw new BeamixError(`unexpected output from ${erl}: ${JSON.stringify(out.slice(0, 200))}`);
   const [otpRelease, ertsVersion, nifVersion, targetTriple, rootDir, wordSize] = lines;
