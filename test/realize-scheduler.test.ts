@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runDag, type DagTask } from "../src/realize/scheduler.ts";
+import { chainLengths, runDag, type DagTask } from "../src/realize/scheduler.ts";
+import { Semaphore } from "../src/util/semaphore.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,4 +59,28 @@ test("a dependency cycle is refused before anything runs", async () => {
     /dependency cycle among a, b/,
   );
   assert.equal(ran, false);
+});
+
+test("the ready task heading the longest chain of dependents goes first; chainLengths counts it", async () => {
+  const spec = { leaf: [], a: [], b: ["a"], c: ["b"] };
+  const order: string[] = [];
+  await runDag(tasks(spec, async (k) => (order.push(k), k)), { jobs: 1 });
+  assert.deepEqual(order, ["a", "b", "leaf", "c"]);
+  assert.deepEqual(Object.fromEntries(chainLengths(tasks(spec, async (k) => k))), { leaf: 1, c: 1, b: 2, a: 3 });
+});
+
+test("a semaphore lets the highest priority waiter go next, first come first served among equals", async () => {
+  const slots = new Semaphore(1);
+  const order: string[] = [];
+  let release!: () => void;
+  const first = slots.use(() => new Promise<void>((r) => (release = r)));
+  const waiters = [
+    slots.use(async () => void order.push("low"), 1),
+    slots.use(async () => void order.push("high"), 5),
+    slots.use(async () => void order.push("low-2"), 1),
+    slots.use(async () => void order.push("mid"), 3),
+  ];
+  release();
+  await Promise.all([first, ...waiters]);
+  assert.deepEqual(order, ["high", "mid", "low", "low-2"]);
 });

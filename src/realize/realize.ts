@@ -16,7 +16,7 @@ import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
-import { runDag } from "./scheduler.ts";
+import { chainLengths, runDag } from "./scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, type Progress } from "./progress.ts";
@@ -112,10 +112,11 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
               throw new BeamixError(`${label(p)}: ${got.message}, and falling back to a local build is off`);
             }
           }
+          // The package heading the longest chain of dependents builds first.
           return buildSlots.use(() => {
             progress.event({ type: "start", label: label(p) });
             return buildOne(plan, p, staging, opts);
-          });
+          }, chains.get(p.name));
         });
         const status = !built ? "present" : substitutedFrom !== undefined ? "substituted" : "built";
         progress.event({ type: "done", label: label(p), result: status, ms: Date.now() - started });
@@ -126,6 +127,7 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
       }
     },
   }));
+  const chains = chainLengths(tasks);
   const outcomes = await runDag(tasks, { jobs: Math.max(opts.jobs, MAX_IN_FLIGHT), keepGoing: opts.keepGoing });
   progress.finish();
 

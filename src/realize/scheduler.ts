@@ -1,6 +1,8 @@
 // Runs a DAG of tasks in dependency order, at most `jobs` at a time. A task runs once all of its
 // dependencies succeeded; when one fails, its dependents are skipped, and (unless keepGoing) no new
-// task starts, though running ones finish.
+// task starts, though running ones finish. Among ready tasks, the one heading the longest chain of
+// dependents goes first (critical path first): a leaf nothing waits for must not hold a slot while
+// the chain that decides the total time waits.
 import { BeamixError } from "../errors.ts";
 
 export interface DagTask<T> {
@@ -20,14 +22,17 @@ export async function runDag<T>(tasks: readonly DagTask<T>[], opts: { jobs: numb
     for (const d of t.deps) if (!byKey.has(d)) throw new Error(`task ${t.key} depends on unknown task ${d}`);
   }
   const outcomes = new Map<string, DagOutcome<T>>();
-  const dependents = new Map<string, string[]>();
-  const waitingOn = new Map<string, number>();
-  for (const t of tasks) {
-    waitingOn.set(t.key, new Set(t.deps).size);
-    for (const d of new Set(t.deps)) dependents.set(d, [...(dependents.get(d) ?? []), t.key]);
-  }
+  const dependents = dependentsOf(tasks);
+  const waitingOn = new Map(tasks.map((t) => [t.key, new Set(t.deps).size]));
   assertAcyclic(tasks, dependents, waitingOn);
+  const priority = chainLengths(tasks, dependents);
   const ready = tasks.filter((t) => waitingOn.get(t.key) === 0).map((t) => t.key);
+  // The ready task with the longest chain (the first given among equals).
+  const takeReady = (): string => {
+    let best = 0;
+    for (let i = 1; i < ready.length; i++) if (priority.get(ready[i])! > priority.get(ready[best])!) best = i;
+    return ready.splice(best, 1)[0];
+  };
   let running = 0;
   let stopping = false;
   const jobs = Math.max(1, opts.jobs);
@@ -43,7 +48,7 @@ export async function runDag<T>(tasks: readonly DagTask<T>[], opts: { jobs: numb
   await new Promise<void>((resolveAll) => {
     const pump = () => {
       while (!stopping && running < jobs && ready.length > 0) {
-        const key = ready.shift()!;
+        const key = takeReady();
         if (outcomes.has(key)) continue;
         running++;
         byKey
@@ -77,6 +82,29 @@ export async function runDag<T>(tasks: readonly DagTask<T>[], opts: { jobs: numb
     pump();
   });
   return outcomes;
+}
+
+// For each task, the number of tasks on the longest chain from it through its dependents (itself
+// included): a leaf has 1. Tasks must be acyclic.
+export function chainLengths<T>(tasks: readonly DagTask<T>[], dependents?: Map<string, string[]>): Map<string, number> {
+  const below = dependents ?? dependentsOf(tasks);
+  const memo = new Map<string, number>();
+  const length = (key: string): number => {
+    let n = memo.get(key);
+    if (n === undefined) {
+      n = 1 + Math.max(0, ...(below.get(key) ?? []).map(length));
+      memo.set(key, n);
+    }
+    return n;
+  };
+  for (const t of tasks) length(t.key);
+  return memo;
+}
+
+function dependentsOf<T>(tasks: readonly DagTask<T>[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const t of tasks) for (const d of new Set(t.deps)) out.set(d, [...(out.get(d) ?? []), t.key]);
+  return out;
 }
 
 // Kahn's algorithm on a copy of the counters: whatever never becomes ready sits on a cycle.
