@@ -65,8 +65,11 @@ export function timeoutFromOptions(opts: BuildOptions): number {
 }
 
 
-export async function toolchain(): Promise<Toolchain> {
-  return detectToolchain();
+// Detected once per run: commands ask for it from several places at once.
+let detected: Promise<Toolchain> | undefined;
+export function toolchain(): Promise<Toolchain> {
+  detected ??= detectToolchain();
+  return detected;
 }
 
 // Binary caches to ask before building (src/substitute/substituters.ts).

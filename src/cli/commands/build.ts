@@ -35,10 +35,19 @@ export type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; conf
 export const SPEC_HELP = "a Hex name (beacon, beacon@~> 1.1, erlang-beacon), a package directory, a .tar or a definition file";
 
 export async function planFromOptions(specs: string[], opts: PlanCliOptions) {
+  // Independent steps, each of which may start a process (toolchain probe, config reader) or
+  // wait for the disk: they run at once.
+  const inputs = Promise.all([opts.config ? readConfigFile(opts.config, opts.mixEnv) : undefined, reposFromOptions(opts), toolchain()]);
+  inputs.catch(() => {}); // awaited below, once the store is open
   const store = await openStoreFromOptions(opts);
-  const projectConfig = opts.config ? await readConfigFile(opts.config, opts.mixEnv) : undefined;
-  const plan = await planBuild(specs, { repos: await reposFromOptions(opts), toolchain: await toolchain(), store, mixEnv: opts.mixEnv, projectConfig, definitionDirs: opts.loadPath });
-  return { store, plan };
+  try {
+    const [projectConfig, repos, tc] = await inputs;
+    const plan = await planBuild(specs, { repos, toolchain: tc, store, mixEnv: opts.mixEnv, projectConfig, definitionDirs: opts.loadPath });
+    return { store, plan };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 export function rootsOf(plan: Plan) {
