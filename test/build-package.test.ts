@@ -476,11 +476,22 @@ test("a Mix build does not consolidate protocols (as mix deps.compile for a depe
     phases: [{ op: "add", name: "look", after: "build", shell: "test -d _build/prod/lib/jsonish/ebin && test ! -e _build/prod/consolidated" }],
   });
   assert.ok(b.result.ok, !b.result.ok ? `${b.result.failure}\n${b.log.slice(-2000)}` : "");
-  assert.match(b.log, /mix compile --no-deps-check --no-protocol-consolidation\n/);
+  assert.match(b.log, /mix compile --no-deps-check --no-protocol-consolidation --no-warnings-as-errors\n/);
   assert.match(
     b.log,
     /\nbeamix: phase times: unpack \d+\.\d{3} s, patch \d+\.\d{3} s, configure \d+\.\d{3} s, build \d+\.\d{3} s, look \d+\.\d{3} s, install \d+\.\d{3} s, validate \d+\.\d{3} s, set-up and clean-up \d+\.\d{3} s\n$/,
   );
+});
+
+test("a package whose own elixirc_options make warnings errors still builds, as under mix deps.compile", { skip }, async () => {
+  const strict = [
+    "sed -i 's/^\\( *\\)elixir: /\\1elixirc_options: [warnings_as_errors: true],\\n\\1elixir: /' mix.exs",
+    "grep -q 'warnings_as_errors: true' mix.exs",
+    "printf 'defmodule Jsonish.Warns do\\n  def f(unused), do: :ok\\nend\\n' > lib/warns.ex",
+  ].join(" && ");
+  const b = await build({ fixture: "jsonish-0.3.1", phases: [{ op: "add", name: "strict", after: "configure", shell: strict }] });
+  assert.ok(b.result.ok, !b.result.ok ? `${b.result.failure}\n${b.log.slice(-2000)}` : "");
+  assert.match(b.log, /variable "unused" is unused/);
 });
 
 test("the check phase runs each build system's tests when asked", { skip }, async () => {

@@ -88,9 +88,9 @@ test("patches become patch -pN commands over files beamix writes into the build 
   );
 });
 
-test("mix: the stand-in, --no-deps-check, no protocol consolidation, config replaced, inputs linked into _build; prune flag from 1.15", () => {
+test("mix: the stand-in, --no-deps-check, no protocol consolidation, warnings not errors, config replaced, inputs linked into _build; prune flag from 1.15", () => {
   const r = mixRecipe(ctx());
-  assert.deepEqual(r.build[0].argv, ["/opt/elixir/bin/elixir", "-r", "/build/beamix/hex_scm_standin.exs", "-S", "mix", "compile", "--no-deps-check", "--no-protocol-consolidation"]);
+  assert.deepEqual(r.build[0].argv, ["/opt/elixir/bin/elixir", "-r", "/build/beamix/hex_scm_standin.exs", "-S", "mix", "compile", "--no-deps-check", "--no-protocol-consolidation", "--no-warnings-as-errors"]);
   const script = r.configure[0].argv[3];
   assert.match(script, /^rm -rf config _build deps$/m);
   assert.match(script, /^cp \/build\/beamix\/config\.exs config\/config\.exs$/m);
@@ -105,7 +105,7 @@ test("mix: the stand-in, --no-deps-check, no protocol consolidation, config repl
   assert.deepEqual(checked.check[0].argv.slice(4), ["mix", "test", "--no-deps-check"]);
 
   const newer = mixRecipe(ctx({ toolchain: toolchain("1.15.7") }));
-  assert.deepEqual(newer.build[0].argv.slice(-3), ["--no-deps-check", "--no-protocol-consolidation", "--no-prune-code-paths"]);
+  assert.deepEqual(newer.build[0].argv.slice(-4), ["--no-deps-check", "--no-protocol-consolidation", "--no-warnings-as-errors", "--no-prune-code-paths"]);
   assert.deepEqual(newer.check[0].argv.slice(-2), ["--no-deps-check", "--no-prune-code-paths"]);
   assert.throws(() => mixRecipe(ctx({ toolchain: toolchain(null) })), /demo 1\.0\.0 is a Mix package, but the toolchain has no Elixir/);
 });
