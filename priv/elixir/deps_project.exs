@@ -2,6 +2,7 @@
 #   elixir -r priv/elixir/hex_scm_standin.exs priv/elixir/deps_project.exs project DIR
 #   elixir -r priv/elixir/hex_scm_standin.exs priv/elixir/deps_project.exs children APP DIR
 #   elixir priv/elixir/deps_project.exs rebar-config APP DIR
+#   elixir -r priv/elixir/hex_scm_standin.exs priv/elixir/deps_project.exs session DIR MIX_ENV
 #
 # What `beamix deps` asks Mix about a project, answered by Mix itself so that nothing is
 # guessed: the project's paths and its dependency declarations as Mix's dependency loader
@@ -15,104 +16,24 @@
 # Prints one line "BEAMIX-ETF <base64 of term_to_binary(result)>", or
 # "BEAMIX-ERROR <message>" and exits with 1. Values that are not plain data (functions,
 # regexes) are replaced by their inspect/1 text.
+#
+# The module is in deps_project.ex. `beamix deps` runs `session` through deps_session.exs,
+# which can load it already compiled.
+#
+# `session` answers all of a `beamix deps` run in this one VM (an Elixir VM costs more to
+# start than the rest of a run from a warm cache): first the project (as `project`), then its
+# compile-time configuration (the file Mix would read, config_path, evaluated by Elixir's own
+# Config.Reader for MIX_ENV and the host target, as read_config.exs does), then one answer per
+# request line read from stdin until it closes:
+#   ID children APP ENV DIR       (as `children`, in the dependency's ENV)
+#   ID rebar-config APP DIR       (as `rebar-config`)
+# where every field after ID is base64. Each answer is one line
+#   BEAMIX-REPLY ID ETF <base64 of term_to_binary(result)>
+#   BEAMIX-REPLY ID ERROR <message>    (an exception: the first line of its message)
+#   BEAMIX-REPLY ID CRASH <message>    (a throw or exit, which a script run alone dies of)
+# with IDs "project" and "config" for the first two (config: {config, imported files}, or
+# {[], []} when there is no such file). When the project cannot be read, its ERROR line
+# is the last and the VM exits with 1.
 
-defmodule BeamixDepsProject do
-  def main(["project", dir]), do: reply(fn -> project(dir) end)
-  def main(["children", app, dir]), do: reply(fn -> children(String.to_atom(app), dir) end)
-  def main(["rebar-config", app, dir]), do: reply(fn -> rebar_config(String.to_atom(app), dir) end)
-  def main(_), do: fail("usage: deps_project.exs project DIR | children APP DIR | rebar-config APP DIR")
-
-  defp reply(fun) do
-    result = fun.()
-    IO.puts(["BEAMIX-ETF ", Base.encode64(:erlang.term_to_binary(result))])
-  rescue
-    e -> fail(Exception.message(e))
-  catch
-    kind, reason -> fail(Exception.format_banner(kind, reason, __STACKTRACE__))
-  end
-
-  defp fail(message) do
-    line = message |> String.split("\n", trim: true) |> List.first() || ""
-    IO.puts(["BEAMIX-ERROR ", line])
-    System.halt(1)
-  end
-
-  defp project(dir) do
-    Mix.start()
-
-    Mix.Project.in_project(:beamix_deps_project, dir, fn _module ->
-      config = Mix.Project.config()
-
-      if config[:apps_path] do
-        Mix.raise("umbrella projects are not supported by beamix deps")
-      end
-
-      %{
-        app: config[:app],
-        version: config[:version],
-        mix_env: Mix.env(),
-        build_path: Mix.Project.build_path(),
-        deps_path: Mix.Project.deps_path(),
-        lockfile: Path.expand(config[:lockfile] || "mix.lock"),
-        config_path: Path.expand(config[:config_path] || "config/config.exs"),
-        elixir_version: System.version(),
-        otp_release: List.to_string(:erlang.system_info(:otp_release)),
-        deps: Enum.map(loader_children(), &dep/1)
-      }
-    end)
-  end
-
-  # A dependency's own declarations, as Mix reads them when it loads that dependency: in its
-  # env (prod unless it says otherwise), with the parent's deps and build paths.
-  defp children(app, dir) do
-    Mix.start()
-    Mix.env(String.to_atom(System.get_env("MIX_ENV") || "prod"))
-
-    Mix.Project.in_project(app, dir, fn _module ->
-      %{app: Mix.Project.config()[:app], version: Mix.Project.config()[:version], deps: Enum.map(loader_children(), &dep/1)}
-    end)
-  end
-
-  # The project's declarations as Mix.Dep structs; the loader takes a `locked?` flag since
-  # Elixir 1.15 (false: nothing may be installed or fetched).
-  defp loader_children do
-    Code.ensure_loaded!(Mix.Dep.Loader)
-
-    if function_exported?(Mix.Dep.Loader, :children, 1),
-      do: apply(Mix.Dep.Loader, :children, [false]),
-      else: apply(Mix.Dep.Loader, :children, [])
-  end
-
-  # What Mix.Tasks.Deps.Compile writes to _build/ENV/lib/APP/mix.rebar.config.
-  defp rebar_config(app, dir) do
-    dir
-    |> Mix.Rebar.load_config()
-    |> then(&Mix.Rebar.apply_overrides(app, &1, []))
-    |> Mix.Rebar.dependency_config()
-    |> Mix.Rebar.serialize_config()
-    |> IO.iodata_to_binary()
-  end
-
-  defp dep(%Mix.Dep{} = d) do
-    %{
-      app: d.app,
-      requirement: plain(d.requirement),
-      scm: d.scm,
-      manager: d.manager,
-      system_env: plain(d.system_env),
-      from: d.from,
-      opts: plain(d.opts)
-    }
-  end
-
-  defp plain(%Regex{} = r), do: inspect(r)
-  defp plain(%_{} = s), do: inspect(s)
-  defp plain(m) when is_map(m), do: Map.new(m, fn {k, v} -> {plain(k), plain(v)} end)
-  defp plain(l) when is_list(l), do: Enum.map(l, &plain/1)
-  defp plain(t) when is_tuple(t), do: t |> Tuple.to_list() |> Enum.map(&plain/1) |> List.to_tuple()
-
-  defp plain(x) when is_atom(x) or is_binary(x) or is_number(x), do: x
-  defp plain(x), do: inspect(x)
-end
-
+Code.require_file("deps_project.ex", __DIR__)
 BeamixDepsProject.main(System.argv())

@@ -1,7 +1,8 @@
 // `beamix deps`: compiled dependencies for an existing Mix project, so that the unmodified
 // `mix compile` then compiles only the project's own code.
 //
-//   mix.exs + mix.lock + MIX_ENV       (mix-query.ts: asked of Mix itself)
+//   mix.exs + mix.lock + MIX_ENV       (mix-query.ts: asked of Mix itself, in one Elixir VM
+//                                       that also evaluates the project's config)
 //   → the closure of locked deps       (closure.ts)
 //   → definitions from the locked sources, verified (plan-from-lock.ts)
 //   → store items, each for exactly the project config it reads (realize-deps.ts, compile-env.ts),
@@ -14,10 +15,8 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
-import type { CompileConfig } from "../derivation/config.ts";
-import type { HexRepo } from "../hex/registry/client.ts";
-import { readMixLockFile } from "../mix/lock.ts";
-import { readConfigFile } from "../project/config-reader.ts";
+import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
+import { lockEntryRepo, readMixLockFile } from "../mix/lock.ts";
 import type { FailedBuild } from "../realize/realize.ts";
 import type { Progress } from "../realize/progress.ts";
 import type { Store } from "../store/store.ts";
@@ -25,8 +24,8 @@ import type { Substituters } from "../substitute/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
-import { materializeDeps, rebarConfigsOf, type MaterializedDep } from "./materialize.ts";
-import { readDepChildren, readMixProject, type MixProjectInfo } from "./mix-query.ts";
+import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageDeps, type MaterializedDep, type StagedDeps } from "./materialize.ts";
+import { openMixSession, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
 import { realizeDeps, type RealizedDep } from "./realize-deps.ts";
 import type { ConfigRead } from "./compile-env.ts";
@@ -35,7 +34,7 @@ export interface DepsOptions {
   projectDir: string;
   mixEnv?: string; // default: MIX_ENV, else dev (as Mix)
   store: Store;
-  toolchain: Toolchain;
+  toolchain: Toolchain | Promise<Toolchain>; // a promise: detected while Mix reads the project
   repos: ReadonlyMap<string, HexRepo>; // by repository name
   cacheDir: string; // git repositories are cached under it
   jobs: number;
@@ -50,6 +49,14 @@ export interface DepsOptions {
   workRoot?: string; // where build and scratch directories are made (default: the system's temp dir)
   substituters?: Substituters; // asked before building (not with check: that only looks in the store)
   fallback?: boolean; // build when trusted substitutes exist but all fail (default true)
+  // Mix's session on this project in this MIX_ENV (depsMixEnv), when the caller opened it ahead
+  // to get the VM started; syncDeps closes it.
+  mix?: MixSession;
+}
+
+// The MIX_ENV beamix deps prepares: the one asked for, else MIX_ENV, else dev (as Mix).
+export function depsMixEnv(asked?: string): string {
+  return asked || process.env.MIX_ENV || "dev";
 }
 
 export interface DepReport {
@@ -93,33 +100,68 @@ async function fileExists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }
 
-// The project's compile-time config. Evaluating it starts an Elixir VM, as asking Mix about the
-// project does: Mix's default config path is read at the same time as the project (`early`), and
-// used when Mix says that is the path.
-async function projectConfigOf(project: MixProjectInfo, mixEnv: string, early: { path: string; config: Promise<CompileConfig | undefined> }): Promise<CompileConfig> {
-  if (project.configPath === early.path) {
-    const config = await early.config;
-    if (config !== undefined) return config;
-  }
-  return (await fileExists(project.configPath)) ? readConfigFile(project.configPath, mixEnv) : {};
+// Hex tarballs named in the project's mix.lock (at its usual place), fetched and verified while
+// the Elixir VM reads the project; the plan takes them from here when it wants the same ones
+// (Mix may name another lock file, and only the closure's packages are wanted). Failures are
+// kept for the plan: a tarball it does not want is never awaited.
+function prefetchTarballs(projectDir: string, repos: ReadonlyMap<string, HexRepo>): Promise<Map<string, Promise<FetchedTarball>>> {
+  return readMixLockFile(resolve(projectDir, "mix.lock")).then(
+    (lock) => {
+      const out = new Map<string, Promise<FetchedTarball>>();
+      for (const e of lock.values()) {
+        if (e.kind !== "hex") continue;
+        const repo = repos.get(lockEntryRepo(e));
+        if (!repo) continue;
+        const t = repo.tarball(e.package, e.version);
+        t.catch(() => {});
+        out.set(tarballKey(repo, e.package, e.version), t);
+      }
+      return out;
+    },
+    () => new Map(), // read again, and reported, once Mix names the lock
+  );
 }
 
-export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
-  const mixEnv = opts.mixEnv || process.env.MIX_ENV || "dev";
-  const defaultConfig = resolve(opts.projectDir, "config", "config.exs");
-  const early = {
-    path: defaultConfig,
-    // undefined: no such file; an error is kept for the case where it turns out to matter.
-    config: fileExists(defaultConfig).then((yes) => (yes ? readConfigFile(defaultConfig, mixEnv) : undefined)),
+// Lines reported before release are held, then passed on; after it, passed on at once.
+function heldWarnings(): { report(line: string): void; release(to: (line: string) => void): void } {
+  const held: string[] = [];
+  let target: ((line: string) => void) | undefined;
+  return {
+    report: (line) => (target ? target(line) : held.push(line)),
+    release(to) {
+      target = to;
+      for (const line of held.splice(0)) to(line);
+    },
   };
-  early.config.catch(() => {}); // awaited later, or not needed
-  const project = await readMixProject(opts.projectDir, mixEnv);
-  const lock = await readMixLockFile(project.lockfile);
-  const projectConfig = await projectConfigOf(project, mixEnv, early);
+}
 
-  const scratch = await mkdtemp(join(opts.workRoot ?? tmpdir(), "beamix-deps-"));
+const tarballKey = (repo: HexRepo, name: string, version: string) => `${repo.name}\0${name}\0${version}`;
+
+export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
+  // The one Elixir VM of the run: mix.exs, then the config, then what the closure and the
+  // materialization ask. Everything below that does not need its answers runs meanwhile.
+  const mix = opts.mix ?? openMixSession(opts.projectDir, depsMixEnv(opts.mixEnv));
+  const scratch = mkdtemp(join(opts.workRoot ?? tmpdir(), "beamix-deps-"));
+  scratch.catch(() => {});
   let rebarConfigs: Map<string, Promise<Buffer>> | undefined;
+  let staged: StagedDeps | undefined;
+  let failed = false;
   try {
+    const prefetched = prefetchTarballs(opts.projectDir, opts.repos);
+    // The caches are asked for their cache-info now; what they say about unusable caches is held
+    // until the packages are realized, where it was reported when they were first asked there.
+    const cacheWarnings = heldWarnings();
+    if (opts.substituters && !opts.check) void opts.substituters.caches(cacheWarnings.report);
+    const toolchain = Promise.resolve(opts.toolchain);
+    toolchain.catch(() => {});
+    // As when the toolchain was detected before Mix was asked: its failure is the one reported.
+    const [tc, projectRead] = await Promise.allSettled([toolchain, mix.project]);
+    if (tc.status === "rejected") throw tc.reason;
+    if (projectRead.status === "rejected") throw projectRead.reason;
+    const project = projectRead.value;
+    const lock = await readMixLockFile(project.lockfile);
+    const projectConfig = await mix.config;
+
     // Git dependencies are checked out (from a cache) before their mix.exs can be read.
     const git = new Map<string, { dir: string; version: string; cache: string }>();
     const closure = await dependencyClosure({
@@ -127,7 +169,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       lock,
       async gitCheckout(app, entry) {
         const cache = await fetchGitCommit(entry.url, entry.rev, opts.cacheDir);
-        const dir = join(scratch, "git", app);
+        const dir = join(await scratch, "git", app);
         await checkoutGitCommit(cache, entry.url, entry.rev, dir);
         git.set(app, { dir, version: "", cache });
         return dir;
@@ -136,7 +178,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         if (!(await fileExists(join(dir, "mix.exs")))) {
           throw new BeamixError(`${dir}: dependency ${app} is not a Mix project (no mix.exs); beamix deps supports Mix projects as git and path dependencies`);
         }
-        const read = await readDepChildren(app, dir, env);
+        const read = await mix.children(app, dir, env);
         const g = git.get(app);
         if (g) {
           if (read.version === null) throw new BeamixError(`${dir}/mix.exs: git dependency ${app} has no version`);
@@ -145,14 +187,24 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         return read.deps;
       },
     });
-    const packages = await planFromLock(closure, { repos: opts.repos, definitionDirs: opts.definitionDirs, git });
-    // Mix's mix.rebar.config of rebar3 packages needs an Elixir VM each: asked now, while the
-    // packages are realized.
-    rebarConfigs = rebarConfigsOf(packages.values(), scratch);
+    const tarballs = await prefetched;
+    const packages = await planFromLock(closure, {
+      repos: opts.repos,
+      definitionDirs: opts.definitionDirs,
+      git,
+      tarball: (repo, name, version) => tarballs.get(tarballKey(repo, name, version)) ?? repo.tarball(name, version),
+    });
+    // Mix's mix.rebar.config of rebar3 packages: asked of the session now, while the packages
+    // are realized. Then nothing more is asked, and the VM exits.
+    rebarConfigs = rebarConfigsOf(packages.values(), await scratch, (app, dir) => mix.rebarConfig(app, dir));
+    void Promise.allSettled(rebarConfigs.values()).then(() => mix.end());
+    // deps/APP needs only the sources: compared, and new trees built beside it, meanwhile too.
+    staged = stageDeps({ project, packages, check: opts.check ?? false });
+    cacheWarnings.release((message) => opts.progress?.event({ type: "warning", message }));
 
     const realized = await realizeDeps(packages, {
       store: opts.store,
-      toolchain: opts.toolchain,
+      toolchain: tc.value,
       jobs: opts.jobs,
       keepGoing: opts.keepGoing,
       keepFailed: opts.keepFailed,
@@ -170,7 +222,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     // Only a complete set is written: a half-updated deps/ would fail in Mix anyway.
     const complete = realized.failed.length === 0 && (opts.check || realized.skipped.length === 0);
     const materialized = complete
-      ? await materializeDeps({ project, packages, items: realized.items, check: opts.check ?? false, link: opts.link ?? "copy", scratch, rebarConfigs })
+      ? await materializeDeps({ project, packages, items: realized.items, check: opts.check ?? false, link: opts.link ?? "copy", scratch: await scratch, rebarConfigs, staged })
       : [];
     const byApp = new Map(materialized.map((m) => [m.app, m]));
     const failed = new Set(realized.failed.map((f) => f.name));
@@ -205,8 +257,16 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       changed,
       items: [...realized.items.values()],
     };
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
+    // After a failure nothing the VM could still answer is wanted: it is stopped.
+    const closed = mix.close(failed);
     await Promise.allSettled(rebarConfigs?.values() ?? []); // they work in scratch
-    await rm(scratch, { recursive: true, force: true });
+    await closed;
+    if (staged) await discardStagedDeps(staged); // what was not put in place
+    const dir = await scratch.catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,10 @@
 // A directory is rewritten only when it differs from what it should be, by replacing it
 // whole (built beside it, then renamed into place); so running twice changes nothing the
 // second time, and `check` reports the same differences without writing.
+//
+// deps/APP depends only on the locked source, so its new trees can be built (stageDeps) while
+// the packages are realized; they are renamed into place by materializeDeps, or removed
+// (discardStagedDeps) when not every package was realized and nothing is written.
 import { constants } from "node:fs";
 import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
@@ -52,6 +56,20 @@ export interface MaterializeOptions {
   link: "copy" | "hardlink";
   scratch: string; // an empty directory for temporary files
   rebarConfigs?: ReadonlyMap<string, Promise<Buffer>>; // by app, from rebarConfigsOf (else asked here)
+  staged?: StagedDeps; // from stageDeps with the same project and packages (else done here)
+}
+
+// deps/APP of each package, compared with what it should be and, when it differs (and not
+// with check), its new tree built beside it: settled per package, failures kept for
+// materializeDeps to report.
+export interface StagedDeps {
+  readonly packages: Map<LockedPackage, Promise<DepsStage>>;
+}
+
+interface DepsStage {
+  exists: boolean;
+  diff: string[]; // why deps/APP is rewritten; none: it is as it should be
+  fresh?: string; // the new tree, to be renamed into place
 }
 
 // What a directory should hold: paths relative to its root. Directories are implied.
@@ -71,18 +89,67 @@ const MATERIALIZE_JOBS = 6;
 const MAX_REASONS = 3;
 
 export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
-  if (!o.check) {
-    const parents = new Set([...o.packages.values()].flatMap((p) => [dirname(p.node.dest), dirname(p.node.build)]));
-    for (const dir of parents) await removeLeftovers(dir);
-  }
+  const staged = o.staged ?? stageDeps(o);
   // Packages touch disjoint directories: several at once, since this is mostly file I/O.
+  return eachAtOnce([...o.packages.values()], async (p) => {
+    const stage = staged.packages.get(p);
+    if (!stage) throw new Error(`deps/ of ${p.app} was not staged`);
+    return materializeOne(o, p, await stage);
+  });
+}
+
+// Compares every deps/APP with what it should be and, unless `check`, builds the new trees
+// beside those that differ (after removing what an interrupted run left there).
+export function stageDeps(o: Pick<MaterializeOptions, "project" | "packages" | "check">): StagedDeps {
   const packages = [...o.packages.values()];
-  const out: MaterializedDep[] = new Array(packages.length);
+  const cleaned = o.check ? Promise.resolve() : removeAllLeftovers(packages);
+  const limit = limiter(MATERIALIZE_JOBS);
+  const stages = new Map<LockedPackage, Promise<DepsStage>>();
+  for (const p of packages) {
+    const stage = cleaned.then(() => limit(() => stageOne(o, p)));
+    stage.catch(() => {}); // reported by materializeDeps, or not wanted
+    stages.set(p, stage);
+  }
+  return { packages: stages };
+}
+
+// Runs at most n of the functions given at once.
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
+
+// Removes the new trees stageDeps built (nothing is written when not every package is realized).
+export async function discardStagedDeps(staged: StagedDeps): Promise<void> {
+  for (const stage of staged.packages.values()) {
+    const fresh = await stage.then((s) => s.fresh, () => undefined);
+    if (fresh !== undefined) await rm(fresh, { recursive: true, force: true });
+  }
+}
+
+async function removeAllLeftovers(packages: LockedPackage[]): Promise<void> {
+  const parents = new Set(packages.flatMap((p) => [dirname(p.node.dest), dirname(p.node.build)]));
+  for (const dir of parents) await removeLeftovers(dir);
+}
+
+async function eachAtOnce<T, R>(xs: T[], f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(xs.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < packages.length; i = next++) out[i] = await materializeOne(o, packages[i]);
+    for (let i = next++; i < xs.length; i = next++) out[i] = await f(xs[i]);
   };
-  await Promise.all(Array.from({ length: Math.min(MATERIALIZE_JOBS, packages.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(MATERIALIZE_JOBS, xs.length) }, worker));
   return out;
 }
 
@@ -94,15 +161,10 @@ async function removeLeftovers(dir: string): Promise<void> {
   for (const name of names) if (LEFTOVER.test(name)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
-async function materializeOne(o: MaterializeOptions, p: LockedPackage): Promise<MaterializedDep> {
+// deps/APP: how it differs from what it should be, and (unless check) the new tree beside it.
+async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: LockedPackage): Promise<DepsStage> {
   const { node } = p;
   const source = await sourceFiles(p);
-  const report: MaterializedDep = { app: p.app, name: p.name, version: p.version, deps: "unchanged", build: "unchanged", reasons: [] };
-  const note = (r: string) => {
-    if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
-  };
-
-  // deps/APP
   const depsExists = await exists(node.dest);
   let depsDiff: string[];
   let wantDeps: Tree | undefined;
@@ -117,10 +179,24 @@ async function materializeOne(o: MaterializeOptions, p: LockedPackage): Promise<
     if (state && state.origin !== lock.url) depsDiff.push(`origin is ${state.origin}, locked ${lock.url}`);
     if (depsExists && !(await isFile(join(node.dest, ".fetch")))) depsDiff.push(".fetch: missing");
   }
-  if (depsDiff.length > 0) {
-    report.deps = depsExists ? "update" : "create";
-    depsDiff.forEach((r) => note(`${rel(o, node.dest)}: ${r}`));
-    if (!o.check) await writeDeps(p, wantDeps);
+  const stage: DepsStage = { exists: depsExists, diff: depsDiff };
+  if (depsDiff.length > 0 && !o.check) stage.fresh = await stageDepsTree(p, wantDeps);
+  return stage;
+}
+
+async function materializeOne(o: MaterializeOptions, p: LockedPackage, stage: DepsStage): Promise<MaterializedDep> {
+  const { node } = p;
+  const source = await sourceFiles(p);
+  const report: MaterializedDep = { app: p.app, name: p.name, version: p.version, deps: "unchanged", build: "unchanged", reasons: [] };
+  const note = (r: string) => {
+    if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
+  };
+
+  // deps/APP
+  if (stage.diff.length > 0) {
+    report.deps = stage.exists ? "update" : "create";
+    stage.diff.forEach((r) => note(`${rel(o, node.dest)}: ${r}`));
+    if (stage.fresh !== undefined) await replaceDir(stage.fresh, node.dest);
   }
 
   // _build/ENV/lib/APP
@@ -258,24 +334,28 @@ async function everyAsync<T>(xs: T[], f: (x: T) => Promise<boolean>): Promise<bo
   return true;
 }
 
+// Who makes a mix.rebar.config from a directory holding a package's rebar files: Mix.Rebar, in
+// an Elixir VM of its own (mixRebarConfig) or in the run's Mix session (MixSession.rebarConfig).
+export type RebarConfigAsker = (app: string, dir: string) => Promise<Buffer>;
+
 // Mix.Rebar reads the package's rebar.config (and .script): give it just those files.
-async function rebarConfigOf(scratch: string, p: LockedPackage, source: SourceFiles): Promise<Buffer> {
+async function rebarConfigOf(scratch: string, p: LockedPackage, source: SourceFiles, ask: RebarConfigAsker = mixRebarConfig): Promise<Buffer> {
   const dir = await mkdtemp(join(scratch, `rebar-${p.app}-`));
   for (const f of ["rebar.config", "rebar.config.script"]) {
     const s = source.get(f);
     if (s && "data" in s) await writeFile(join(dir, f), s.data);
   }
-  return mixRebarConfig(p.app, dir);
+  return ask(p.app, dir);
 }
 
-// The mix.rebar.config of every package built with rebar3, all asked at once (each an Elixir
-// VM), so that a caller can have them made while it does something else. A failure surfaces
-// where materializeDeps awaits it.
-export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: string): Map<string, Promise<Buffer>> {
+// The mix.rebar.config of every package built with rebar3, all asked at once, so that a caller
+// can have them made while it does something else. A failure surfaces where materializeDeps
+// awaits it.
+export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: string, ask: RebarConfigAsker = mixRebarConfig): Map<string, Promise<Buffer>> {
   const out = new Map<string, Promise<Buffer>>();
   for (const p of packages) {
     if (p.definition.buildSystem !== "rebar3") continue;
-    const promise = sourceFiles(p).then((source) => rebarConfigOf(scratch, p, source));
+    const promise = sourceFiles(p).then((source) => rebarConfigOf(scratch, p, source, ask));
     promise.catch(() => {}); // not awaited when nothing is materialized
     out.set(p.app, promise);
   }
@@ -355,7 +435,8 @@ async function replaceDir(fresh: string, dest: string): Promise<void> {
   if (had) await rm(old, { recursive: true, force: true });
 }
 
-async function writeDeps(p: LockedPackage, want: Tree | undefined): Promise<void> {
+// deps/APP's new tree, beside it.
+async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<string> {
   const { dest } = p.node;
   await mkdir(dirname(dest), { recursive: true });
   const fresh = tmpSibling(dest, "new");
@@ -370,7 +451,7 @@ async function writeDeps(p: LockedPackage, want: Tree | undefined): Promise<void
       await checkoutGitCommit(p.gitCache!, p.node.source.lock.url, p.node.source.lock.rev, fresh);
       await writeFile(join(fresh, ".fetch"), EMPTY, { mode: 0o644 });
     }
-    await replaceDir(fresh, dest);
+    return fresh;
   } catch (err) {
     await rm(fresh, { recursive: true, force: true });
     throw err;

@@ -3,13 +3,23 @@
 // dependency's declarations, and the mix.rebar.config Mix writes for a rebar3 dependency.
 // Mix runs with beamix's Hex SCM stand-in and an empty MIX_HOME, so no Hex archive is needed
 // (or loaded) and nothing is fetched.
-import { mkdtemp, rm, stat } from "node:fs/promises";
+//
+// `beamix deps` asks all of it in one Elixir VM (openMixSession), which also evaluates the
+// project's compile-time config: starting a VM costs more than the rest of a run from a warm
+// cache. The functions that ask one question each start a VM of their own.
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Stats } from "node:fs";
+import { lstat, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { getCompileCacheDir } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import { binaryToTerm } from "../erlang/etf.ts";
 import type { Term } from "../erlang/term.ts";
+import type { CompileConfig } from "../derivation/config.ts";
+import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR, firstLine, runTool } from "../project/run-script.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { atomOf, getKey, itemsOf, pairsOf, textOf, truthy } from "../project/term-json.ts";
 
 export type DepScm = "hex" | "git" | "path" | "other";
@@ -57,13 +67,19 @@ export interface DepChildren {
 
 const SCRIPT = join(PRIV_DIR, "elixir", "deps_project.exs");
 const STANDIN = join(PRIV_DIR, "elixir", "hex_scm_standin.exs");
+const MODULE = join(PRIV_DIR, "elixir", "deps_project.ex"); // what SCRIPT runs
+const SESSION = join(PRIV_DIR, "elixir", "deps_session.exs");
+
+function scriptEnv(mixEnv: string, home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, MIX_ENV: mixEnv, MIX_HOME: home, HEX_HOME: home, HEX_OFFLINE: "1" };
+  delete env.MIX_EXS; // the project is named by its directory
+  return env;
+}
 
 async function runScript(args: string[], mixEnv: string, what: string): Promise<Term> {
   const home = await mkdtemp(join(tmpdir(), "beamix-mixhome-"));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, MIX_ENV: mixEnv, MIX_HOME: home, HEX_HOME: home, HEX_OFFLINE: "1" };
-    delete env.MIX_EXS; // the project is named by its directory
-    const out = await runTool("elixir", ["-r", STANDIN, SCRIPT, ...args], env);
+    const out = await runTool("elixir", ["-r", STANDIN, SCRIPT, ...args], scriptEnv(mixEnv, home));
     const line = out.stdout.split("\n").find((l) => l.startsWith("BEAMIX-ETF ") || l.startsWith("BEAMIX-ERROR "));
     if (!line) throw new BeamixError(`${what}: Mix could not read it: ${firstLine(out.stderr) || `elixir exited with ${out.code}`}`);
     if (line.startsWith("BEAMIX-ERROR ")) throw new BeamixError(`${what}: ${line.slice("BEAMIX-ERROR ".length)}`);
@@ -141,12 +157,11 @@ function depsOf(t: Term, what: string): DepDecl[] {
   return (itemsOf(field(t, "deps")) ?? []).map((d) => depOf(d, what));
 }
 
-// The project in `dir` as Mix sees it in `mixEnv`.
-export async function readMixProject(dir: string, mixEnv: string): Promise<MixProjectInfo> {
-  const abs = resolve(dir);
-  const what = join(abs, "mix.exs");
-  if (!(await stat(what).then((s) => s.isFile(), () => false))) throw new BeamixError(`${abs}: not a Mix project (no mix.exs)`);
-  const t = await runScript(["project", abs], mixEnv, what);
+async function checkMixProject(abs: string): Promise<void> {
+  if (!(await stat(join(abs, "mix.exs")).then((s) => s.isFile(), () => false))) throw new BeamixError(`${abs}: not a Mix project (no mix.exs)`);
+}
+
+function projectOf(t: Term, abs: string, what: string): MixProjectInfo {
   return {
     dir: abs,
     app: text(field(t, "app"), what),
@@ -162,17 +177,235 @@ export async function readMixProject(dir: string, mixEnv: string): Promise<MixPr
   };
 }
 
+// The project in `dir` as Mix sees it in `mixEnv`.
+export async function readMixProject(dir: string, mixEnv: string): Promise<MixProjectInfo> {
+  const abs = resolve(dir);
+  await checkMixProject(abs);
+  const what = join(abs, "mix.exs");
+  return projectOf(await runScript(["project", abs], mixEnv, what), abs, what);
+}
+
+function childrenOf(t: Term, what: string): DepChildren {
+  return { app: text(field(t, "app"), what), version: optText(field(t, "version")), deps: depsOf(t, what) };
+}
+
 // The declarations of the Mix project in `dir` (a git or path dependency), read as Mix reads
 // a dependency: in its own env.
 export async function readDepChildren(app: string, dir: string, env: string): Promise<DepChildren> {
   const what = join(dir, "mix.exs");
-  const t = await runScript(["children", app, resolve(dir)], env, what);
-  return { app: text(field(t, "app"), what), version: optText(field(t, "version")), deps: depsOf(t, what) };
+  return childrenOf(await runScript(["children", app, resolve(dir)], env, what), what);
+}
+
+function rebarConfigOf(t: Term, dir: string): Buffer {
+  if (t.type !== "binary") throw new BeamixError(`${dir}/rebar.config: unexpected answer from Mix`);
+  return t.value;
 }
 
 // The mix.rebar.config Mix writes before compiling the rebar3 dependency in `dir`.
 export async function mixRebarConfig(app: string, dir: string): Promise<Buffer> {
-  const t = await runScript(["rebar-config", app, resolve(dir)], "prod", join(dir, "rebar.config"));
-  if (t.type !== "binary") throw new BeamixError(`${dir}/rebar.config: unexpected answer from Mix`);
-  return t.value;
+  return rebarConfigOf(await runScript(["rebar-config", app, resolve(dir)], "prod", join(dir, "rebar.config")), dir);
+}
+
+// One Elixir VM for all of a `beamix deps` run (deps_session.exs, deps_project.ex `session`):
+// it starts at once on the project and its config; `children` and `rebarConfig` are asked of the same VM,
+// one at a time in the order asked. `end` says nothing more will be asked (the VM then exits
+// once it has answered); `close` ends it (or, aborting, stops it) and waits for it to exit.
+export interface MixSession {
+  project: Promise<MixProjectInfo>;
+  // The project's compile-time config: its config_path evaluated by Config.Reader for its
+  // MIX_ENV, as readConfigFile does ({} when there is no such file).
+  config: Promise<CompileConfig>;
+  children(app: string, dir: string, env: string): Promise<DepChildren>;
+  rebarConfig(app: string, dir: string): Promise<Buffer>;
+  end(): void;
+  close(abort?: boolean): Promise<void>; // abort: stop the VM rather than let it finish
+}
+
+// A question to the session, and how its failures read (as the one-question scripts' do).
+interface Pending {
+  resolve(etf: Buffer): void;
+  reject(err: Error): void;
+  failed(kind: "ERROR" | "CRASH", message: string): string;
+  lost(reason: string): string; // the VM exited without answering (reason: its stderr, or its exit)
+  timer?: NodeJS.Timeout;
+}
+
+// A project file that never finishes loading is stopped, as runTool stops it.
+const SESSION_TIMEOUT_MS = 120_000;
+
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+class Session implements MixSession {
+  readonly project: Promise<MixProjectInfo>;
+  readonly config: Promise<CompileConfig>;
+  private readonly pending = new Map<string, Pending>();
+  private readonly started: Promise<ChildProcess | undefined>; // undefined: no VM
+  private nextId = 0;
+  private ended = false;
+  private exited: Promise<void> | undefined;
+  private gone: ((p: Pending) => Error) | undefined; // once there is no VM to answer
+  private kill: (why?: string) => void = () => {};
+  private home: string | undefined;
+
+  constructor(dir: string, mixEnv: string) {
+    const abs = resolve(dir);
+    const what = join(abs, "mix.exs");
+    const project = this.expect("project", { failed: (_, m) => `${what}: ${m}`, lost: (r) => `${what}: Mix could not read it: ${r}` });
+    let configPath = join(abs, "config", "config.exs"); // until the project says
+    const config = this.expect("config", {
+      failed: (kind, m) => (kind === "ERROR" ? `${configPath}: ${m}` : `${configPath}: could not be read: ${m}`),
+      lost: (r) => `${configPath}: could not be read: ${r}`,
+    });
+    this.project = project.then((etf) => {
+      const p = projectOf(binaryToTerm(etf), abs, what);
+      configPath = resolve(p.configPath);
+      return p;
+    });
+    this.config = config.then((etf) => decodeConfigEtf(etf, configPath).config);
+    // Neither is awaited when the session is closed first (or the config, when the project fails).
+    this.project.catch(() => {});
+    this.config.catch(() => {});
+    this.started = this.start(abs, mixEnv).catch((err: Error) => {
+      this.lose(() => err);
+      return undefined;
+    });
+  }
+
+  private async start(abs: string, mixEnv: string): Promise<ChildProcess | undefined> {
+    await checkMixProject(abs);
+    const [loader, cache] = await Promise.all([readFile(SESSION, "utf8"), compiledHelpers()]);
+    const home = (this.home = await mkdtemp(join(tmpdir(), "beamix-mixhome-")));
+    const args = ["-e", loader, "--", cache ?? "", STANDIN, MODULE, "session", abs, mixEnv];
+    const child = spawn("elixir", args, { env: scriptEnv(mixEnv, home), stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let stopped: string | undefined;
+    this.exited = new Promise<void>((done) => {
+      child.on("error", (e: NodeJS.ErrnoException) => {
+        this.lose(() => (e.code === "ENOENT" ? new BeamixError("elixir was not found on PATH; it is needed to read this project") : e));
+        done();
+      });
+      child.on("close", (code) => {
+        const reason = stopped ?? (firstLine(stderr) || `elixir exited with ${code}`);
+        this.lose((p) => new BeamixError(p.lost(reason)));
+        done();
+      });
+    });
+    this.kill = (why) => {
+      stopped ??= why;
+      child.kill("SIGKILL");
+    };
+    for (const p of this.pending.values()) this.arm(p);
+    child.stdin!.on("error", () => {}); // the VM is gone: its exit answers what is pending
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      for (let nl = stdout.indexOf("\n"); nl >= 0; nl = stdout.indexOf("\n")) {
+        this.line(stdout.slice(0, nl));
+        stdout = stdout.slice(nl + 1);
+      }
+    });
+    if (this.ended) child.stdin!.end();
+    return child;
+  }
+
+  // A question unanswered for this long: the VM is stopped, as runTool stops a script.
+  private arm(p: Pending): void {
+    p.timer ??= setTimeout(() => this.kill(`elixir was stopped after ${SESSION_TIMEOUT_MS / 1000} s`), SESSION_TIMEOUT_MS);
+  }
+
+  private line(line: string): void {
+    const m = /^BEAMIX-REPLY (\S+) (ETF|ERROR|CRASH) ?(.*)$/.exec(line);
+    const p = m ? this.pending.get(m[1]) : undefined;
+    if (!m || !p) return;
+    this.pending.delete(m[1]);
+    clearTimeout(p.timer);
+    if (m[2] === "ETF") p.resolve(Buffer.from(m[3], "base64"));
+    else p.reject(new BeamixError(p.failed(m[2] as "ERROR" | "CRASH", m[3])));
+  }
+
+  // No VM answers any more: every question, asked or to come, fails so.
+  private lose(error: (p: Pending) => Error): void {
+    this.gone ??= error;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(this.gone(p));
+    }
+  }
+
+  private expect(id: string, how: Pick<Pending, "failed" | "lost">): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const p: Pending = { resolve, reject, ...how };
+      if (this.gone) return reject(this.gone(p));
+      this.pending.set(id, p);
+    });
+  }
+
+  private async ask(fields: string[], how: Pick<Pending, "failed" | "lost">): Promise<Term> {
+    if (this.ended) throw new Error("the Mix session was ended before this question");
+    const id = String(this.nextId++);
+    const answer = this.expect(id, how);
+    answer.catch(() => {});
+    const child = await this.started;
+    const p = this.pending.get(id);
+    if (child && p) {
+      this.arm(p);
+      child.stdin!.write(`${id} ${fields.map(b64).join(" ")}\n`);
+    }
+    return binaryToTerm(await answer);
+  }
+
+  async children(app: string, dir: string, env: string): Promise<DepChildren> {
+    const what = join(dir, "mix.exs");
+    const t = await this.ask(["children", app, env, resolve(dir)], { failed: (_, m) => `${what}: ${m}`, lost: (r) => `${what}: Mix could not read it: ${r}` });
+    return childrenOf(t, what);
+  }
+
+  async rebarConfig(app: string, dir: string): Promise<Buffer> {
+    const what = join(dir, "rebar.config");
+    const t = await this.ask(["rebar-config", app, resolve(dir)], { failed: (_, m) => `${what}: ${m}`, lost: (r) => `${what}: Mix could not read it: ${r}` });
+    return rebarConfigOf(t, dir);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    void this.started.then((child) => child?.stdin!.end());
+  }
+
+  async close(abort = false): Promise<void> {
+    this.end();
+    if (abort) void this.started.then(() => this.kill("the Mix session was closed"));
+    await this.started;
+    await this.exited;
+    if (this.home) await rm(this.home, { recursive: true, force: true });
+  }
+}
+
+// Where deps_session.exs keeps the stand-in and deps_project.ex compiled: in the CLI's compile
+// cache (node:module's, which the CLI enables; with none, they are compiled on every run), in a
+// directory only this user can write, since its files are loaded as code. Named after the
+// sources; the script adds the Elixir and ERTS versions.
+async function compiledHelpers(): Promise<string | undefined> {
+  const root = getCompileCacheDir();
+  const uid = process.getuid?.();
+  if (root === undefined || uid === undefined) return undefined;
+  const own = (st: Stats) => st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+  try {
+    if (!own(await lstat(root))) return undefined;
+    const dir = join(root, "beamix-elixir");
+    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+    if (!own(await lstat(dir))) return undefined;
+    const sources = await Promise.all([STANDIN, MODULE, SESSION].map((f) => readFile(f)));
+    return join(dir, `deps-project-${sha256Hex(Buffer.concat(sources.flatMap((b) => [b, Buffer.from([0])]))).slice(0, 32)}`);
+  } catch {
+    return undefined;
+  }
+}
+
+export function openMixSession(dir: string, mixEnv: string): MixSession {
+  return new Session(dir, mixEnv);
 }

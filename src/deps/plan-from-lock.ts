@@ -11,7 +11,7 @@
 // here: the hashes depend on each package's compile-time reads, known only as packages are
 // found or built (see compile-env.ts and realize-deps.ts).
 import { BeamixError } from "../errors.ts";
-import type { HexRepo } from "../hex/registry/client.ts";
+import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { buildTarball } from "../hex/tarball.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { lockEntryRepo } from "../mix/lock.ts";
@@ -40,6 +40,8 @@ export interface LockPlanOptions {
   definitionDirs?: readonly string[];
   // Git dependencies: their checkout directory and version (from their mix.exs).
   git: ReadonlyMap<string, { dir: string; version: string; cache: string }>;
+  // How a Hex tarball is had (default: repo.tarball), e.g. from those fetched ahead.
+  tarball?: (repo: HexRepo, name: string, version: string) => Promise<FetchedTarball>;
 }
 
 // Mix's `manager:` values.
@@ -77,7 +79,7 @@ export async function planFromLock(closure: DepsClosure, opts: LockPlanOptions):
         const repoName = lockEntryRepo(lock);
         const repo = opts.repos.get(repoName);
         if (!repo) throw new BeamixError(`mix.lock: ${node.app} comes from the Hex repository ${repoName}, which is not configured (use --repo-name ${repoName} --repo URL --public-key FILE)`);
-        const t = await repo.tarball(lock.package, lock.version);
+        const t = await (opts.tarball ? opts.tarball(repo, lock.package, lock.version) : repo.tarball(lock.package, lock.version));
         for (const [what, locked, got] of [["inner", lock.innerChecksum, t.innerChecksum], ["outer", lock.outerChecksum, t.outerChecksum]] as const) {
           if (locked !== undefined && locked.toLowerCase() !== got) {
             throw new BeamixError(`mix.lock: the ${what} checksum of ${lock.package} ${lock.version} is ${locked}, but repository ${repoName} has ${got}`);

@@ -29,14 +29,14 @@ export async function readConfigFile(file: string, mixEnv: string): Promise<Comp
   const path = resolve(file);
   const cachePath = join(cacheDir(), "config", `${sha256Hex(`${path}\0${mixEnv}`)}.json`);
   const cached = await readFile(cachePath, "utf8").then((t) => JSON.parse(t) as CachedConfig, () => undefined);
-  if (cached && (await unchanged(cached.files))) return decode(Buffer.from(cached.etf, "base64"), path).config;
+  if (cached && (await unchanged(cached.files))) return decodeConfigEtf(Buffer.from(cached.etf, "base64"), path).config;
 
   const out = await runTool("elixir", [join(PRIV_DIR, "elixir", "read_config.exs"), path, mixEnv], { ...process.env, MIX_ENV: mixEnv });
   const line = out.stdout.split("\n").find((l) => l.startsWith("BEAMIX-ETF ") || l.startsWith("BEAMIX-ERROR "));
   if (!line) throw new BeamixError(`${path}: could not be read: ${firstLine(out.stderr) || `elixir exited with ${out.code}`}`);
   if (line.startsWith("BEAMIX-ERROR ")) throw new BeamixError(`${path}: ${line.slice("BEAMIX-ERROR ".length)}`);
   const etf = line.slice("BEAMIX-ETF ".length);
-  const { config, imports } = decode(Buffer.from(etf, "base64"), path);
+  const { config, imports } = decodeConfigEtf(Buffer.from(etf, "base64"), path);
 
   const files: Record<string, string> = {};
   for (const f of [path, ...imports]) {
@@ -55,7 +55,8 @@ async function unchanged(files: Record<string, string>): Promise<boolean> {
 }
 
 // The script prints {Config, Imports}: Imports are the files the evaluation read besides the first.
-function decode(etf: Buffer, where: string): { config: CompileConfig; imports: string[] } {
+// (priv/elixir/deps_project.ex answers the same term for `beamix deps`.)
+export function decodeConfigEtf(etf: Buffer, where: string): { config: CompileConfig; imports: string[] } {
   let term: Term;
   try {
     term = binaryToTerm(etf);

@@ -8,7 +8,8 @@ import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts"
 import { readSecretKeyFile } from "../../substitute/keys.ts";
 import { openCache } from "../../substitute/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/publish.ts";
-import { syncDeps, type DepsReport } from "../../deps/deps.ts";
+import { depsMixEnv, syncDeps, type DepsReport } from "../../deps/deps.ts";
+import { openMixSession } from "../../deps/mix-query.ts";
 import { defaultProgress, type Progress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
@@ -64,59 +65,79 @@ export function registerDepsCommands(program: Command): void {
   addBuildOptions(deps);
   addSubstituterOptions(deps);
   deps.action(async (dir: string, opts: DepsCliOptions) => {
-    // Checked before anything is built, so a CI run with a wrong key fails at once.
-    const push = await pushTarget(opts);
-    const store = await openStoreFromOptions(opts);
+    // Detecting the toolchain may start an Erlang VM: it runs while the rest is set up and Mix
+    // reads the project, and its failure is reported where it was awaited before.
+    const detected = toolchain();
+    detected.catch(() => {});
+    // Mix reads the project in an Elixir VM, the longest step before anything can be realized:
+    // started first, handed to syncDeps (which closes it), stopped if the run ends before that.
+    const mix = openMixSession(dir, depsMixEnv(opts.env));
+    let handedOver = false;
     try {
-      // With --json, stdout is the result; warnings (rejected substitutes) still go to stderr.
-      const progress = opts.json ? warningsOnly() : await defaultProgress();
-      const warn = (line: string) => progress.event({ type: "warning", message: line });
-      const substituters = opts.check ? undefined : await substitutersFromOptions(opts, warn);
-      const report = await syncDeps({
-        projectDir: dir,
-        mixEnv: opts.env,
-        store,
-        toolchain: await toolchain(),
-        repos: await reposFromOptions(opts),
-        cacheDir: cacheDir(),
-        jobs: jobsFromOptions(opts),
-        keepGoing: opts.keepGoing,
-        keepFailed: opts.keepFailed,
-        sandbox: opts.sandbox,
-        timeoutMs: timeoutFromOptions(opts),
-        progress,
-        check: opts.check,
-        link: opts.hardLinks ? "hardlink" : "copy",
-        definitionDirs: opts.loadPath,
-        substituters,
-        fallback: opts.fallback,
-      });
-      const ok = report.failed.length === 0 && report.skipped.length === 0;
-      let pushed: PublishResult | undefined;
-      if (push && ok) {
-        pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
-          signWith: push.secret,
-          priority: push.priority,
-          jobs: jobsFromOptions(opts),
-          report: warn,
-          onItem: (e) => {
-            if (e.status === "pushed" && !opts.json) process.stderr.write(`pushed ${e.item.name} ${e.item.version} (${kib(e.fileSize!)}${e.archiveUploaded ? "" : ", archive already there"})\n`);
+      // Checked before anything is built, so a CI run with a wrong key fails at once.
+      const push = await pushTarget(opts);
+      const store = await openStoreFromOptions(opts);
+      try {
+        // With --json, stdout is the result; warnings (rejected substitutes) still go to stderr.
+        const progress = opts.json ? warningsOnly() : await defaultProgress();
+        const warn = (line: string) => progress.event({ type: "warning", message: line });
+        const substituters = opts.check ? undefined : await substitutersFromOptions(opts, warn);
+        const { repos, jobs, timeoutMs } = await (async () => ({ repos: await reposFromOptions(opts), jobs: jobsFromOptions(opts), timeoutMs: timeoutFromOptions(opts) }))().catch(
+          async (err: unknown) => {
+            await detected; // a toolchain that cannot be used is reported first, as before
+            throw err;
           },
+        );
+        handedOver = true;
+        const report = await syncDeps({
+          projectDir: dir,
+          mixEnv: opts.env,
+          store,
+          toolchain: detected,
+          mix,
+          repos,
+          cacheDir: cacheDir(),
+          jobs,
+          keepGoing: opts.keepGoing,
+          keepFailed: opts.keepFailed,
+          sandbox: opts.sandbox,
+          timeoutMs,
+          progress,
+          check: opts.check,
+          link: opts.hardLinks ? "hardlink" : "copy",
+          definitionDirs: opts.loadPath,
+          substituters,
+          fallback: opts.fallback,
         });
+        const ok = report.failed.length === 0 && report.skipped.length === 0;
+        let pushed: PublishResult | undefined;
+        if (push && ok) {
+          pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
+            signWith: push.secret,
+            priority: push.priority,
+            jobs,
+            report: warn,
+            onItem: (e) => {
+              if (e.status === "pushed" && !opts.json) process.stderr.write(`pushed ${e.item.name} ${e.item.version} (${kib(e.fileSize!)}${e.archiveUploaded ? "" : ", archive already there"})\n`);
+            },
+          });
+        }
+        if (opts.json) {
+          printJson({
+            ...report,
+            items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
+            ...(pushed ? { push: { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints } } : {}),
+          });
+        } else printLines(reportLines(report));
+        process.stderr.write(summary(report, opts.check ?? false, substituters !== undefined) + "\n");
+        if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
+        else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
+        if (!ok || (opts.check && report.changed)) process.exitCode = 1;
+      } finally {
+        await store.close();
       }
-      if (opts.json) {
-        printJson({
-          ...report,
-          items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
-          ...(pushed ? { push: { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints } } : {}),
-        });
-      } else printLines(reportLines(report));
-      process.stderr.write(summary(report, opts.check ?? false, substituters !== undefined) + "\n");
-      if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
-      else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
-      if (!ok || (opts.check && report.changed)) process.exitCode = 1;
     } finally {
-      await store.close();
+      if (!handedOver) await mix.close(true);
     }
   });
 }
