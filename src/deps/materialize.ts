@@ -36,6 +36,7 @@ import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "
 import { mixRebarConfig, type MixProjectInfo } from "./mix-query.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
 import type { RealizedDep } from "./realize-deps.ts";
+import { Semaphore } from "../util/semaphore.ts";
 
 export type Change = "unchanged" | "create" | "update";
 
@@ -103,32 +104,16 @@ export async function materializeDeps(o: MaterializeOptions): Promise<Materializ
 export function stageDeps(o: Pick<MaterializeOptions, "project" | "packages" | "check">): StagedDeps {
   const packages = [...o.packages.values()];
   const cleaned = o.check ? Promise.resolve() : removeAllLeftovers(packages);
-  const limit = limiter(MATERIALIZE_JOBS);
+  const slots = new Semaphore(MATERIALIZE_JOBS);
   const stages = new Map<LockedPackage, Promise<DepsStage>>();
   for (const p of packages) {
-    const stage = cleaned.then(() => limit(() => stageOne(o, p)));
+    const stage = cleaned.then(() => slots.use(() => stageOne(o, p)));
     stage.catch(() => {}); // reported by materializeDeps, or not wanted
     stages.set(p, stage);
   }
   return { packages: stages };
 }
 
-// Runs at most n of the functions given at once.
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let free = n;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (free > 0) free--;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    }
-  };
-}
 
 // Removes the new trees stageDeps built (nothing is written when not every package is realized).
 export async function discardStagedDeps(staged: StagedDeps): Promise<void> {

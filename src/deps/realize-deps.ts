@@ -18,11 +18,12 @@ import { appLibDir } from "../build/layout.ts";
 import type { Plan, PlannedPackage } from "../realize/plan.ts";
 import { buildOne, BuildFailure, label, type FailedBuild, type RealizeOptions } from "../realize/realize.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
-import { runDag } from "../realize/scheduler.ts";
+import { chainLengths, runDag } from "../realize/scheduler.ts";
 import { quietProgress } from "../realize/progress.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex, compileEnvReads, configBasisHash, restrictConfig, type CompileEnvRecord, type ConfigRead } from "./compile-env.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
+import { Semaphore } from "../util/semaphore.ts";
 
 export interface DepsRealizeOptions extends RealizeOptions {
   projectConfig: CompileConfig;
@@ -67,7 +68,7 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
   const report = (message: string) => progress.event({ type: "warning", message });
   // Caches that turn out unusable (no trusted key, no cache-info) are reported once: build.
   const subs = opts.substituters && !opts.lookupOnly && (await opts.substituters.caches(report)).length > 0 ? opts.substituters : undefined;
-  const buildSlot = slots(opts.jobs);
+  const buildSlots = new Semaphore(opts.jobs);
 
   const realizeOne = async (p: LockedPackage): Promise<RealizedDep> => {
     const inputs = new Map(p.deps.map((d) => [d, plan.packages.get(d)!.drvHash]));
@@ -117,7 +118,7 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
             // Our own derivation and the reads it was looked up by: this store then finds the item
             // by itself, and publishes the same hint when it pushes it.
             const compileEnv: CompileEnvRecord = { basis: basisHash, reads };
-            return { references: got.references, deriver: { ...substitutedDeriver(got, f.derivation), compileEnv } };
+            return { references: got.references, deriver: { ...substitutedDeriver(got, f.derivation), compileEnv }, restoredFrom: got.tree };
           });
           await index.record(basisHash, reads, p);
           return done(f, built ? "substituted" : "present", built ? from : undefined);
@@ -157,7 +158,8 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
         plan.packages.set(p.name, self);
         const staging = await store.createStagingDir();
         try {
-          const outcome = await buildSlot(() => buildOne(plan, self, staging, opts));
+          // The package heading the longest chain of dependents builds first.
+          const outcome = await buildSlots.use(() => buildOne(plan, self, staging, opts), chains.get(p.name));
           const appFile = join(appLibDir(staging, p.app, p.version), "ebin", `${p.app}.app`);
           const reads = compileEnvReads(await readFile(appFile, "utf8"), appFile);
           const f = finalFor(reads);
@@ -190,6 +192,7 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
   };
 
   const tasks = [...packages.values()].map((p) => ({ key: p.name, deps: p.deps, run: () => realizeOne(p) }));
+  const chains = chainLengths(tasks);
   const outcomes = await runDag(tasks, { jobs: subs ? Math.max(opts.jobs, SUBSTITUTE_JOBS) : opts.jobs, keepGoing: opts.keepGoing || opts.lookupOnly });
   progress.finish();
 
@@ -209,23 +212,6 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
     }
   }
   return result;
-}
-
-// Runs at most n of the functions given at once.
-function slots(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let free = Math.max(1, n);
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (free > 0) free--;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    }
-  };
 }
 
 function planned(p: LockedPackage, derivation: Derivation, drvHash: string, itemPath: string): PlannedPackage {
