@@ -18,6 +18,7 @@ import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
 import { chainLengths, runDag } from "./scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
+import { EarlyDownloads } from "./early-downloads.ts";
 import { inputClosure, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
@@ -76,6 +77,9 @@ export const label = (p: { name: string; version: string }) => `${p.name} ${p.ve
 // and the network, so they are not held to -j, which counts builds only (as Nix's
 // max-substitution-jobs, 16 by default, is separate from max-jobs).
 export const MAX_IN_FLIGHT = 16;
+// Archives downloaded and restored at once, ahead of their turn: enough to keep the network and
+// the second core busy while one is restored.
+const EARLY_DOWNLOADS = 4;
 
 export async function realize(plan: Plan, opts: RealizeOptions): Promise<RealizeResult> {
   const progress = opts.progress ?? quietProgress();
@@ -83,9 +87,6 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
   progress.total(plan.packages.size);
   const buildSlots = new Semaphore(opts.jobs);
   const report = (message: string) => progress.event({ type: "warning", message });
-  // Every missing item's records are asked for now, all at once, so that an item's answer is
-  // there by the time its dependencies are realized.
-  for (const p of plan.packages.values()) if (opts.substituters && !store.isValid(p.itemPath)) opts.substituters.prefetch(p.drvHash, report);
   const tasks = [...plan.packages.values()].map((p) => ({
     key: p.name,
     deps: p.deps,
@@ -103,7 +104,7 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
       try {
         const { item, built } = await store.ensureItem({ drvHash: p.drvHash, name: p.name, version: p.version }, async (staging) => {
           if (subs) {
-            const got = await subs.fetchInto(store, p, staging, { report });
+            const got = (await early?.take(p, staging)) ?? (await subs.fetchInto(store, p, staging, { report }));
             if (got.status === "substituted") {
               substitutedFrom = got.url;
               return { references: got.references, deriver: substitutedDeriver(got, p.derivation), restoredFrom: got.tree };
@@ -128,7 +129,16 @@ export async function realize(plan: Plan, opts: RealizeOptions): Promise<Realize
     },
   }));
   const chains = chainLengths(tasks);
-  const outcomes = await runDag(tasks, { jobs: Math.max(opts.jobs, MAX_IN_FLIGHT), keepGoing: opts.keepGoing });
+  // Every missing item's download starts now (early-downloads.ts); registering waits for the DAG.
+  const missing = [...plan.packages.values()].filter((p) => !store.isValid(p.itemPath));
+  const early = opts.substituters && missing.length > 0 ? new EarlyDownloads(store, opts.substituters, report, EARLY_DOWNLOADS) : undefined;
+  for (const p of missing) early?.start(p, chains.get(p.name)!);
+  let outcomes;
+  try {
+    outcomes = await runDag(tasks, { jobs: Math.max(opts.jobs, MAX_IN_FLIGHT), keepGoing: opts.keepGoing });
+  } finally {
+    await early?.discard();
+  }
   progress.finish();
 
   const result: RealizeResult = { items: new Map(), failed: [], skipped: [] };

@@ -79,6 +79,10 @@ interface Trusted {
 export interface CallContext {
   report?: (line: string) => void;
   chain?: readonly string[];
+  // "ensure" (default): references missing from the store are substituted first. "as-recorded":
+  // the record's references are only named, for a caller that makes them valid itself before
+  // registering (realize, which downloads an item while its dependencies are still on their way).
+  references?: "ensure" | "as-recorded";
 }
 
 export const label = (w: { name: string; version: string }) => `${w.name} ${w.version}`;
@@ -245,7 +249,10 @@ export class Substituters {
     for (const { cache, record: r } of trusted) {
       const from = cache.backend.url;
       try {
-        const references = await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
+        const references =
+          ctx.references === "as-recorded"
+            ? r.references.map((ref) => join(store.dir, ref))
+            : await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
         await this.download(cache.backend, r, staging);
         return { status: "substituted", url: from, record: r, references, tree: { hash: r.narHash, size: r.narSize } };
       } catch (err) {
@@ -282,7 +289,7 @@ export class Substituters {
   }
 
   // The store paths of a record's references, substituting those the store lacks.
-  private async ensureReferences(store: Store, r: SubstituteRecord, ctx: Required<CallContext>): Promise<string[]> {
+  private async ensureReferences(store: Store, r: SubstituteRecord, ctx: Required<Omit<CallContext, "references">>): Promise<string[]> {
     const paths: string[] = [];
     for (const ref of r.references) {
       const path = join(store.dir, ref);
