@@ -5,7 +5,9 @@
 //
 // Only records that passed every check of the client (signature, repository, package name) are
 // written, keyed by the repository's URL and public key as well as the package name. A cache file
-// that cannot be read back exactly is ignored (and the record fetched in full), never trusted.
+// that cannot be read back exactly is ignored (and the record fetched in full). The directory is
+// the user's own, trusted as Hex trusts its registry cache in HEX_HOME: whoever can write there
+// can already change what the user runs.
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
