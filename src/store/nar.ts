@@ -18,8 +18,8 @@
 // FIFO, device) cannot be serialized. The reader enforces every one of these rules, so one tree has
 // exactly one serialization and a restored tree re-serializes to the same bytes.
 import { createHash } from "node:crypto";
-import { constants as fsc } from "node:fs";
-import { chmod, lstat, mkdir, open, readdir, readlink, rm, symlink, type FileHandle } from "node:fs/promises";
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { chmod, lstat, mkdir, open, rm, symlink, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
@@ -30,6 +30,13 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_TARGET_BYTES = 4095;
 const MAX_DEPTH = 256;
 const CHUNK = 256 * 1024;
+// A store item is mostly small .beam files. Serializing, files up to this size are read whole
+// with blocking calls (and directories listed so): one thread-pool round trip per call (open,
+// stat, read, close) cost more than the reading. Restoring, they are written whole, several at
+// once while the stream is read on: creating a file is the slow part (~0.5 ms here), and
+// the thread pool creates several at a time. Larger files stream.
+const SMALL_FILE = CHUNK;
+const WRITES_IN_FLIGHT = 8;
 
 export interface TreeStats {
   size: number; // bytes of the serialization
@@ -106,8 +113,8 @@ function writeToStream(stream: Writable, chunk: Buffer): Promise<void> {
 
 // Directory entries as UTF-8 names sorted by their bytes. Names that are not valid UTF-8 cannot be
 // represented in the format (they would not survive a round trip), so they are refused.
-async function sortedEntries(dir: string): Promise<string[]> {
-  const raw = (await readdir(dir, { encoding: "buffer" })) as Buffer[];
+function sortedEntries(dir: string): string[] {
+  const raw = readdirSync(dir, { encoding: "buffer" });
   for (const name of raw) {
     if (!Buffer.from(name.toString("utf8"), "utf8").equals(name)) {
       throw new BeamixError(`${join(dir, name.toString("latin1"))}: file name is not valid UTF-8`);
@@ -129,7 +136,7 @@ export async function writeTree(path: string, sink: TreeSink): Promise<TreeStats
   const out = new Emitter(sink);
   const stats: TreeStats = { size: 0, files: 0, symlinks: 0, directories: 0 };
   await out.bytes(str(TREE_MAGIC));
-  await writeNode(path, await lstat(path), out, stats, 0);
+  await writeNode(path, lstatSync(path), out, stats, 0);
   await out.flush();
   stats.size = out.size;
   return stats;
@@ -145,23 +152,30 @@ async function writeNode(path: string, st: Stats, out: Emitter, stats: TreeStats
     await writeContents(path, st, out);
   } else if (kind === "symlink") {
     stats.symlinks++;
-    const target = (await readlink(path, { encoding: "buffer" })) as Buffer;
+    const target = readlinkSync(path, { encoding: "buffer" });
     await out.bytes(str(target));
   } else {
     stats.directories++;
     if (depth >= MAX_DEPTH) throw new BeamixError(`${path}: directory nesting deeper than ${MAX_DEPTH}`);
-    const names = await sortedEntries(path);
+    const names = sortedEntries(path);
     await out.bytes(u64(names.length));
     for (const name of names) {
       const child = join(path, name);
       await out.bytes(str(name));
-      await writeNode(child, await lstat(child), out, stats, depth + 1);
+      await writeNode(child, lstatSync(child), out, stats, depth + 1);
     }
   }
 }
 
 // Streams a file's contents, refusing a file that changes size or identity while being read.
 async function writeContents(path: string, st: Stats, out: Emitter): Promise<void> {
+  if (st.size <= SMALL_FILE) {
+    const data = readSmallFile(path, st);
+    await out.bytes(u64(data.length));
+    await out.contents(data);
+    await out.bytes(ZEROS.subarray(0, padLength(data.length)));
+    return;
+  }
   let fh: FileHandle;
   try {
     fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
@@ -189,6 +203,35 @@ async function writeContents(path: string, st: Stats, out: Emitter): Promise<voi
     await out.bytes(ZEROS.subarray(0, padLength(size)));
   } finally {
     await fh.close();
+  }
+}
+
+// A small file's contents, read whole, with the same checks as the streaming path.
+function readSmallFile(path: string, st: Stats): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw new BeamixError(`${path}: changed while being read`);
+    throw err;
+  }
+  try {
+    const fst = fstatSync(fd);
+    if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev || fst.size !== st.size) {
+      throw new BeamixError(`${path}: changed while being read`);
+    }
+    const buf = Buffer.allocUnsafe(st.size + 1); // one byte more: a file that grew is caught
+    let done = 0;
+    for (;;) {
+      const n = readSync(fd, buf, done, buf.length - done, done);
+      if (n === 0) break;
+      done += n;
+      if (done > st.size) throw new BeamixError(`${path}: changed while being read (longer than ${st.size} bytes)`);
+    }
+    if (done < st.size) throw new BeamixError(`${path}: changed while being read (shorter than ${st.size} bytes)`);
+    return buf.subarray(0, done);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -263,15 +306,18 @@ export interface RestoreOptions {
 // the partial tree is removed, so a failed restore leaves nothing behind.
 export async function restoreTree(source: AsyncIterable<Uint8Array | string>, destPath: string, options: RestoreOptions = {}): Promise<TreeStats> {
   const r = new ByteReader(source);
+  const writes = new PendingWrites();
   const stats: TreeStats = { size: 0, files: 0, symlinks: 0, directories: 0 };
   const budget = { max: options.maxBytes ?? Number.MAX_SAFE_INTEGER, left: options.maxBytes ?? Number.MAX_SAFE_INTEGER };
   if (await exists(destPath)) throw new BeamixError(`${destPath}: restore destination already exists`);
   try {
     const magic = await readStr(r, 64, "magic");
     if (magic.toString("latin1") !== TREE_MAGIC) throw new BeamixError(`tree archive: not a ${TREE_MAGIC} archive`);
-    await readNode(r, destPath, stats, 0, budget);
+    await readNode(r, destPath, stats, 0, budget, writes);
     if (!(await r.atEnd())) throw new BeamixError(`tree archive: unexpected data after the end at byte ${r.position}`);
+    await writes.settle();
   } catch (err) {
+    await writes.settle().catch(() => {}); // nothing may still be writing into what is removed
     await rm(destPath, { recursive: true, force: true });
     throw err;
   }
@@ -323,7 +369,40 @@ function checkName(name: Buffer, at: number): string {
   return s;
 }
 
-async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: number, budget: { max: number; left: number }): Promise<void> {
+// As the streaming path of readNode writes a file: never through anything that exists already
+// (O_EXCL|O_NOFOLLOW), with its mode set whatever the umask.
+async function writeSmallFile(dest: string, data: Buffer, mode: number): Promise<void> {
+  const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
+}
+
+// Writes of small files still in flight while the stream is read on; the first failure is
+// thrown by the next add() or by settle().
+class PendingWrites {
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  async add(write: () => Promise<void>): Promise<void> {
+    while (this.inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure.error;
+    const p: Promise<void> = write()
+      .catch((error: unknown) => void (this.failure ??= { error }))
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: number, budget: { max: number; left: number }, writes: PendingWrites): Promise<void> {
   const kind = (await readStr(r, 16, "node type")).toString("latin1");
   if (kind === "regular") {
     const flags = await readU64(r, "flags");
@@ -331,13 +410,19 @@ async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: nu
     const size = await readU64(r, "file size");
     if (size > budget.left) throw new BeamixError(`tree archive: file contents exceed the limit of ${budget.max} bytes`);
     budget.left -= size;
-    // O_EXCL|O_NOFOLLOW: never write through anything that already exists.
-    const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, flags ? 0o755 : 0o644);
-    try {
-      for await (const piece of r.pieces(size)) await fh.write(piece);
-      await fh.chmod(flags ? 0o755 : 0o644); // the umask may have narrowed the creation mode
-    } finally {
-      await fh.close();
+    const mode = flags ? 0o755 : 0o644;
+    if (size <= SMALL_FILE) {
+      const data = Buffer.from(await r.read(size)); // a copy: the reader's buffer moves on
+      await writes.add(() => writeSmallFile(dest, data, mode));
+    } else {
+      // O_EXCL|O_NOFOLLOW: never write through anything that already exists.
+      const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+      try {
+        for await (const piece of r.pieces(size)) await fh.write(piece);
+        await fh.chmod(mode); // the umask may have narrowed the creation mode
+      } finally {
+        await fh.close();
+      }
     }
     await checkPadding(r, size);
     stats.files++;
@@ -362,7 +447,7 @@ async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: nu
         throw new BeamixError(`tree archive: entry ${JSON.stringify(name)} at byte ${at} is out of order or duplicated`);
       }
       previous = rawName;
-      await readNode(r, join(dest, name), stats, depth + 1, budget);
+      await readNode(r, join(dest, name), stats, depth + 1, budget, writes);
     }
   } else {
     throw new BeamixError(`tree archive: unknown node type ${JSON.stringify(kind)} at byte ${r.position}`);
