@@ -87,6 +87,7 @@ type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: stri
 
 const EMPTY = Buffer.alloc(0);
 const MATERIALIZE_JOBS = 6;
+const FILES_AT_ONCE = 8; // within one package's _build tree
 const MAX_REASONS = 3;
 
 export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
@@ -448,15 +449,16 @@ async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): 
   const fresh = tmpSibling(build, "new");
   try {
     await mkdir(fresh, { mode: 0o755 });
-    // compile.fetch last: its mtime must not be older than anything Mix compares it with.
-    const entries = [...want].sort(([a], [b]) => Number(a === ".mix/compile.fetch") - Number(b === ".mix/compile.fetch"));
     const made = new Set<string>([fresh]);
-    for (const [path, w] of entries) {
+    for (const path of want.keys()) {
       const at = join(fresh, path);
       if (!made.has(dirname(at))) {
         await mkdir(dirname(at), { recursive: true, mode: 0o755 });
         for (let d = dirname(at); d.length > fresh.length; d = dirname(d)) made.add(d);
       }
+    }
+    const put = async (path: string, w: Want) => {
+      const at = join(fresh, path);
       if (w.type === "symlink") await symlink(w.target, at);
       else if (w.type === "file") await writeFile(at, w.data, { mode: w.exec ? 0o755 : 0o644 });
       else if (how === "hardlink") await link(w.from, at);
@@ -464,7 +466,14 @@ async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): 
         await copyFile(w.from, at, constants.COPYFILE_FICLONE);
         await chmod(at, w.exec ? 0o755 : 0o644); // a writable copy, as Mix would have written it
       }
-    }
+    };
+    // Several files at once (creating files is the slow part); compile.fetch last, on its own:
+    // its mtime must not be older than anything Mix compares it with.
+    const last = ".mix/compile.fetch";
+    const files = new Semaphore(FILES_AT_ONCE);
+    await Promise.all([...want].filter(([path]) => path !== last).map(([path, w]) => files.use(() => put(path, w))));
+    const fetch = want.get(last);
+    if (fetch) await put(last, fetch);
     await replaceDir(fresh, build);
   } catch (err) {
     await rm(fresh, { recursive: true, force: true });
