@@ -166,10 +166,11 @@ export class CompileEnvIndex {
   }
 
   // Read sets recorded by the items of the store (their derivers), for a basis the index lost.
+  // Only the items whose deriver mentions the basis are read (not the whole store, per package).
   private fromStore(basis: string): CompileEnvEntry | undefined {
     const sets = new Map<string, ConfigRead[]>();
     let pkg: { name: string; version: string } | undefined;
-    for (const item of this.store.listItems()) {
+    for (const item of this.store.listItemsMentioning(basis)) {
       const rec = (item.deriver as { compileEnv?: CompileEnvRecord } | null)?.compileEnv;
       if (rec?.basis !== basis || !Array.isArray(rec.reads)) continue;
       const reads = sortReads(rec.reads);

@@ -158,6 +158,11 @@ export class StoreDb {
     return (this.db.prepare("SELECT * FROM items ORDER BY path").all() as Row[]).map(toItem);
   }
 
+  // The rows whose deriver JSON contains `text`, found by SQLite without parsing every deriver.
+  itemsWithDeriverMentioning(text: string): ItemRow[] {
+    return (this.db.prepare("SELECT * FROM items WHERE instr(deriver, ?) > 0 ORDER BY path").all(text) as Row[]).map(toItem);
+  }
+
   // Inserts an item and its references (directory names of items that must already have rows).
   insertItem(row: ItemRow, references: readonly string[]): void {
     this.transaction(() => {

@@ -258,6 +258,15 @@ export class Store {
       .map((r) => this.toItem(r));
   }
 
+  // The valid items whose deriver's JSON text contains `text` (a quick preselection: the caller
+  // checks the parsed deriver).
+  listItemsMentioning(text: string): StoreItem[] {
+    return this.db
+      .itemsWithDeriverMentioning(text)
+      .filter((r) => this.dirExists(r.path))
+      .map((r) => this.toItem(r));
+  }
+
   private requireValid(path: string): string {
     const base = this.itemBase(path);
     if (base === undefined || !this.validRow(base)) throw new BeamixError(`${path}: not a valid item of the store ${this.dir}`);
