@@ -24,7 +24,7 @@ import type { Substituters } from "../substitute/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
-import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageDeps, type MaterializedDep, type StagedDeps } from "./materialize.ts";
+import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type MaterializedDep, type StagedDeps } from "./materialize.ts";
 import { openMixSession, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
 import { realizeDeps, type RealizedDep } from "./realize-deps.ts";
@@ -200,6 +200,9 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     void Promise.allSettled(rebarConfigs.values()).then(() => mix.end());
     // deps/APP needs only the sources: compared, and new trees built beside it, meanwhile too.
     staged = stageDeps({ project, packages, check: opts.check ?? false });
+    const depsStaged = staged;
+    // _build/ENV/lib/APP too, each as soon as its item is realized (written only if all are).
+    const materializing = { project, packages, check: opts.check ?? false, link: opts.link ?? "copy", scratch: await scratch, rebarConfigs } as const;
     cacheWarnings.release((message) => opts.progress?.event({ type: "warning", message }));
 
     const realized = await realizeDeps(packages, {
@@ -213,6 +216,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       progress: opts.progress,
       projectConfig,
       lookupOnly: opts.check,
+      ...(opts.check ? {} : { onRealized: (name: string, item: RealizedDep) => stageBuild(depsStaged, materializing, packages.get(name)!, item) }),
       ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
       ...(opts.substituters && !opts.check ? { substituters: opts.substituters, fallback: opts.fallback } : {}),
     });
@@ -222,7 +226,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     // Only a complete set is written: a half-updated deps/ would fail in Mix anyway.
     const complete = realized.failed.length === 0 && (opts.check || realized.skipped.length === 0);
     const materialized = complete
-      ? await materializeDeps({ project, packages, items: realized.items, check: opts.check ?? false, link: opts.link ?? "copy", scratch: await scratch, rebarConfigs, staged })
+      ? await materializeDeps({ ...materializing, items: realized.items, staged })
       : [];
     const byApp = new Map(materialized.map((m) => [m.app, m]));
     const failed = new Set(realized.failed.map((f) => f.name));

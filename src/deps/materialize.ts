@@ -65,13 +65,16 @@ export interface MaterializeOptions {
 // materializeDeps to report.
 export interface StagedDeps {
   readonly packages: Map<LockedPackage, Promise<DepsStage>>;
+  // _build/ENV/lib/APP of packages realized so far (stageBuild), staged the same way.
+  readonly builds: Map<LockedPackage, Promise<DirStage>>;
 }
 
-interface DepsStage {
+interface DirStage {
   exists: boolean;
-  diff: string[]; // why deps/APP is rewritten; none: it is as it should be
+  diff: string[]; // why the directory is rewritten; none: it is as it should be
   fresh?: string; // the new tree, to be renamed into place
 }
+type DepsStage = DirStage;
 
 // What a directory should hold: paths relative to its root. Directories are implied.
 type Want =
@@ -96,7 +99,7 @@ export async function materializeDeps(o: MaterializeOptions): Promise<Materializ
   return eachAtOnce([...o.packages.values()], async (p) => {
     const stage = staged.packages.get(p);
     if (!stage) throw new Error(`deps/ of ${p.app} was not staged`);
-    return materializeOne(o, p, await stage);
+    return materializeOne(o, p, await stage, staged.builds.get(p));
   });
 }
 
@@ -112,13 +115,24 @@ export function stageDeps(o: Pick<MaterializeOptions, "project" | "packages" | "
     stage.catch(() => {}); // reported by materializeDeps, or not wanted
     stages.set(p, stage);
   }
-  return { packages: stages };
+  return { packages: stages, builds: new Map() };
+}
+
+// Starts staging _build/ENV/lib/APP of a package as soon as its item is realized, while the
+// rest of the closure is realized (after its deps/APP stage: compile.fetch must not be older
+// than deps/APP/.fetch).
+export function stageBuild(staged: StagedDeps, o: Omit<MaterializeOptions, "items" | "staged">, p: LockedPackage, item: RealizedDep): void {
+  const deps = staged.packages.get(p);
+  if (!deps || staged.builds.has(p)) return;
+  const stage = deps.then((d) => buildStage(o, p, item, d));
+  stage.catch(() => {}); // reported by materializeDeps, or not wanted
+  staged.builds.set(p, stage);
 }
 
 
 // Removes the new trees stageDeps built (nothing is written when not every package is realized).
 export async function discardStagedDeps(staged: StagedDeps): Promise<void> {
-  for (const stage of staged.packages.values()) {
+  for (const stage of [...staged.packages.values(), ...staged.builds.values()]) {
     const fresh = await stage.then((s) => s.fresh, () => undefined);
     if (fresh !== undefined) await rm(fresh, { recursive: true, force: true });
   }
@@ -170,9 +184,8 @@ async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: Loc
   return stage;
 }
 
-async function materializeOne(o: MaterializeOptions, p: LockedPackage, stage: DepsStage): Promise<MaterializedDep> {
+async function materializeOne(o: MaterializeOptions, p: LockedPackage, stage: DepsStage, built?: Promise<DirStage>): Promise<MaterializedDep> {
   const { node } = p;
-  const source = await sourceFiles(p);
   const report: MaterializedDep = { app: p.app, name: p.name, version: p.version, deps: "unchanged", build: "unchanged", reasons: [] };
   const note = (r: string) => {
     if (report.reasons.length < MAX_REASONS) report.reasons.push(r);
@@ -187,20 +200,30 @@ async function materializeOne(o: MaterializeOptions, p: LockedPackage, stage: De
 
   // _build/ENV/lib/APP
   const item = o.items.get(p.name);
-  const buildExists = await exists(node.build);
   if (!item) {
     report.build = "pending";
     return report;
   }
-  const wantBuild = await buildTree(o, p, item, source);
-  let buildDiff = report.deps !== "unchanged" ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
-  if (buildDiff.length === 0 && !(await fetchMarkerFresh(node.dest, node.build))) buildDiff = [".mix/compile.fetch is older than deps .fetch"];
-  if (buildDiff.length > 0) {
-    report.build = buildExists ? "update" : "create";
-    if (report.deps === "unchanged") buildDiff.forEach((r) => note(`${rel(o, node.build)}: ${r}`));
-    if (!o.check) await writeBuild(node.build, wantBuild, o.link);
+  const b = await (built ?? buildStage(o, p, item, stage));
+  if (b.diff.length > 0) {
+    report.build = b.exists ? "update" : "create";
+    if (report.deps === "unchanged") b.diff.forEach((r) => note(`${rel(o, node.build)}: ${r}`));
+    if (b.fresh !== undefined) await replaceDir(b.fresh, node.build);
   }
   return report;
+}
+
+// _build/ENV/lib/APP: how it differs from what it should be, and (unless check) the new tree
+// beside it. A rewritten deps/APP rewrites it too.
+async function buildStage(o: Omit<MaterializeOptions, "items" | "staged">, p: LockedPackage, item: RealizedDep, deps: DepsStage): Promise<DirStage> {
+  const { node } = p;
+  const wantBuild = await buildTree(o, p, item, await sourceFiles(p));
+  const buildExists = await exists(node.build);
+  let diff = deps.diff.length > 0 ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
+  if (diff.length === 0 && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
+  const stage: DirStage = { exists: buildExists, diff };
+  if (diff.length > 0 && !o.check) stage.fresh = await writeBuild(node.build, wantBuild, o.link);
+  return stage;
 }
 
 const rel = (o: MaterializeOptions, path: string): string => relative(o.project.dir, path) || ".";
@@ -276,7 +299,7 @@ async function itemFiles(dir: string, prefix = ""): Promise<Map<string, { path: 
   return out;
 }
 
-async function buildTree(o: MaterializeOptions, p: LockedPackage, item: RealizedDep, source: SourceFiles): Promise<Tree> {
+async function buildTree(o: Omit<MaterializeOptions, "items" | "staged">, p: LockedPackage, item: RealizedDep, source: SourceFiles): Promise<Tree> {
   const lib = appLibDir(item.path, p.app, p.version);
   const tree: Tree = new Map();
   const ebin = await itemFiles(join(lib, "ebin"), "ebin/");
@@ -444,7 +467,8 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<
   }
 }
 
-async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): Promise<void> {
+// Writes the new _build/ENV/lib/APP tree beside `build`; returns it, to be renamed into place.
+async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): Promise<string> {
   await mkdir(dirname(build), { recursive: true });
   const fresh = tmpSibling(build, "new");
   try {
@@ -474,7 +498,7 @@ async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): 
     await Promise.all([...want].filter(([path]) => path !== last).map(([path, w]) => files.use(() => put(path, w))));
     const fetch = want.get(last);
     if (fetch) await put(last, fetch);
-    await replaceDir(fresh, build);
+    return fresh;
   } catch (err) {
     await rm(fresh, { recursive: true, force: true });
     throw err;

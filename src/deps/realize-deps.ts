@@ -30,6 +30,7 @@ export interface DepsRealizeOptions extends RealizeOptions {
   // Only look in the store; build nothing (packages not there are reported as missing, and
   // their dependents too, since their identities depend on them).
   lookupOnly?: boolean;
+  onRealized?: (name: string, item: RealizedDep) => void; // as each package's item becomes valid
 }
 
 export interface RealizedDep {
@@ -191,7 +192,15 @@ export async function realizeDeps(packages: ReadonlyMap<string, LockedPackage>, 
     }
   };
 
-  const tasks = [...packages.values()].map((p) => ({ key: p.name, deps: p.deps, run: () => realizeOne(p) }));
+  const tasks = [...packages.values()].map((p) => ({
+    key: p.name,
+    deps: p.deps,
+    run: async () => {
+      const item = await realizeOne(p);
+      opts.onRealized?.(p.name, item);
+      return item;
+    },
+  }));
   const chains = chainLengths(tasks);
   const outcomes = await runDag(tasks, { jobs: subs ? Math.max(opts.jobs, SUBSTITUTE_JOBS) : opts.jobs, keepGoing: opts.keepGoing || opts.lookupOnly });
   progress.finish();
