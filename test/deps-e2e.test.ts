@@ -12,14 +12,13 @@
 //   it Mix needs --no-deps-check.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
-import { beamix, type CliResult } from "./support/cli.ts";
+import { beamix, runCommand, type CliResult } from "./support/cli.ts";
 import { fixturesDir, fixturePackageDirs, makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { HexRepo } from "../src/hex/registry/client.ts";
@@ -81,15 +80,7 @@ const statusOf = (j: DepsJson) => Object.fromEntries(j.packages.map((p) => [p.na
 const built = (j: DepsJson) => j.packages.filter((p) => p.status === "built").map((p) => p.name).sort();
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCommand(cmd, args, { cwd, env, timeoutMs: 600_000 });
 }
 
 // Mix as a user runs it, with a stand-in for the Hex SCM, a fresh MIX_HOME and nothing else

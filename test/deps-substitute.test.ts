@@ -6,12 +6,11 @@
 // `beamix install` / `beamix shell` substitute too.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beamix, type CliResult } from "./support/cli.ts";
+import { beamix, runCommand, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { HexRepo } from "../src/hex/registry/client.ts";
@@ -83,16 +82,8 @@ const LOG_TYPES = (text: string) => {
   return changed;
 };
 
-function run(cmd: string, args: string[], cwd: string, envs: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: envs, stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runCommand(cmd, args, { cwd, env, timeoutMs: 600_000 });
 }
 
 // Mix as a user runs it, with the stand-in that checks dependencies as Hex does.

@@ -3,12 +3,11 @@
 // order and build on each other's store (each package is built once).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beamix, type CliResult } from "./support/cli.ts";
+import { beamix, runCommand, type CliResult } from "./support/cli.ts";
 import { fixturesDir, makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { openStore } from "../src/store/store.ts";
@@ -48,16 +47,7 @@ async function change(verb: "install" | "remove" | "upgrade", profile: string, a
 }
 
 function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? { ...process.env, ERL_LIBS: "" }, stdio: ["pipe", "pipe", "pipe"], timeout: 120_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
-  });
+  return runCommand(cmd, args, { env: opts.env ?? { ...process.env, ERL_LIBS: "" }, input: opts.input ?? "", timeoutMs: 120_000 });
 }
 
 // The version of beacon (and whether hello_beacon is there) as a generation's bin/erl sees it.
