@@ -207,22 +207,18 @@ function profilePackages(plan: Plan, requested: ReadonlyMap<string, RequestedPac
 }
 
 function versionChanges(before: readonly ProfilePackage[], after: readonly ProfilePackage[]): VersionChange[] {
-  const a = new Map(before.map((x) => [x.name, x.version]));
-  const b = new Map(after.map((x) => [x.name, x.version]));
-  const out: VersionChange[] = [];
-  for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-    const from = a.get(name);
-    const to = b.get(name);
-    if (from === to) continue;
-    out.push({ name, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
-  }
-  return out;
+  return changesByName(before.map((x) => [x.name, x.version]), after.map((x) => [x.name, x.version]));
 }
 
 function requestChanges(before: readonly RequestedPackage[], after: readonly RequestedPackage[]): RequestChange[] {
-  const a = new Map(before.map((r) => [r.name, r.spec]));
-  const b = new Map(after.map((r) => [r.name, r.spec]));
-  const out: RequestChange[] = [];
+  return changesByName(before.map((r) => [r.name, r.spec]), after.map((r) => [r.name, r.spec]));
+}
+
+// Every name whose value differs between before and after, sorted; from/to absent where the name is.
+function changesByName(before: [string, string][], after: [string, string][]): { name: string; from?: string; to?: string }[] {
+  const a = new Map(before);
+  const b = new Map(after);
+  const out: { name: string; from?: string; to?: string }[] = [];
   for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
     const from = a.get(name);
     const to = b.get(name);
