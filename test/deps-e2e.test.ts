@@ -30,8 +30,8 @@ import type { Term } from "../src/erlang/term.ts";
 import { elixirScmManifest, GIT_SCM_MODULE } from "../src/deps/mix-files.ts";
 import { prepareMixProject, measureMixDepsCompile, cleanEnv } from "../bench/mix-baseline.ts";
 import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
+import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 
-const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
 const BUILD_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_standin.exs", import.meta.url));
 const VECTORS = fileURLToPath(new URL("./vectors/hex/", import.meta.url));
 
@@ -94,30 +94,13 @@ async function mix(dir: string, args: string[], opts: { env: string; standin?: s
 // The mix.lock `mix deps.get` writes for these requirements.
 const lockFor = (roots: { name: string; requirement: string }[]): Promise<MixLock> => lockForRequirements(repo, roots);
 
-const WEBAPP_ROOTS = [
-  { name: "trellis", requirement: "~> 0.9" },
-  { name: "wirecodec", requirement: "~> 1.0" },
-  { name: "sockadapt", requirement: "~> 0.1" },
-  { name: "wireserve", requirement: "~> 1.0" },
-  { name: "jsonish", requirement: "~> 0.3" },
-  { name: "nifsum", requirement: "~> 0.2" },
-  { name: "confetti", requirement: "~> 0.3" },
-];
-
-// A copy of a consumer fixture with a mix.lock. webapp also declares wirecodec: Mix never
-// reads the dependencies of a make-built dependency (Mix.Dep.Loader gives make deps no
-// children, even from Hex's lock), so without the declaration wireserve's wirecodec would be
-// compiled but never put on the code path, with Hex as without it.
+// A copy of a consumer fixture with a mix.lock. webapp also declares wirecodec (webappProject
+// says why).
 async function consumer(name: "webapp" | "hello_beacon", as: string = name): Promise<string> {
   const dir = join(work, "projects", as);
+  if (name === "webapp") return webappProject(dir, repo);
   await cp(join(fixturesDir, "consumers", name), dir, { recursive: true });
-  if (name === "webapp") {
-    const mixExs = join(dir, "mix.exs");
-    const text = await readFile(mixExs, "utf8");
-    await writeFile(mixExs, text.replace(`{:trellis, "~> 0.9"},`, `{:trellis, "~> 0.9"},\n      {:wirecodec, "~> 1.0"},`));
-  }
-  const roots = name === "webapp" ? WEBAPP_ROOTS : [{ name: "beacon", requirement: "~> 1.1" }];
-  await writeFile(join(dir, "mix.lock"), formatMixLock(await lockFor(roots)));
+  await writeFile(join(dir, "mix.lock"), formatMixLock(await lockFor([{ name: "beacon", requirement: "~> 1.1" }])));
   return dir;
 }
 

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beamix, runCommand, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
@@ -17,9 +16,8 @@ import { HexRepo } from "../src/hex/registry/client.ts";
 import { openStore } from "../src/store/store.ts";
 import { parseHint } from "../src/substitute/compile-env-hints.ts";
 import { cleanEnv } from "../bench/mix-baseline.ts";
-import { webappProject } from "../bench/deps-bench.ts";
+import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 
-const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
 
 let work: string;
 let registry: FixtureRegistry;
