@@ -439,7 +439,7 @@ test("config that a package reads at compile time rebuilds it and its dependents
   const dir = await consumer("webapp", "webapp-config");
   const first = await deps(dir, ["--env", "test"]);
   assert.equal(first.code, 0, first.stderr);
-  assert.deepEqual(first.json.packages.find((p) => p.name === "mimetable")!.reads, [{ app: "mimetable", key: "types" }]);
+  assert.deepEqual(first.json.packages.find((p) => p.name === "mimetable")!.reads, [{ app: "mimetable", key: "statuses" }, { app: "mimetable", key: "types" }]);
   assert.deepEqual(first.json.packages.find((p) => p.name === "plugboard")!.reads, []);
 
   const config = join(dir, "config", "config.exs");

@@ -12,7 +12,8 @@ import { compareTerms } from "../src/erlang/order.ts";
 import { atom, bin } from "../src/erlang/term.ts";
 import { atomEncodingFor, elixirScmManifest, hexManifest, HEX_SCM_MODULE } from "../src/deps/mix-files.ts";
 import { mixRebarConfig } from "../src/deps/mix-query.ts";
-import { CompileEnvIndex, compileEnvReads, restrictConfig } from "../src/deps/compile-env.ts";
+import { compileEnvReads, restrictConfig } from "../src/derivation/compile-env.ts";
+import { CompileEnvIndex } from "../src/store/compile-env-index.ts";
 import { openStore } from "../src/store/store.ts";
 
 const VEC = fileURLToPath(new URL("./vectors/hex/", import.meta.url));

@@ -15,7 +15,8 @@ import { publishClosure } from "../src/substitute/publish.ts";
 import { Substituters } from "../src/substitute/substituters.ts";
 import { keyOfPath, startSubstituteServer } from "../src/substitute/serve.ts";
 import { compileEnvKey, formatHint, hintsOfItems, MAX_HINT_SETS, mergeReadSets, parseHint, publishHint, readHint, type CompileEnvHint } from "../src/substitute/compile-env-hints.ts";
-import { CompileEnvIndex, restrictConfig, type ConfigRead } from "../src/deps/compile-env.ts";
+import { restrictConfig, type ConfigRead } from "../src/derivation/compile-env.ts";
+import { CompileEnvIndex } from "../src/store/compile-env-index.ts";
 import { atom, bin } from "../src/erlang/term.ts";
 import { writeTreeSpec } from "./support/substitute-cache.ts";
 

@@ -5,8 +5,9 @@
 //                                       that also evaluates the project's config)
 //   → the closure of locked deps       (closure.ts)
 //   → definitions from the locked sources, verified (plan-from-lock.ts)
-//   → store items, each for exactly the project config it reads (realize-deps.ts, compile-env.ts),
-//     found in the store, substituted from a binary cache, or built
+//   → store items, each for exactly the project config it reads (src/derivation/compile-env.ts),
+//     found in the store, substituted from a binary cache, or built: the same engine and the
+//     same identities as `beamix build` and `install` (src/realize/realize.ts)
 //   → deps/APP and _build/ENV/lib/APP as Hex and Mix leave them (materialize.ts)
 //
 // The project's own _build/ENV/lib/<app> and anything not in the closure are left alone.
@@ -17,7 +18,8 @@ import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { lockEntryRepo, readMixLockFile } from "../mix/lock.ts";
-import type { FailedBuild } from "../realize/realize.ts";
+import { realize, type FailedBuild, type RealizedItem } from "../realize/realize.ts";
+import { identifyKnown, type Plan } from "../realize/plan.ts";
 import type { Progress } from "../realize/progress.ts";
 import type { Store } from "../store/store.ts";
 import type { Substituters } from "../substitute/substituters.ts";
@@ -27,8 +29,9 @@ import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
 import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type MaterializedDep, type StagedDeps } from "./materialize.ts";
 import { openMixSession, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
-import { realizeDeps, type RealizedDep } from "./realize-deps.ts";
-import type { ConfigRead } from "./compile-env.ts";
+import type { ConfigRead } from "../derivation/compile-env.ts";
+
+export type RealizedDep = RealizedItem;
 
 export interface DepsOptions {
   projectDir: string;
@@ -205,7 +208,9 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     const materializing = { project, packages, check: opts.check ?? false, link: opts.link ?? "copy", scratch: await scratch, rebarConfigs } as const;
     cacheWarnings.release((message) => opts.progress?.event({ type: "warning", message }));
 
-    const realized = await realizeDeps(packages, {
+    const plan: Plan = { roots: [...packages.keys()], packages: new Map(packages), projectConfig };
+    await identifyKnown(plan, tc.value, opts.store);
+    const realized = await realize(plan, {
       store: opts.store,
       toolchain: tc.value,
       jobs: opts.jobs,
@@ -214,9 +219,8 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       sandbox: opts.sandbox,
       timeoutMs: opts.timeoutMs,
       progress: opts.progress,
-      projectConfig,
       lookupOnly: opts.check,
-      ...(opts.check ? {} : { onRealized: (name: string, item: RealizedDep) => stageBuild(depsStaged, materializing, packages.get(name)!, item) }),
+      ...(opts.check ? {} : { onRealized: (item: RealizedDep) => stageBuild(depsStaged, materializing, packages.get(item.name)!, item) }),
       ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
       ...(opts.substituters && !opts.check ? { substituters: opts.substituters, fallback: opts.fallback } : {}),
     });

@@ -35,7 +35,7 @@ import { checkoutGitCommit, checkoutState } from "./git.ts";
 import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "./mix-files.ts";
 import { mixRebarConfig, type MixProjectInfo } from "./mix-query.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
-import type { RealizedDep } from "./realize-deps.ts";
+import type { RealizedDep } from "./deps.ts";
 import { Semaphore } from "../util/semaphore.ts";
 
 export type Change = "unchanged" | "create" | "update";

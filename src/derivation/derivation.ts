@@ -153,14 +153,16 @@ export function derivationIdentity(d: Derivation): CanonicalValue {
   const a = def.arguments;
   const byName = (x: { name: string }, y: { name: string }) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
   return {
-    format: "beamix-derivation/1",
+    format: "beamix-derivation/2",
     name: def.name,
     version: def.version,
     app: def.app,
     source: sourceIdentity(def.source),
     buildSystem: def.buildSystem,
     phasesVersion: d.phasesVersion,
-    declaredInputs: [...def.inputs].sort(byName).map((i) => ({ name: i.name, app: i.app, optional: i.optional })),
+    // Only the inputs present: an optional dependency the closure lacks changes nothing the
+    // build sees, so every command (build, install, deps) gives the same build one identity.
+    declaredInputs: [...def.inputs].filter((i) => Object.hasOwn(d.inputs, i.name)).sort(byName).map((i) => ({ name: i.name, app: i.app, optional: i.optional })),
     nativeInputs: [...def.nativeInputs].sort(),
     mixEnv: a.mixEnv,
     check: a.check,
@@ -168,6 +170,9 @@ export function derivationIdentity(d: Derivation): CanonicalValue {
     patches: a.patches.map((p) => ({ sha256: p.sha256, strip: p.strip })),
     toolchain: { ...d.toolchain },
     inputs: { ...d.inputs },
+    // The definition's own config always counts (its reads may bypass compile_env); the
+    // effective config counts at the keys the build reads (compile-env.ts).
+    definitionConfig: canonicalConfig(a.compileConfig),
     compileConfig: canonicalConfig(d.compileConfig),
     env: { ...d.env },
   };

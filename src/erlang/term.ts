@@ -36,7 +36,7 @@ export function listView(t: Term): { items: Term[]; tail: Term | null } | null {
       return { items, tail: null };
     }
     if (cur.type !== "list") return { items, tail: cur };
-    items.push(...cur.items);
+    for (const x of cur.items) items.push(x); // not push(...): that overflows the stack past ~100k items
     cur = cur.tail;
   }
 }

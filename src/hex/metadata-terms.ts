@@ -41,12 +41,13 @@ function textOf(t: Term): string | undefined {
   if (u.type === "string") return u.value;
   const view = listView(u);
   if (!view || view.tail !== null) return undefined;
-  const codes: number[] = [];
+  // One character at a time: fromCodePoint(...codes) overflows the stack on a long charlist.
+  let s = "";
   for (const item of view.items) {
     if (item.type !== "integer" || item.value < 0n || item.value > 0x10ffffn) return undefined;
-    codes.push(Number(item.value));
+    s += String.fromCodePoint(Number(item.value));
   }
-  return String.fromCodePoint(...codes);
+  return s;
 }
 
 function text(t: Term, what: string, fail: Fail): string {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareTrees, formatComparison, type Comparison } from "../build/compare.ts";
 import { buildOne, label, type RealizeOptions } from "./realize.ts";
-import type { Plan } from "./plan.ts";
+import { identified, type Plan } from "./plan.ts";
 
 export interface CheckResult {
   name: string;
@@ -17,7 +17,7 @@ export interface CheckResult {
 export async function checkBuilds(plan: Plan, names: readonly string[], opts: RealizeOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const name of names) {
-    const p = plan.packages.get(name)!;
+    const p = identified(plan, name);
     const tmp = await mkdtemp(join(opts.workRoot ?? tmpdir(), `beamix-check-${p.name}-`));
     try {
       const rebuilt = join(tmp, "out");

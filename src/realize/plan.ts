@@ -1,6 +1,8 @@
-// From what the user asked for to derivations: specs → resolution against Hex repositories →
-// definitions (automatic, from each release's metadata) → derivations with their hashes, in
-// dependency order. Nothing is built here.
+// From what the user asked for to a plan: specs → resolution against Hex repositories →
+// definitions (automatic, from each release's metadata), in dependency order, with each
+// package's identity where it can be known before realizing (src/derivation/identity.ts).
+// Nothing is built here. `beamix deps` makes the same kind of plan from a mix.lock
+// (src/deps/plan-from-lock.ts); both are realized by realize.ts.
 import { stat } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -13,8 +15,11 @@ import { hexPackageSource } from "../resolve/source.ts";
 import { parsePackageSpec } from "../resolve/names.ts";
 import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
 import { applyOverride, isDefinitionFile, loadDefinitionDirs, loadDefinitionFile, overridePackage, type DefinitionOverride } from "../derivation/definition-file.ts";
-import { createDerivation, derivationHash, type Derivation } from "../derivation/derivation.ts";
+import type { Derivation } from "../derivation/derivation.ts";
 import type { CompileConfig } from "../derivation/config.ts";
+import type { ConfigRead } from "../derivation/compile-env.ts";
+import { packageIdentity } from "../derivation/identity.ts";
+import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
 
@@ -22,22 +27,43 @@ import type { Store } from "../store/store.ts";
 // the user gave us (a tarball, or a directory packed the way `beamix hex pack` does).
 export type SourceRef = { kind: "hex"; repo: HexRepo } | { kind: "local"; tarball: Buffer; origin: string };
 
-export interface PlannedPackage {
+// What realizing a package needs, whichever command planned it.
+export interface PackageToRealize {
   name: string;
   version: string;
   app: string;
   repo: string;
   definition: Definition;
-  derivation: Derivation;
-  drvHash: string;
-  itemPath: string;
   deps: string[]; // package names of the direct inputs present in the closure
   source: SourceRef;
 }
 
+// The final identity of a package: known before realizing when nothing configured can change
+// it, or when the store holds an item for one of the read sets it knows; otherwise set by
+// realize once the package is found, substituted or built.
+export interface Identified {
+  derivation: Derivation;
+  drvHash: string;
+  itemPath: string;
+  reads?: ConfigRead[]; // the compile-time config the build read, when known
+}
+
+export type PlannedPackage = PackageToRealize & Partial<Identified>;
+export type IdentifiedPackage = PackageToRealize & Identified;
+
 export interface Plan {
   roots: string[]; // package names the user asked for
   packages: Map<string, PlannedPackage>; // in dependency order (inputs first)
+  projectConfig: CompileConfig; // the configured values packages may read at compile time
+}
+
+export const isIdentified = (p: PlannedPackage): p is IdentifiedPackage => p.drvHash !== undefined;
+
+// A package of a realized plan (realize sets every identity it realizes).
+export function identified(plan: Plan, name: string): IdentifiedPackage {
+  const p = plan.packages.get(name);
+  if (!p || !isIdentified(p)) throw new Error(`internal: ${name} has not been realized`);
+  return p;
 }
 
 export interface PlanOptions {
@@ -178,31 +204,35 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
         throw new BeamixError(`${override?.file ?? `${name} ${r.version}`}: input ${input.name} is not in the closure; add it to what you build`);
       }
     }
-    const derivation = createDerivation({
-      definition,
-      toolchain: opts.toolchain,
-      inputs: new Map(deps.map((d) => [d.name, d.drvHash])),
-      projectConfig: opts.projectConfig,
-    });
-    const drvHash = derivationHash(derivation);
-    const planned: PlannedPackage = {
-      name,
-      version: r.version,
-      app: definition.app,
-      repo: r.repo,
-      definition,
-      derivation,
-      drvHash,
-      itemPath: opts.store.itemPath(drvHash, name, r.version),
-      deps: deps.map((d) => d.name),
-      source,
-    };
+    const planned: PlannedPackage = { name, version: r.version, app: definition.app, repo: r.repo, definition, deps: deps.map((d) => d.name), source };
     packages.set(name, planned);
     return planned;
   };
   for (const name of [...resolution.packages.keys()].sort()) await visit(name, []);
   const roots = read.map((r) => resolution.aliases.get(r.root.name) ?? r.root.name);
-  return { roots, packages };
+  const plan: Plan = { roots, packages, projectConfig: opts.projectConfig ?? {} };
+  await identifyKnown(plan, opts.toolchain, opts.store);
+  return plan;
+}
+
+// Sets the identity of every package whose identity can be known without realizing anything
+// (see Identified), in dependency order: a package whose input is unknown is unknown too.
+export async function identifyKnown(plan: Plan, toolchain: Toolchain, store: Store): Promise<void> {
+  const index = new CompileEnvIndex(store);
+  for (const p of plan.packages.values()) {
+    if (isIdentified(p)) continue;
+    const inputs = p.deps.map((d) => plan.packages.get(d)!);
+    if (!inputs.every(isIdentified)) continue;
+    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig });
+    const candidates = id.configDependent ? await index.readSets(id.basisHash) : [[]];
+    for (const reads of candidates) {
+      const f = id.final(reads);
+      const itemPath = store.itemPath(f.drvHash, p.name, p.version);
+      if (id.configDependent && !store.isValid(itemPath)) continue;
+      plan.packages.set(p.name, { ...p, derivation: f.derivation, drvHash: f.drvHash, itemPath, ...(id.configDependent ? { reads: f.reads } : {}) });
+      break;
+    }
+  }
 }
 
 // The whole input closure of a planned package, each once, inputs before dependents.

@@ -2,10 +2,14 @@
 // in place), plain lines otherwise (CI logs, pipes). Goes to stderr so stdout stays parseable.
 import type { createLogUpdate } from "log-update";
 
+// One model for every command. A package is asked of the caches ("substitute"), waits for a
+// build slot ("queued"), builds ("start"), then is "done" or "failed". `ms` times only the work
+// (the download or the build), never the wait; `queuedMs` is the wait for a build slot.
 export type ProgressEvent =
+  | { type: "queued"; label: string }
   | { type: "start"; label: string }
   | { type: "substitute"; label: string }
-  | { type: "done"; label: string; result: "built" | "present" | "substituted"; ms: number }
+  | { type: "done"; label: string; result: "built" | "present" | "substituted"; ms: number; queuedMs?: number }
   | { type: "failed"; label: string; message: string }
   | { type: "warning"; message: string }; // one line, e.g. a rejected substitute; nothing finished
 
@@ -36,14 +40,17 @@ export function plainProgress(write: (line: string) => void = (l) => process.std
 }
 
 export function liveProgress(render: ReturnType<typeof createLogUpdate>, stream: NodeJS.WriteStream = process.stderr): Progress {
-  const running = new Map<string, { since: number; what: string }>();
+  const running = new Map<string, { since: number; what: "queued" | "building" | "substituting" }>();
   let total = 0;
   let finished = 0;
   let timer: NodeJS.Timeout | undefined;
   const draw = () => {
     const now = Date.now();
     const lines = [`[${finished}/${total}]`];
-    for (const [label, { since, what }] of running) lines.push(`  ${what} ${label}  ${secs(now - since)}`);
+    // Working packages first, then those waiting for a build slot (no clock: nothing to time).
+    for (const [label, { since, what }] of running) if (what !== "queued") lines.push(`  ${what} ${label}  ${secs(now - since)}`);
+    const queued = [...running].filter(([, r]) => r.what === "queued").map(([label]) => label);
+    if (queued.length) lines.push(`  queued: ${queued.join(", ")}`);
     render(lines.join("\n"));
   };
   return {
@@ -52,7 +59,9 @@ export function liveProgress(render: ReturnType<typeof createLogUpdate>, stream:
       timer ??= setInterval(draw, 200).unref();
     },
     event(e) {
-      if (e.type === "start" || e.type === "substitute") running.set(e.label, { since: Date.now(), what: e.type === "start" ? "building" : "substituting" });
+      if (e.type === "start" || e.type === "substitute" || e.type === "queued") {
+        running.set(e.label, { since: Date.now(), what: e.type === "start" ? "building" : e.type === "queued" ? "queued" : "substituting" });
+      }
       else if (e.type === "warning") {
         render.clear();
         stream.write(`${e.message}\n`);

@@ -182,6 +182,11 @@ export class StoreDb {
     });
   }
 
+  // Replaces what an item's row says about how it was made.
+  updateDeriver(path: string, deriver: unknown): void {
+    this.db.prepare("UPDATE items SET deriver = ? WHERE path = ?").run(deriver === undefined ? null : JSON.stringify(deriver), path);
+  }
+
   // Deletes an item's row (and its outgoing references). Fails if another row still references it.
   deleteItem(path: string): boolean {
     return this.db.prepare("DELETE FROM items WHERE path = ?").run(path).changes > 0;

@@ -379,7 +379,7 @@ export class Store {
       if (existing) {
         if (existing.path !== final) throw new BeamixError(`derivation ${drvHash} is already registered as ${existing.path}, not ${final}`);
         await removeTree(options.stagingDir);
-        return existing;
+        return this.mergeCompileEnv(existing, options.deriver);
       }
       let staging: string | undefined = await this.adoptStaging(options.stagingDir);
       let renamed = false;
@@ -428,6 +428,18 @@ export class Store {
       }
       return this.queryItem(final)!;
     });
+  }
+
+  // An item registered again (by another command, or substituted after a build) keeps its
+  // deriver, but gains the compile-env record (basis and reads) of the new one when it had none,
+  // so that its read set can be found and published whoever registered it first.
+  private mergeCompileEnv(existing: StoreItem, deriver: unknown): StoreItem {
+    const incoming = (deriver as { compileEnv?: unknown } | null | undefined)?.compileEnv;
+    const have = existing.deriver as Record<string, unknown> | null;
+    if (incoming === undefined || (have && have.compileEnv !== undefined)) return existing;
+    const merged = { ...(have && typeof have === "object" ? have : {}), compileEnv: incoming };
+    this.db.updateDeriver(this.itemBase(existing.path)!, merged);
+    return this.queryItem(existing.path)!;
   }
 
   // ---- deleting (callers hold the gc lock) ----

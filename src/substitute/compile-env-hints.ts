@@ -3,7 +3,7 @@
 // of the item it wants and ask caches for it.
 //
 // A dependency of a Mix project is stored under the hash of its derivation restricted to the
-// config it read (src/deps/compile-env.ts): basis hash + read set + the project's values at
+// config it read (src/derivation/compile-env.ts): basis hash + read set + the project's values at
 // those reads → final derivation hash. The read set is only known after a build; a store keeps
 // the sets it has seen per basis. A cache keeps the same, one small JSON file per basis:
 //
@@ -25,7 +25,7 @@
 // argument of compile-env.ts). It cannot make the client accept an item for another package or
 // another config. The limits below only bound the work a hostile hint can cause.
 import { BeamixError, errorMessage } from "../errors.ts";
-import { sortReads, type CompileEnvRecord, type ConfigRead } from "../deps/compile-env.ts";
+import { sortReads, type CompileEnvRecord, type ConfigRead } from "../derivation/compile-env.ts";
 import type { StoreItem } from "../store/store.ts";
 import { getBytes, type CacheBackend, type GetOptions } from "./backend.ts";
 import { contentTypeOf } from "./layout.ts";

@@ -24,7 +24,7 @@ import type { SecretKey } from "./keys.ts";
 import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "./layout.ts";
 import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
-import { CompileEnvIndex } from "../deps/compile-env.ts";
+import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 export type ServeSource =

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import type { Store, StoreItem, TreeHash } from "../store/store.ts";
 import { derivationHash, type Derivation } from "../derivation/derivation.ts";
+import { derivationFromJson, derivationToJson } from "../derivation/serialize.ts";
 import { unpackArchive } from "./archive.ts";
 import { getBytes, type CacheBackend } from "./backend.ts";
 import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "./cache-info.ts";
@@ -24,7 +25,7 @@ import type { PublicKey } from "./keys.ts";
 import { CACHE_INFO_KEY, recordKey } from "./layout.ts";
 import { openCache } from "./open-cache.ts";
 import { readHint } from "./compile-env-hints.ts";
-import type { ConfigRead } from "../deps/compile-env.ts";
+import type { ConfigRead } from "../derivation/compile-env.ts";
 import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "./record.ts";
 
 export interface SubstitutersConfig {
@@ -333,12 +334,12 @@ export function substitutedDeriver(got: { url: string; record: SubstituteRecord 
   let d: Derivation | undefined = derivation;
   if (!d && got.record.deriver) {
     try {
-      const parsed = JSON.parse(got.record.deriver) as Derivation;
+      const parsed = derivationFromJson(JSON.parse(got.record.deriver));
       if (derivationHash(parsed) === got.record.drvHash) d = parsed;
     } catch {
       // informative only: an unreadable Deriver line is ignored
     }
   }
-  if (d) deriver.derivation = d;
+  if (d) deriver.derivation = derivationToJson(d);
   return deriver;
 }

@@ -99,9 +99,10 @@ export function registerBuildCommands(program: Command): void {
   path.action(async (specs: string[], opts: PlanCliOptions) => {
     const { store, plan } = await planFromOptions(specs, opts);
     try {
-      const roots = rootsOf(plan).map((p) => ({ name: p.name, version: p.version, path: p.itemPath, valid: store.isValid(p.itemPath) }));
+      // A package whose identity depends on a read set nobody has recorded yet was never built.
+      const roots = rootsOf(plan).map((p) => ({ name: p.name, version: p.version, path: p.itemPath ?? null, valid: p.itemPath !== undefined && store.isValid(p.itemPath) }));
       if (opts.json) printJson(roots);
-      else printLines(roots.map((r) => r.path));
+      else printLines(roots.flatMap((r) => (r.path === null ? [] : [r.path])));
       const missing = roots.filter((r) => !r.valid);
       if (missing.length) throw new BeamixError(`not in the store yet: ${missing.map(label).join(", ")} (run beamix build)`);
     } finally {
@@ -117,7 +118,7 @@ export function registerBuildCommands(program: Command): void {
     const { store, plan } = await planFromOptions([spec], opts);
     try {
       const p = rootsOf(plan)[0];
-      const text = await store.readLog(p.drvHash);
+      const text = p.drvHash === undefined ? undefined : await store.readLog(p.drvHash);
       if (text === undefined) throw new BeamixError(`no build log for ${label(p)}: it was never built in this store`);
       process.stdout.write(text);
     } finally {

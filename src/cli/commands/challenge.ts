@@ -1,7 +1,8 @@
 // `beamix challenge`: compare what the local store and binary caches hold for the same derivations.
 import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
-import { realize } from "../../realize/realize.ts";
+import { label, realize } from "../../realize/realize.ts";
+import { isIdentified } from "../../realize/plan.ts";
 import { defaultProgress } from "../../realize/progress.ts";
 import { challenge, formatChallengeItem, formatChallengeSummary } from "../../substitute/challenge.ts";
 import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, substitutersFromOptions, timeoutFromOptions, toolchain, type BuildOptions } from "../context.ts";
@@ -44,7 +45,7 @@ export function registerChallengeCommands(program: Command): void {
     if (!substituters) throw new UsageError("no binary cache to challenge: give --substituters URL (or list caches in the config file)");
     const { store, plan } = await planFromOptions(specs, opts);
     try {
-      const targets = opts.rootsOnly ? rootsOf(plan) : [...plan.packages.values()];
+      const wanted = () => (opts.rootsOnly ? rootsOf(plan) : [...plan.packages.values()]);
       if (opts.build) {
         // Built here and nowhere else: substituting would compare a cache with itself.
         const result = await realize(plan, {
@@ -60,6 +61,9 @@ export function registerChallengeCommands(program: Command): void {
         for (const f of result.failed) report(`failed: ${f.message}${f.logPath ? ` (log: ${f.logPath})` : ""}`);
         if (result.failed.length || result.skipped.length) process.exitCode = 1;
       }
+      // Identities are known once realized, or when nothing configured can change them.
+      const targets = wanted().filter(isIdentified);
+      for (const p of wanted()) if (!isIdentified(p)) report(`${label(p)}: not in the store, and its identity depends on config it was never built with; challenge with --build`);
       const r = await challenge(targets, {
         store,
         substituters,
