@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { machineEnv } from "./support/machine-env.ts";
 import { beamix, runCommand, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
@@ -31,17 +32,7 @@ let pushedA: DepsJson;
 
 const storeDir = (name: string) => join(work, "stores", name);
 const repoArgs = () => ["--repo", server.url, "--public-key", registry.publicKeyPath];
-// Each "machine" has its own beamix cache directory and an empty config (no trusted keys, no
-// substituters unless given on the command line).
-const env = (machine: string) => ({
-  BEAMIX_CACHE_DIR: join(work, "machines", machine, "cache"),
-  BEAMIX_CONFIG_DIR: join(work, "machines", machine, "config"),
-  BEAMIX_DATA_DIR: join(work, "machines", machine, "data"),
-  HEX_MIRROR: "",
-  HEX_MIRROR_URL: "",
-  MIX_ENV: "",
-  ERL_LIBS: "",
-});
+const env = (machine: string) => machineEnv(work, machine);
 const trust = (cache = cacheDir) => ["--substituters", `file://${cache}`, "--trusted-key", publicKey];
 
 interface DepsJson {

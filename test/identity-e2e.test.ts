@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { machineEnv } from "./support/machine-env.ts";
 import { beamix, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
@@ -31,15 +32,7 @@ const ROOTS = WEBAPP_ROOTS.map((r) => r.name);
 const CLOSURE_SIZE = 10; // the roots with plugboard, mimetable and beacon 1.2.0
 const storeDir = (machine: string) => join(work, "machines", machine, "store");
 const repoArgs = () => ["--repo", server.url, "--public-key", registry.publicKeyPath];
-const env = (machine: string) => ({
-  BEAMIX_CACHE_DIR: join(work, "machines", machine, "cache"),
-  BEAMIX_CONFIG_DIR: join(work, "machines", machine, "config"),
-  BEAMIX_DATA_DIR: join(work, "machines", machine, "data"),
-  HEX_MIRROR: "",
-  HEX_MIRROR_URL: "",
-  MIX_ENV: "",
-  ERL_LIBS: "",
-});
+const env = (machine: string) => machineEnv(work, machine);
 
 interface DepsJson {
   packages: { name: string; status: string; item: string | null; reads: { app: string; key: string }[] | null }[];
