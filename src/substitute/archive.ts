@@ -10,6 +10,7 @@ import { rm } from "node:fs/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { restoreTree, writeTree, type TreeStats } from "../store/nar.ts";
 import type { Compression } from "./layout.ts";
+import { ZstdFrameCheck } from "./zstd-frames.ts";
 
 // zstd's output is a function of its input and parameters, so packing one tree twice gives the
 // same file (and file hash): two publishers racing write identical archives, and a server can
@@ -92,16 +93,36 @@ export interface ArchiveExpectation {
   narSize: number;
 }
 
+// The most an archive of a tree of `narSize` bytes can take. The record's FileSize is not signed
+// (a cache may choose another compression), its NarSize is: so this, not FileSize, is what bounds a
+// download. zstd's own bound for one frame (ZSTD_COMPRESSBOUND), plus room for frame headers.
+export function maxArchiveBytes(narSize: number, compression: Compression): number {
+  if (compression === "none") return narSize;
+  const small = narSize < 128 * 1024 ? (128 * 1024 - narSize) >> 11 : 0;
+  return narSize + Math.floor(narSize / 256) + small + 64;
+}
+
+// Refuses, before any download, a record whose archive is larger than its signed tree allows.
+export function checkArchiveSize(expect: Pick<ArchiveExpectation, "compression" | "fileSize" | "narSize">): void {
+  const max = maxArchiveBytes(expect.narSize, expect.compression);
+  if (expect.fileSize > max) {
+    throw new BeamixError(`the record's archive size ${expect.fileSize} is more than a ${expect.compression} archive of its signed ${expect.narSize}-byte tree can take (${max})`);
+  }
+}
+
 // Restores the archive streamed by `source` at `dest` (which must not exist; its parent must),
-// checking while it streams that neither the file nor the tree is longer than expected, and at the
-// end that both hashes and sizes match. On any failure nothing is left at `dest`, and the message
+// checking while it streams that neither the file nor the tree is longer than expected (the file is
+// bounded by the signed tree size too, and zstd skippable frames are refused), and at the end that
+// both hashes and sizes match. On any failure nothing is left at `dest`, and the message
 // says what did not match. The caller cancels the source if this throws before it is drained.
 export async function unpackArchive(source: AsyncIterable<Uint8Array>, expect: ArchiveExpectation, dest: string): Promise<TreeStats> {
+  checkArchiveSize(expect);
   const fileTap = new Tap("the archive file", expect.fileSize);
   const narTap = new Tap("the archive's tree", expect.narSize);
+  const frames = expect.compression === "zstd" ? new ZstdFrameCheck("the archive", expect.narSize) : new PassThrough();
   const decompress = expect.compression === "zstd" ? createZstdDecompress() : new PassThrough();
-  const streams: Transform[] = [fileTap, decompress, narTap];
-  const flowing = pipeline(source, fileTap, decompress, narTap).catch((err: unknown) => err);
+  const streams: Transform[] = [fileTap, frames, decompress, narTap];
+  const flowing = pipeline(source, fileTap, frames, decompress, narTap).catch((err: unknown) => err);
   let stats: TreeStats;
   try {
     stats = await restoreTree(narTap, dest, { maxBytes: expect.narSize });
