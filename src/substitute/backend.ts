@@ -9,6 +9,8 @@ import { BeamixError } from "../errors.ts";
 export interface GetOptions {
   // Give up when no byte arrives for this long (the request included).
   idleTimeoutMs?: number;
+  // Give up when the whole request, body included, takes longer (backends choose a default).
+  deadlineMs?: number;
   signal?: AbortSignal;
 }
 

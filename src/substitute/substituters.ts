@@ -17,10 +17,10 @@ import { BeamixError, errorMessage } from "../errors.ts";
 import type { Store, StoreItem, TreeHash } from "../store/store.ts";
 import { derivationHash, type Derivation } from "../derivation/derivation.ts";
 import { derivationFromJson, derivationToJson } from "../derivation/serialize.ts";
-import { unpackArchive } from "./archive.ts";
+import { checkArchiveSize, unpackArchive } from "./archive.ts";
 import { getBytes, type CacheBackend } from "./backend.ts";
 import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "./cache-info.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
+import { DEFAULT_DEADLINE_MS, DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
 import type { PublicKey } from "./keys.ts";
 import { CACHE_INFO_KEY, recordKey } from "./layout.ts";
 import { openCache } from "./open-cache.ts";
@@ -34,6 +34,9 @@ export interface SubstitutersConfig {
   trustedKeys: readonly PublicKey[];
   requireSigs?: number; // distinct trusted signatures a record needs (default 1; 0 trusts any record)
   timeoutMs?: number; // give up on a request after this long without data (default 30 s)
+  // ...or when a record takes longer than this in all (default 60 s); an archive gets this plus a
+  // second per 64 KiB of its signed size, so a cache dripping bytes cannot hold a build.
+  deadlineMs?: number;
   report?: (line: string) => void; // one line per rejected candidate or unusable cache
 }
 
@@ -93,6 +96,7 @@ export class Substituters {
   private readonly trustedKeys: readonly PublicKey[];
   private readonly requireSigs: number;
   private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
   private readonly report: (line: string) => void;
   private cachesPromise: Promise<Cache[]> | undefined;
   private readonly queries = new Map<string, Promise<Candidate[]>>();
@@ -103,6 +107,7 @@ export class Substituters {
     this.trustedKeys = config.trustedKeys;
     this.requireSigs = config.requireSigs ?? 1;
     this.timeoutMs = config.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.deadlineMs = config.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.report = config.report ?? (() => {});
     if (!Number.isInteger(this.requireSigs) || this.requireSigs < 0) throw new BeamixError(`require-sigs must be a non-negative integer, not ${this.requireSigs}`);
   }
@@ -123,7 +128,7 @@ export class Substituters {
       const found = await Promise.all(
         this.backends.map(async (backend, index): Promise<Cache | undefined> => {
           try {
-            const text = await getBytes(backend, CACHE_INFO_KEY, MAX_CACHE_INFO_BYTES, { idleTimeoutMs: this.timeoutMs });
+            const text = await getBytes(backend, CACHE_INFO_KEY, MAX_CACHE_INFO_BYTES, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs });
             if (!text) throw new BeamixError(`no ${CACHE_INFO_KEY}: not a beamix cache`);
             const info = parseCacheInfo(text.toString("utf8"), CACHE_INFO_KEY);
             return { backend, priority: info.priority, index };
@@ -148,7 +153,7 @@ export class Substituters {
           caches.map(async (cache): Promise<Candidate> => {
             const key = recordKey(drvHash);
             try {
-              const bytes = await getBytes(cache.backend, key, MAX_RECORD_BYTES, { idleTimeoutMs: this.timeoutMs });
+              const bytes = await getBytes(cache.backend, key, MAX_RECORD_BYTES, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs });
               if (!bytes) return { cache };
               return { cache, record: parseRecord(bytes.toString("utf8"), key) };
             } catch (err) {
@@ -273,7 +278,9 @@ export class Substituters {
   }
 
   private async download(backend: CacheBackend, r: SubstituteRecord, staging: string): Promise<void> {
-    const body = await backend.get(r.url, { idleTimeoutMs: this.timeoutMs });
+    checkArchiveSize(r); // before asking: the signed tree size bounds the download
+    const deadlineMs = this.deadlineMs + Math.ceil((r.fileSize / 65536) * 1000); // 64 KiB/s at the least
+    const body = await backend.get(r.url, { idleTimeoutMs: this.timeoutMs, deadlineMs });
     if (!body) throw new BeamixError(`the archive ${r.url} is missing`);
     if (body.size !== undefined && body.size !== r.fileSize) {
       body.cancel();

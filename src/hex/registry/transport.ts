@@ -68,11 +68,10 @@ async function getFile(url: string, maxBytes: number): Promise<GetResult> {
 async function getHttp(url: string, opts: GetOptions): Promise<GetResult>;
 async function getHttp(url: string, opts: GetOptions, etag: string | undefined): Promise<RevalidateResult>;
 async function getHttp(url: string, opts: GetOptions, etag?: string): Promise<RevalidateResult> {
-  // The time-out covers the whole request, body included; a stall is caught by the same bound.
+  // The time-out is the deadline of the whole request, body included; a stall is caught by the
+  // same bound.
   const headers = etag === undefined ? undefined : { "if-none-match": etag };
-  const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, signal: AbortSignal.timeout(opts.timeoutMs), headers }).catch((err: unknown) => {
-    throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
-  });
+  const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, deadlineMs: opts.timeoutMs, headers });
   if (res.status === 304 && etag !== undefined) {
     for await (const _ of res.body); // none: read to the end so the connection is kept for the next request
     return { notModified: true };
@@ -93,25 +92,15 @@ async function getHttp(url: string, opts: GetOptions, etag?: string): Promise<Re
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  try {
-    for await (const chunk of res.body) {
-      total += chunk.length;
-      if (total > opts.maxBytes) {
-        res.cancel();
-        throw new BeamixError(`GET ${url}: more than the limit of ${opts.maxBytes} bytes`);
-      }
-      chunks.push(chunk);
+  for await (const chunk of res.body) {
+    total += chunk.length;
+    if (total > opts.maxBytes) {
+      res.cancel();
+      throw new BeamixError(`GET ${url}: more than the limit of ${opts.maxBytes} bytes`);
     }
-  } catch (err) {
-    throw err instanceof BeamixError ? withTimeoutWording(err, url, opts.timeoutMs) : err;
+    chunks.push(chunk);
   }
   const answered = res.headers.etag;
   return { found: true, body: Buffer.concat(chunks, total), ...(typeof answered === "string" ? { etag: answered } : {}) };
 }
 
-// A whole-request time-out reads better as such than as an abort.
-function withTimeoutWording(err: BeamixError, url: string, timeoutMs: number): BeamixError {
-  return /: (aborted|The operation was aborted due to timeout)/.test(err.message) || /time-out/.test(err.message)
-    ? new BeamixError(`GET ${url}: no complete answer within ${timeoutMs} ms`)
-    : err;
-}
