@@ -8,12 +8,20 @@
 // The figures: records per second and archive MB/s of each phase, latency percentiles, requests.
 // Everything is bounded: a fixed number of requests, and a deadline for the whole run.
 //
+// Two more measurements of the server under abuse (issue 12), also on loopback only:
+//   peak RSS   256 clients at once read every record and archive of `beamix serve --store` (or
+//              --cache); the server's peak resident set (VmHWM) and the failed requests
+//              (goal: under 150 MB, none failed);
+//   slowloris  300 connections held half-open (re-opened when the server drops them) while a
+//              fixed number of legitimate requests is made: their success rate (goal: 100%).
+//
 //   node bench/serve-load.ts --cache DIR --trusted-key FILE [--clients 16] [--rounds 20]
 // serves the published cache DIR with `beamix serve --cache DIR` (a child process) and prints
 // the figures.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -276,12 +284,19 @@ export interface ServeProcess {
   url: string;
   child: ChildProcess;
   log: string[]; // "GET /key 200", one per request (beamix serve -v)
+  peakRssBytes(): Promise<number>; // the server's resident set high-water mark so far (Linux)
   stop(): Promise<number | null>;
 }
 
-// `beamix serve --cache DIR -v` in a child process: the server gets a core of its own.
-export async function startServeProcess(cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", BEAMIX_MAIN, "serve", "--cache", cacheDir, "--port", "0", "--host", "127.0.0.1", "-v"], {
+// What to serve: a cache directory (a string, or `cache`) or a store, with more CLI arguments.
+export type ServeWhat = string | { cache?: string; store?: string; signWith?: string; args?: string[]; verbose?: boolean };
+
+// `beamix serve --cache DIR -v` (or --store DIR) in a child process: the server gets a core of its own.
+export async function startServeProcess(what: ServeWhat, env: NodeJS.ProcessEnv = process.env): Promise<ServeProcess> {
+  const w = typeof what === "string" ? { cache: what } : what;
+  const source = w.store !== undefined ? ["--store", w.store, ...(w.signWith ? ["--sign-with", w.signWith] : [])] : ["--cache", w.cache!];
+  const verbose = w.verbose === false ? [] : ["-v"];
+  const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", BEAMIX_MAIN, "serve", ...source, "--port", "0", "--host", "127.0.0.1", ...verbose, ...(w.args ?? [])], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -298,12 +313,16 @@ export async function startServeProcess(cacheDir: string, env: NodeJS.ProcessEnv
       out += d.toString();
       if (out.includes("\n")) resolve(out.split("\n")[0]);
     });
-    child.on("close", (code) => reject(new Error(`beamix serve exited ${code}: ${log.join("\n")}`)));
+    child.on("close", (code) => reject(new Error(`beamix serve exited ${code}: ${[...log, partial].join("\n").trim()}`)));
   });
   return {
     url,
     child,
     log,
+    peakRssBytes: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+      return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
+    },
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
@@ -323,6 +342,171 @@ export function formatServeLoad(r: ServeLoadResult): string {
     `${head("fetch records", r.fetch.records)} ${recs(r.fetch.records)}`,
     `${head("fetch archives", r.fetch.archives)} ${arcs(r.fetch.archives)}`,
   ].join("\n");
+}
+
+// ---- peak RSS under many clients ----
+
+export interface PeakRssResult {
+  clients: number;
+  requests: number;
+  failed: number;
+  archiveBytes: number;
+  peakRssBytes: number; // the server's VmHWM at the end
+  seconds: number;
+  failures: string[]; // the first few
+}
+
+// `clients` clients at once, each reading every record and then every archive `rounds` times,
+// one request at a time, checking each archive against its record.
+export async function measurePeakRss(opts: { server: ServeProcess; records: SubstituteRecord[]; clients?: number; rounds?: number; timeoutMs?: number; deadlineMs?: number }): Promise<PeakRssResult> {
+  const clients = opts.clients ?? 256;
+  const rounds = opts.rounds ?? 2;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const started = performance.now();
+  const deadline = started + (opts.deadlineMs ?? 120_000);
+  let requests = 0;
+  let archiveBytes = 0;
+  const failures: string[] = [];
+  const one = async () => {
+    const b = new HttpBackend(opts.server.url);
+    for (let round = 0; round < rounds; round++) {
+      for (const r of opts.records) {
+        for (const key of [`${r.drvHash}${RECORD_SUFFIX}`, r.url]) {
+          requests++;
+          try {
+            const bytes = await getBytes(b, key, key === r.url ? r.fileSize : MAX_RECORD_BYTES, { idleTimeoutMs: timeoutMs });
+            if (!bytes) throw new Error("not found");
+            if (key === r.url) {
+              if (bytes.length !== r.fileSize || createHash("sha256").update(bytes).digest("hex") !== r.fileHash) throw new Error("not the archive its record describes");
+              archiveBytes += bytes.length;
+            }
+          } catch (err) {
+            failures.push(`GET ${key}: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+  };
+  await within(deadline, "the peak RSS run", Promise.all(Array.from({ length: clients }, one)));
+  return {
+    clients,
+    requests,
+    failed: failures.length,
+    archiveBytes,
+    peakRssBytes: await opts.server.peakRssBytes(),
+    seconds: round((performance.now() - started) / 1000, 3),
+    failures: failures.slice(0, 10),
+  };
+}
+
+// The records `beamix serve` hands out for these derivations (a store signs them on request).
+export async function servedRecords(url: string, drvHashes: readonly string[]): Promise<SubstituteRecord[]> {
+  const b = new HttpBackend(url);
+  return Promise.all(
+    drvHashes.map(async (h) => {
+      const key = `${h}${RECORD_SUFFIX}`;
+      const text = await getBytes(b, key, MAX_RECORD_BYTES);
+      if (!text) throw new Error(`${url}/${key}: not served`);
+      return parseRecord(text.toString("utf8"), key);
+    }),
+  );
+}
+
+// ---- slowloris ----
+
+export interface SlowlorisResult {
+  slowloris: number; // connections kept half-open
+  opened: number; // half-open connections opened in all (the server drops them at its header deadline)
+  heldAtEnd: number;
+  legitimate: number;
+  succeeded: number;
+  seconds: number;
+  failures: string[];
+}
+
+// Keeps `slowloris` connections half-open (a request head never finished, a header line a second)
+// while `clients` clients make `requests` requests each, `gapMs` apart: a record, then its archive.
+// Bounded: at most ten times `slowloris` connections are opened, and the run has a deadline.
+export async function measureSlowloris(opts: {
+  url: string;
+  records: SubstituteRecord[];
+  slowloris?: number;
+  clients?: number;
+  requests?: number;
+  gapMs?: number;
+  timeoutMs?: number;
+  deadlineMs?: number;
+}): Promise<SlowlorisResult> {
+  const count = opts.slowloris ?? 300;
+  const clients = opts.clients ?? 8;
+  const perClient = opts.requests ?? 30;
+  const gapMs = opts.gapMs ?? 200;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const started = performance.now();
+  const deadline = started + (opts.deadlineMs ?? 60_000);
+  const { hostname, port } = new URL(opts.url);
+  const open = new Set<Socket>();
+  let opened = 0;
+  let stopping = false;
+  const drip = setInterval(() => {
+    for (const s of open) s.write("X-Slow: 1\r\n");
+  }, 1000);
+  const openOne = (): void => {
+    if (stopping || opened >= 10 * count) return;
+    opened++;
+    const s = connect({ host: hostname, port: Number(port) });
+    s.on("connect", () => {
+      open.add(s);
+      s.write("GET /beamix-cache-info HTTP/1.1\r\nHost: x\r\n");
+    });
+    s.on("data", () => {}); // a 408, when the server gives up on it
+    s.on("error", () => {});
+    s.on("close", () => {
+      open.delete(s);
+      openOne(); // the attacker comes back at once
+    });
+  };
+  for (let i = 0; i < count; i++) openOne();
+  while (open.size < count && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+
+  let legitimate = 0;
+  let succeeded = 0;
+  const failures: string[] = [];
+  const client = async (c: number) => {
+    const b = new HttpBackend(opts.url);
+    for (let i = 0; i < perClient; i++) {
+      const r = opts.records[(c + i) % opts.records.length];
+      const key = i % 2 === 0 ? `${r.drvHash}${RECORD_SUFFIX}` : r.url;
+      legitimate++;
+      try {
+        const bytes = await getBytes(b, key, key === r.url ? r.fileSize : MAX_RECORD_BYTES, { idleTimeoutMs: timeoutMs, deadlineMs: timeoutMs });
+        if (!bytes) throw new Error("not found");
+        if (key === r.url && createHash("sha256").update(bytes).digest("hex") !== r.fileHash) throw new Error("not the archive its record describes");
+        succeeded++;
+      } catch (err) {
+        failures.push(`GET ${key}: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+  };
+  try {
+    await within(deadline, "the slowloris run", Promise.all(Array.from({ length: clients }, (_, c) => client(c))));
+  } finally {
+    stopping = true;
+    clearInterval(drip);
+  }
+  const heldAtEnd = open.size;
+  for (const s of open) s.destroy();
+  return { slowloris: count, opened, heldAtEnd, legitimate, succeeded, seconds: round((performance.now() - started) / 1000, 3), failures: failures.slice(0, 10) };
+}
+
+export function formatPeakRss(what: string, r: PeakRssResult): string {
+  return `${what}: ${r.clients} clients, ${r.requests} requests, ${r.failed} failed, ${(r.archiveBytes / 1e6).toFixed(1)} MB of archives in ${r.seconds.toFixed(2)} s; peak RSS ${(r.peakRssBytes / 1048576).toFixed(1)} MiB`;
+}
+
+export function formatSlowloris(r: SlowlorisResult): string {
+  const rate = r.legitimate === 0 ? 0 : (100 * r.succeeded) / r.legitimate;
+  return `${r.slowloris} slowloris connections held (${r.opened} opened in all, ${r.heldAtEnd} open at the end): ${r.succeeded} of ${r.legitimate} legitimate requests succeeded (${rate.toFixed(1)}%) in ${r.seconds.toFixed(2)} s`;
 }
 
 async function main(): Promise<void> {

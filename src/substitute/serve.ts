@@ -1,23 +1,29 @@
 // `beamix serve`: a cache over HTTP, from a cache directory (files served as they are) or straight
-// from a store (records made and signed on request, archives compressed while they stream).
+// from a store (records made and signed on request, archives compressed once and kept on disk,
+// archive-cache.ts).
 //
 // Only the cache layout is served (layout.ts): beamix-cache-info, <drv hash>.beamixinfo,
 // archives/… and compile-env/<basis>.json (compile-env-hints.ts); any other path is 404, and a path that tries to climb (.., encoded slashes or dots,
 // backslashes, NUL) is 400 before anything touches the file system. A cache directory's files are
 // resolved without leaving it through symlinks. Responses carry strong content-based ETags (the
 // SHA-256 of a record's text, the file hash of an archive) and honour If-None-Match with 304; HEAD
-// gives the headers of GET. The server bounds its connections and idle sockets, and close() lets
-// running downloads finish for a moment before dropping them.
+// gives the headers of GET. close() lets running downloads finish for a moment before dropping them.
+//
+// Against clients that hold connections open (slowloris): a connection must send its whole request
+// head within a few seconds, and Node checks that deadline every fraction of it (by default only
+// every 30 s); a socket idle too long is closed; and one address may hold only so many
+// connections, so that it cannot take all of them.
 import { createHash } from "node:crypto";
 import { constants as fsc } from "node:fs";
-import { open, realpath, stat, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import type { Store, StoreItem } from "../store/store.ts";
-import { archiveInfo, packTree, type ArchiveInfo } from "./archive.ts";
+import { ArchiveCache } from "./archive-cache.ts";
 import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo } from "./cache-info.ts";
 import { recordForItem } from "./item-record.ts";
 import type { SecretKey } from "./keys.ts";
@@ -29,21 +35,42 @@ import { sha256Hex } from "../util/sha256.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }
-  | { kind: "store"; store: Store; signWith?: SecretKey; priority?: number };
+  | {
+      kind: "store";
+      store: Store;
+      signWith?: SecretKey;
+      priority?: number;
+      archiveDir?: string; // where compressed archives are kept (default: a temporary directory, removed on close)
+      compressJobs?: number; // archives compressed at once (default: half the cores, 1 to 4)
+    };
 
 export interface ServeOptions {
   source: ServeSource;
   host?: string; // default 127.0.0.1
   port?: number; // default 0: any free port
-  maxConnections?: number;
+  maxConnections?: number; // from all addresses (default 2048)
+  maxConnectionsPerAddress?: number; // from one address (default 512)
+  headersTimeoutMs?: number; // a connection's request head must arrive within this (default 5 s)
+  idleTimeoutMs?: number; // a socket with no traffic either way is closed (default 60 s)
+  keepAliveTimeoutMs?: number; // an idle kept-alive connection is closed (default 5 s)
   log?: (line: string) => void; // one line per request
 }
+
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+// Generous: a CI fleet behind one NAT address is one address. Slowloris connections from it are
+// dropped at the header deadline, so they hold slots for seconds, not forever.
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 512;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 5_000;
 
 export interface SubstituteServer {
   url: string; // http://host:port, no trailing slash
   server: Server;
+  archives?: ArchiveCache; // serving a store
   close(graceMs?: number): Promise<void>;
 }
+
+// What one download holds in memory at a time: hundreds of clients at once stay within a few dozen MB.
+const READ_CHUNK = 64 * 1024;
 
 const RECORD_KEY_RE = /^[0-9a-z]{16,64}\.beamixinfo$/;
 const ARCHIVE_KEY_RE = /^archives\/([0-9a-z][0-9a-z-]{15,199})\.nar(\.zst)?$/;
@@ -167,7 +194,7 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
         etag,
         size: st.size,
         // The read stream closes the file when it ends or fails.
-        body: (res) => pipeline(handle.createReadStream({ start: 0, highWaterMark: 256 * 1024 }), res),
+        body: (res) => pipeline(handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK }), res),
         release: () => handle.close(),
       };
     } finally {
@@ -178,9 +205,8 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
 
 // ---- a store ----
 
-function storeSource(store: Store, signWith: SecretKey | undefined, priority: number): (key: string) => Promise<Answer> {
-  const infos = new Memo<ArchiveInfo>(10_000);
-  const infoOf = (item: StoreItem) => infos.get(`${item.path}:${item.narHash}`, () => archiveInfo(item.path));
+function storeSource(store: Store, signWith: SecretKey | undefined, priority: number, archives: ArchiveCache): (key: string) => Promise<Answer> {
+  const infoOf = async (item: StoreItem) => (await archives.get(item)).info;
   const cacheInfo = Buffer.from(formatCacheInfo({ format: CACHE_FORMAT, priority }));
   const compileEnv = new CompileEnvIndex(store);
   return async (key) => {
@@ -204,31 +230,52 @@ function storeSource(store: Store, signWith: SecretKey | undefined, priority: nu
     const m = STORE_ARCHIVE_RE.exec(key);
     const item = m ? store.queryByDrvHash(m[1]) : undefined;
     if (!m || !item || item.narHash !== m[2]) throw new HttpError(404, "not found");
-    const info = await infoOf(item);
-    return {
-      key,
-      etag: info.fileHash,
-      size: info.fileSize,
-      body: async (res) => {
-        await packTree(item.path, res);
-      },
-    };
+    return openArchive(key, archives, item);
+  };
+}
+
+// The kept archive of an item, open: a file removed since it was made is made again, once.
+async function openArchive(key: string, archives: ArchiveCache, item: StoreItem, again = true): Promise<Answer> {
+  const { path, info } = await archives.get(item);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !again) throw err;
+    archives.forget(item);
+    return openArchive(key, archives, item, false);
+  }
+  const handle = fh;
+  return {
+    key,
+    etag: info.fileHash,
+    size: info.fileSize,
+    body: (res) => pipeline(handle.createReadStream({ start: 0, end: info.fileSize - 1, highWaterMark: READ_CHUNK }), res),
+    release: () => handle.close(),
   };
 }
 
 export async function startSubstituteServer(opts: ServeOptions): Promise<SubstituteServer> {
   const src = opts.source;
-  const answer =
-    src.kind === "cache" ? await cacheDirSource(src.dir) : storeSource(src.store, src.signWith, src.priority ?? DEFAULT_PRIORITY);
+  const ownArchiveDir = src.kind === "store" && src.archiveDir === undefined ? await mkdtemp(join(tmpdir(), "beamix-serve-")) : undefined;
+  const archives =
+    src.kind === "store"
+      ? new ArchiveCache(src.archiveDir ?? ownArchiveDir!, src.compressJobs ?? Math.min(4, Math.max(1, Math.floor(availableParallelism() / 2))))
+      : undefined;
+  const answer = src.kind === "cache" ? await cacheDirSource(src.dir) : storeSource(src.store, src.signWith, src.priority ?? DEFAULT_PRIORITY, archives!);
   const log = opts.log ?? (() => {});
 
+  const idleTimeout = opts.idleTimeoutMs ?? 60_000;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
       res.end("method not allowed\n");
       return 405;
     }
-    const a = await answer(keyOfPath(req.url ?? "/"));
+    // While the server makes the answer (compressing an archive, waiting its turn) the socket is
+    // quiet through no fault of the client's: the idle clock starts again with the answer.
+    req.socket.setTimeout(0);
+    const a = await answer(keyOfPath(req.url ?? "/")).finally(() => req.socket.setTimeout(idleTimeout));
     const etag = quoteEtag(a.etag);
     const headers = { etag, "cache-control": cacheControlOf(a.key), "x-content-type-options": "nosniff" };
     if (notModified(req, etag)) {
@@ -246,7 +293,15 @@ export async function startSubstituteServer(opts: ServeOptions): Promise<Substit
     return 200;
   };
 
-  const server = createServer((req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, 30_000), // to receive a request; responses may take longer
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+    // Node enforces the two time-outs above only when it checks its connections (default: every 30 s).
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+  const server = createServer(serverOptions, (req, res) => {
     handle(req, res).then(
       (status) => log(`${req.method} ${req.url} ${status}`),
       (err) => {
@@ -264,26 +319,53 @@ export async function startSubstituteServer(opts: ServeOptions): Promise<Substit
       },
     );
   });
-  server.maxConnections = opts.maxConnections ?? 256;
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 30_000; // to receive a request; responses may take longer
-  server.setTimeout(60_000, (socket) => socket.destroy()); // a client that stops reading
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.setTimeout(idleTimeout, (socket) => socket.destroy()); // a client that stops reading
+  limitPerAddress(server, opts.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, log);
 
   const host = opts.host ?? "127.0.0.1";
   await new Promise<void>((ok, fail) => {
     server.once("error", (err) => fail(new BeamixError(`cannot listen on ${host}:${opts.port ?? 0}: ${errorMessage(err)}`)));
     server.listen(opts.port ?? 0, host, () => ok());
+  }).catch(async (err: unknown) => {
+    if (ownArchiveDir) await rm(ownArchiveDir, { recursive: true, force: true });
+    throw err;
   });
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${shownHost}:${addr.port}`,
     server,
-    close: (graceMs = 2000) =>
-      new Promise<void>((ok) => {
+    ...(archives ? { archives } : {}),
+    close: async (graceMs = 2000) => {
+      await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), graceMs).unref();
-      }),
+      });
+      if (ownArchiveDir) await rm(ownArchiveDir, { recursive: true, force: true });
+    },
   };
+}
+
+// Closes a new connection at once when its address already holds `max`.
+function limitPerAddress(server: Server, max: number, log: (line: string) => void): void {
+  const open = new Map<string, number>();
+  let refused = 0;
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const n = open.get(address) ?? 0;
+    if (n >= max) {
+      // One line per burst, not per connection: a flood must not flood the log too.
+      if (refused++ % 1000 === 0) log(`refusing connections from ${address}: it holds ${max} already (${refused} refused so far)`);
+      socket.destroy();
+      return;
+    }
+    open.set(address, n + 1);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
 }

@@ -8,9 +8,11 @@ import { readPublicKeyFile, readSecretKeyFile, writeKeyPair } from "../../substi
 import { authorizeKeys, readTrustedKeys, trustedKeysFile } from "../../config/trust.ts";
 import { openCache } from "../../substitute/open-cache.ts";
 import { publishClosure } from "../../substitute/publish.ts";
-import { startSubstituteServer, type ServeSource } from "../../substitute/serve.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, startSubstituteServer, type ServeSource } from "../../substitute/serve.ts";
 import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts";
 import { openStore, defaultStoreDir } from "../../store/store.ts";
+import { cacheDir } from "../../config/paths.ts";
+import { join } from "node:path";
 import {
   addBuildOptions,
   addRepoOptions,
@@ -151,6 +153,7 @@ interface ServeCliOptions {
   host: string;
   signWith?: string;
   priority?: string;
+  maxConnectionsPerAddress: string;
   verbose?: boolean;
 }
 
@@ -163,12 +166,17 @@ function registerServe(program: Command): void {
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--sign-with <secret-key>", "with a store: sign the records with this secret key")
     .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`)
+    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", String(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS))
     .option("-v, --verbose", "log every request on stderr");
   addStoreOption(cmd);
   cmd.action(async (opts: ServeCliOptions) => {
     if (opts.store !== undefined && opts.cache !== undefined) throw new UsageError("give --store or --cache, not both");
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${JSON.stringify(opts.port)}`);
+    const perAddress = Number(opts.maxConnectionsPerAddress);
+    if (!/^[0-9]+$/.test(opts.maxConnectionsPerAddress) || perAddress < 1) {
+      throw new UsageError(`--max-connections-per-address must be a positive integer, not ${JSON.stringify(opts.maxConnectionsPerAddress)}`);
+    }
     let source: ServeSource;
     let closeSource = async () => {};
     if (opts.cache !== undefined) {
@@ -179,13 +187,15 @@ function registerServe(program: Command): void {
       const signWith = opts.signWith !== undefined ? await readSecretKeyFile(opts.signWith) : undefined;
       const store = await openStore(opts.store ?? defaultStoreDir());
       closeSource = () => store.close();
-      source = { kind: "store", store, signWith, priority };
+      // Archives are compressed once and kept in the user's cache directory, keyed by tree hash.
+      source = { kind: "store", store, signWith, priority, archiveDir: join(cacheDir(), "serve-archives") };
       if (!signWith) process.stderr.write("records are not signed (no --sign-with): clients that require signatures will refuse them\n");
     }
     const server = await startSubstituteServer({
       source,
       host: opts.host,
       port,
+      maxConnectionsPerAddress: perAddress,
       log: (line) => {
         if (opts.verbose || / 5\d\d/.test(line)) process.stderr.write(line + "\n");
       },
