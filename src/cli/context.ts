@@ -22,7 +22,8 @@ export function addRepoOptions(cmd: Command): Command {
   return cmd
     .option("--repo <url>", "Hex repository URL (http, https or file); default: HEX_MIRROR or https://repo.hex.pm")
     .option("--repo-name <name>", "the repository's name, checked against every signed resource", "hexpm")
-    .option("--public-key <pem>", "the repository's public key (default: the hexpm key)");
+    .option("--public-key <pem>", "the repository's public key (default: the hexpm key)")
+    .option("--allow-registry-rollback", "accept a package record that lost releases or retirements since the one verified before");
 }
 
 export interface BuildOptions {

@@ -11,6 +11,7 @@ export interface RepoOptions {
   repo?: string;
   repoName?: string;
   publicKey?: string;
+  allowRegistryRollback?: boolean;
 }
 
 export async function repoFromOptions(opts: RepoOptions): Promise<HexRepo> {
@@ -24,5 +25,6 @@ export async function repoFromOptions(opts: RepoOptions): Promise<HexRepo> {
   } else if (config.name !== "hexpm") {
     throw new BeamixError(`repository ${config.name} needs --public-key FILE: beamix never trusts a key served by the repository itself`);
   }
+  if (opts.allowRegistryRollback) config.allowRollback = true;
   return new HexRepo(config);
 }

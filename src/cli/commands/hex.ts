@@ -67,8 +67,9 @@ export function registerHexCommands(program: Command): void {
     .option("--repo <url>", "repository URL (http, https or file); default: HEX_MIRROR or https://repo.hex.pm")
     .option("--repo-name <name>", "the repository's name, checked against every signed resource", "hexpm")
     .option("--public-key <pem>", "the repository's public key (default: the hexpm key)")
+    .option("--allow-registry-rollback", "accept a package record that lost releases or retirements since the one verified before")
     .option("--json", "print JSON")
-    .action(async (name: string, opts: { repo?: string; repoName: string; publicKey?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { repo?: string; repoName: string; publicKey?: string; allowRegistryRollback?: boolean; json?: boolean }) => {
       const repo = await repoFromOptions(opts);
       const info = await hexInfo(repo, name);
       if (opts.json) return printJson(info);

@@ -13,6 +13,7 @@ import { MetadataMemo } from "./metadata-memo.ts";
 import { checkPackageName, checkVersion, packageResource, tarballResource } from "./paths.ts";
 import type { Names, Package, Release, Versions } from "./records.ts";
 import { PackageCache } from "./package-cache.ts";
+import { rollbackOf } from "./rollback.ts";
 import { getUrl, getUrlRevalidating } from "./transport.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 
@@ -29,6 +30,9 @@ export interface HexRepoConfig {
   publicKeyPem: string; // the key the registry must be signed with
   cacheDir: string; // tarballs go to cacheDir/tarballs/sha256-<outer checksum>.tar
   timeoutMs?: number; // per request, body included (default 60 s)
+  // Accept a package record that lost releases or retirements against the copy verified before
+  // (rollback.ts); by default it is refused.
+  allowRollback?: boolean;
 }
 
 // repo.hex.pm. HEX_MIRROR_URL (or the older HEX_MIRROR) only changes where the bytes come
@@ -108,7 +112,8 @@ export class HexRepo {
   }
 
   // The package's record, verified. A record verified earlier is kept with its ETag
-  // (package-cache.ts) and used again when the server answers 304 Not Modified.
+  // (package-cache.ts) and used again when the server answers 304 Not Modified; a new one must not
+  // have lost any of its releases or retirements (rollback.ts).
   async #fetchPackage(name: string): Promise<Package> {
     checkPackageName(name, `registry ${this.name}`);
     const resource = packageResource(name);
@@ -123,6 +128,10 @@ export class HexRepo {
     // A correctly signed record of another package must not stand in for the one asked for.
     if (pkg.name !== name) {
       throw new BeamixError(`registry ${this.name}: ${resource} holds the record of package ${JSON.stringify(pkg.name)}, not ${name}`);
+    }
+    const lost = cached && !this.#config.allowRollback ? rollbackOf(cached.package, pkg) : undefined;
+    if (lost) {
+      throw new BeamixError(`registry ${this.name}: ${url} is older than the record verified before: it ${lost} (a replayed record? --allow-registry-rollback accepts it)`);
     }
     // Keeping it is an optimisation: a cache that cannot be written is not an error.
     if (got.etag !== undefined) await this.#packageCache.write(name, got.etag, pkg).catch(() => {});
