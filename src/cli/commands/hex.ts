@@ -8,6 +8,7 @@ import { unpackTarball } from "../../hex/unpack.ts";
 import { buildRegistry } from "../../hex/registry/build.ts";
 import { hexInfo } from "../../hex/registry/info.ts";
 import { repoFromOptions } from "../repo-options.ts";
+import { registerHexLock, registerHexServe, registryPrivateKey } from "./hex-repo.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { printJson, printLines } from "../output.ts";
 
@@ -50,15 +51,20 @@ export function registerHexCommands(program: Command): void {
     .command("build")
     .description("write names, versions, packages/NAME and public_key for DIR/tarballs/*.tar, signed with KEY")
     .argument("<dir>", "repository directory holding tarballs/")
-    .requiredOption("--private-key <pem>", "RSA private key (PEM) to sign the registry with")
+    .requiredOption("--private-key <pem>", "RSA private key (PEM) to sign the registry with (Hex signs with RSA; beamix key generate makes Ed25519 keys, for binary caches)")
+    .option("--generate-key", "create the --private-key file (RSA 2048, mode 0600) if it does not exist")
     .option("--name <name>", "repository name recorded in every resource", "hexpm")
-    .action(async (dir: string, opts: { privateKey: string; name: string }) => {
-      const privateKeyPem = await readFile(opts.privateKey, "utf8").catch((err) => {
-        throw new BeamixError(`cannot read private key ${opts.privateKey}: ${err.code ?? err.message}`);
-      });
-      const result = await buildRegistry({ dir: resolve(dir), name: opts.name, privateKeyPem });
-      printLines([`repository ${opts.name}: ${result.packages} packages, ${result.releases} releases → ${resolve(dir)}`]);
+    .action(async (dir: string, opts: { privateKey: string; generateKey?: boolean; name: string }) => {
+      const key = await registryPrivateKey(opts.privateKey, opts.generateKey === true);
+      const result = await buildRegistry({ dir: resolve(dir), name: opts.name, privateKeyPem: key.pem });
+      printLines([
+        ...(key.generated ? [`generated RSA key ${resolve(opts.privateKey)} (keep it private: it signs the registry)`] : []),
+        `repository ${opts.name}: ${result.packages} packages, ${result.releases} releases → ${resolve(dir)}`,
+      ]);
     });
+
+  registerHexServe(hex);
+  registerHexLock(hex);
 
   hex
     .command("info")
