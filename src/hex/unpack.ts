@@ -33,6 +33,9 @@ export interface ReadContentsOptions {
 
 // Symlink hops allowed while resolving one path, as Linux's MAXSYMLINKS.
 const MAX_SYMLINK_HOPS = 40;
+// Path components all symlinks of an archive may take to resolve: 40 hops through long targets,
+// for each of many links, could otherwise keep the check busy for hours.
+export const MAX_SYMLINK_STEPS = 1 << 22;
 
 const TYPE_NAMES: Record<string, string> = {
   "3": "character device",
@@ -98,21 +101,46 @@ export function readContents(contentsGz: Uint8Array, opts: ReadContentsOptions =
     out.push(entry);
   }
 
-  // Nothing may be written through a symlink or below a file.
+  // Nothing may be written through a symlink or below a file. Parents are found in a tree of
+  // path components: a name of n components costs n steps, not n joins of up to n parts.
+  const tree = pathTree(out);
   for (const entry of out) {
+    let node: PathNode | undefined = tree;
     const parts = entry.path.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const parent = byPath.get(parts.slice(0, i).join("/"));
+    for (let i = 0; i < parts.length - 1; i++) {
+      node = node!.children.get(parts[i])!;
+      const parent = node.entry;
       if (parent && parent.type !== "directory") {
         fail(`entry ${JSON.stringify(entry.path)}: its parent ${parent.path} is a ${parent.type === "file" ? "file" : "symlink"}`);
       }
     }
   }
+  const budget = { steps: MAX_SYMLINK_STEPS };
   for (const [path, target] of symlinks) {
-    const problem = resolveInside(path, symlinks);
+    const problem = resolveInside(path, tree, budget);
     if (problem) fail(`symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)}: ${problem}`);
   }
   return out;
+}
+
+// The entries' paths as a tree of components.
+interface PathNode {
+  children: Map<string, PathNode>;
+  entry?: ContentEntry;
+}
+
+function pathTree(entries: ContentEntry[]): PathNode {
+  const root: PathNode = { children: new Map() };
+  for (const e of entries) {
+    let node = root;
+    for (const part of e.path.split("/")) {
+      let child = node.children.get(part);
+      if (!child) node.children.set(part, (child = { children: new Map() }));
+      node = child;
+    }
+    node.entry = e;
+  }
+  return root;
 }
 
 const executable = (e: TarEntry): boolean => (e.mode & 0o111) !== 0;
@@ -128,26 +156,33 @@ function normalize(name: string, what: string, fail: (what: string) => never): s
 // Follows a symlink the way the kernel would inside the unpacked tree, using the archive's
 // own symlinks (the destination starts empty, so there is nothing else). Returns why it
 // leaves the tree, or undefined when it stays inside (a dangling link inside is fine).
-function resolveInside(path: string, symlinks: Map<string, string>): string | undefined {
-  const resolved: string[] = [];
-  const pending = path.split("/");
+// The resolved path is kept as the tree nodes it passes (undefined once off the archive's
+// paths), and the components still to walk as a stack, so each step is constant work.
+function resolveInside(path: string, tree: PathNode, budget: { steps: number }): string | undefined {
+  const resolved: (PathNode | undefined)[] = [];
+  const pending = path.split("/").reverse();
   let hops = 0;
   while (pending.length > 0) {
-    const part = pending.shift()!;
+    if (--budget.steps < 0) return `too many symbolic link steps to check (over ${MAX_SYMLINK_STEPS} in the archive)`;
+    const part = pending.pop()!;
     if (part === "" || part === ".") continue;
     if (part === "..") {
       if (resolved.length === 0) return "points outside the package";
       resolved.pop();
       continue;
     }
-    resolved.push(part);
-    const target = symlinks.get(resolved.join("/"));
-    if (target !== undefined) {
-      if (++hops > MAX_SYMLINK_HOPS) return "too many levels of symbolic links";
-      if (target.startsWith("/")) return "points outside the package";
-      resolved.pop(); // the target is relative to the link's directory
-      pending.unshift(...target.split("/"));
+    const parent = resolved.length === 0 ? tree : resolved[resolved.length - 1];
+    const node = parent?.children.get(part);
+    const link = node?.entry?.type === "symlink" ? node.entry : undefined;
+    if (link === undefined) {
+      resolved.push(node);
+      continue;
     }
+    if (++hops > MAX_SYMLINK_HOPS) return "too many levels of symbolic links";
+    if (link.target.startsWith("/")) return "points outside the package";
+    // The target is relative to the link's directory: its components come next.
+    const parts = link.target.split("/");
+    for (let k = parts.length - 1; k >= 0; k--) pending.push(parts[k]);
   }
   return undefined;
 }
