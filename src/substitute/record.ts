@@ -95,7 +95,9 @@ export function parseRecord(text: string, origin: string): SubstituteRecord {
   const signatures: string[] = [];
   const lines = text.slice(0, -1).split("\n");
   lines.forEach((line, i) => {
-    const m = /^([A-Za-z][A-Za-z0-9-]*): ?(.*)$/.exec(line);
+    // dotAll: a value may hold U+2028 or U+2029 (JSON in Deriver does not escape them), which
+    // a plain `.` would not match. Control characters are refused just below.
+    const m = /^([A-Za-z][A-Za-z0-9-]*): ?(.*)$/s.exec(line);
     if (!m || /[\x00-\x1f\x7f]/.test(line)) throw bad(`line ${i + 1} is not a "Key: value" line`);
     const [, key, value] = m;
     if (key === "Sig") signatures.push(value);
