@@ -86,7 +86,7 @@ export class ArchiveCache {
     const tmp = `${archive}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
     let info: ArchiveInfo;
     try {
-      info = await packTree(item.path, createWriteStream(tmp, { mode: 0o644 }));
+      info = await packTree(item.path, createWriteStream(tmp, { mode: 0o644 }), "zstd", item.narSize);
       // The store's hash is what records announce: a tree that changed under it is not served.
       if (info.narHash !== item.narHash || info.narSize !== item.narSize) {
         throw new BeamixError(`${item.path}: its tree hashes to sha256:${info.narHash} (${info.narSize} bytes), not the store's sha256:${item.narHash}`);
@@ -94,6 +94,10 @@ export class ArchiveCache {
       await rename(tmp, archive);
     } catch (err) {
       await rm(tmp, { force: true });
+      // zstd refuses a tree of another size than the store's: the same corruption as a changed hash.
+      if ((err as NodeJS.ErrnoException).code === "ZSTD_error_srcSize_wrong") {
+        throw new BeamixError(`${item.path}: its tree is not the ${item.narSize} bytes the store recorded`);
+      }
       throw err instanceof BeamixError ? err : new BeamixError(`${archive}: cannot write the archive of ${item.path} (${errorMessage(err)})`);
     }
     const json = { format: FORMAT, narHash: info.narHash, narSize: info.narSize, fileHash: info.fileHash, fileSize: info.fileSize };

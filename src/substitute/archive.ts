@@ -49,16 +49,21 @@ class Tap extends Transform {
   }
 }
 
-function compressor(compression: Compression): Transform {
+function compressor(compression: Compression, narSize: number | undefined): Transform {
   if (compression === "none") return new PassThrough();
-  return createZstdCompress({ params: { [zc.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [zc.ZSTD_c_checksumFlag]: 1 } });
+  const params = { [zc.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [zc.ZSTD_c_checksumFlag]: 1 };
+  return createZstdCompress(narSize === undefined ? { params } : { params, pledgedSrcSize: narSize });
 }
 
 // Writes the archive of the tree at `path` into `out` (which is ended), returning its hashes.
-export async function packTree(path: string, out: Writable, compression: Compression = "zstd"): Promise<ArchiveInfo> {
+// With the tree's size known up front (knownNarSize: a store item's), zstd sizes its window and tables
+// to it: a small item then costs kilobytes of memory instead of tens of megabytes, and the frame
+// states its content size. The bytes differ from an archive packed without it (file hashes are
+// not signed; each cache's record names its own), and a tree of another size fails.
+export async function packTree(path: string, out: Writable, compression: Compression = "zstd", knownNarSize?: number): Promise<ArchiveInfo> {
   const nar = createHash("sha256");
   let narSize = 0;
-  const comp = compressor(compression);
+  const comp = compressor(compression, knownNarSize);
   const fileTap = new Tap("archive");
   const flowing = pipeline(comp, fileTap, out);
   const feed = async () => {

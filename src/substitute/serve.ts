@@ -20,10 +20,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, sep } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import type { Store, StoreItem } from "../store/store.ts";
 import { ArchiveCache } from "./archive-cache.ts";
+import { sendFile } from "./send-file.ts";
 import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo } from "./cache-info.ts";
 import { recordForItem } from "./item-record.ts";
 import type { SecretKey } from "./keys.ts";
@@ -68,9 +68,6 @@ export interface SubstituteServer {
   archives?: ArchiveCache; // serving a store
   close(graceMs?: number): Promise<void>;
 }
-
-// What one download holds in memory at a time: hundreds of clients at once stay within a few dozen MB.
-const READ_CHUNK = 64 * 1024;
 
 const RECORD_KEY_RE = /^[0-9a-z]{16,64}\.beamixinfo$/;
 const ARCHIVE_KEY_RE = /^archives\/([0-9a-z][0-9a-z-]{15,199})\.nar(\.zst)?$/;
@@ -193,8 +190,8 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
         key,
         etag,
         size: st.size,
-        // The read stream closes the file when it ends or fails.
-        body: (res) => pipeline(handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK }), res),
+        // sendFile closes the file when it ends or fails.
+        body: (res) => sendFile(handle, res, st.size),
         release: () => handle.close(),
       };
     } finally {
@@ -250,7 +247,7 @@ async function openArchive(key: string, archives: ArchiveCache, item: StoreItem,
     key,
     etag: info.fileHash,
     size: info.fileSize,
-    body: (res) => pipeline(handle.createReadStream({ start: 0, end: info.fileSize - 1, highWaterMark: READ_CHUNK }), res),
+    body: (res) => sendFile(handle, res, info.fileSize),
     release: () => handle.close(),
   };
 }
