@@ -53,6 +53,9 @@ async function bundle(): Promise<number> {
     splitting: true,
     format: "esm",
     platform: "node",
+    // ES module builds first: the AWS SDK's CommonJS build, imported dynamically, would leave
+    // its named exports (S3Client…) off the namespace object.
+    mainFields: ["module", "main"],
     target: "node24", // package.json engines
     // Whitespace and syntax only: identifiers keep their names (error messages, class names).
     minifyWhitespace: true,
