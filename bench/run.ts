@@ -12,7 +12,7 @@
 // (goal: under 50 ms), and a 16-client load test.
 //
 // Options: --keep (keep the temporary directory), --scale N and --seed N (generator),
-// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes|deps.
+// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes|deps|identity.
 // Last, `beamix deps` from a warm loopback cache + `mix compile` against `mix deps.compile` +
 // `mix compile` for the fixture webapp (goals: 20x for the dependency step, 5x in all).
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
@@ -29,6 +29,8 @@ import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts"
 import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } from "./serve-load.ts";
 import { readPublicKeyFile } from "../src/substitute/keys.ts";
 import { measureDeps } from "./deps-bench.ts";
+import { measureIdentity } from "./identity-bench.ts";
+import { generateClosure } from "./generate-closure.ts";
 
 
 // What the beamix side reports for one corpus.
@@ -134,6 +136,23 @@ async function depsSection(dir: string): Promise<string> {
   ]);
 }
 
+// One identity across commands, on the generated closure (bench/identity-bench.ts).
+async function identitySection(dir: string, seed: number, scale: number): Promise<string> {
+  process.stderr.write(`identity: in ${dir}\n`);
+  const g = await generateClosure(join(dir, "generated-closure"), { seed, scale });
+  const r = await measureIdentity(join(dir, "run"), {
+    consumerDir: g.consumer.dir,
+    app: g.consumer.name,
+    packageDirs: g.packages.map((p) => p.dir),
+    roots: g.consumer.deps.map((d) => ({ name: d.package, requirement: d.requirement })),
+  });
+  return table([
+    ["one identity (generated closure)", "beamix", "goal"],
+    ["deps after install", `${r.builtByDepsAfterInstall} built`, "0 built"],
+    ["deps from a publish cache", `${r.substitutedByDepsFromPublish} substituted of ${r.packages}`, `${r.packages} of ${r.packages}`],
+  ]);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -169,6 +188,9 @@ async function main(): Promise<void> {
     }
     if (values.only === undefined || values.only === "deps") {
       process.stdout.write(`\n${await depsSection(join(work, "deps"))}\n`);
+    }
+    if (values.only === undefined || values.only === "identity") {
+      process.stdout.write(`\n${await identitySection(join(work, "identity"), Number(values.seed), Number(values.scale))}\n`);
     }
   } finally {
     if (values.keep) process.stderr.write(`kept ${work}\n`);
