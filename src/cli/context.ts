@@ -4,8 +4,8 @@ import type { Command } from "commander";
 import { openStore, defaultStoreDir, type Store } from "../store/store.ts";
 import { detectToolchain, type Toolchain } from "../toolchain/detect.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
-import { BeamixError, UsageError } from "../errors.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
+import { integerOption, secondsOption } from "./options.ts";
 import { Substituters } from "../substitute/substituters.ts";
 import { readPublicKeyFile, type PublicKey } from "../substitute/keys.ts";
 import { readConfiguredSubstituters, readTrustedKeys } from "../config/trust.ts";
@@ -27,20 +27,20 @@ export function addRepoOptions(cmd: Command): Command {
 }
 
 export interface BuildOptions {
-  jobs?: string;
+  jobs?: number;
   keepGoing?: boolean;
   keepFailed?: boolean;
   sandbox: boolean; // --no-sandbox sets false
-  timeout: string;
+  timeout: number; // seconds
 }
 
 export function addBuildOptions(cmd: Command): Command {
   return cmd
-    .option("-j, --jobs <n>", "builds to run at once (default: the number of cores)")
+    .option("-j, --jobs <n>", "builds to run at once (default: the number of cores)", integerOption("--jobs", 1))
     .option("-k, --keep-going", "go on with other builds after one fails")
     .option("-K, --keep-failed", "keep the build directory of a failed build and print its path")
     .option("--no-sandbox", "build without bubblewrap (outputs are then not guaranteed reproducible)")
-    .option("--timeout <seconds>", "time limit of one package build", "1800");
+    .option("--timeout <seconds>", "time limit of one package build", secondsOption("--timeout"), 1800);
 }
 
 export async function openStoreFromOptions(opts: StoreOptions): Promise<Store> {
@@ -52,17 +52,13 @@ export async function reposFromOptions(opts: RepoOptions): Promise<Map<string, H
   return new Map([[repo.name, repo]]);
 }
 
+// Both checked as the command line was parsed (options.ts).
 export function jobsFromOptions(opts: BuildOptions): number {
-  if (opts.jobs === undefined) return availableParallelism();
-  const n = Number(opts.jobs);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--jobs must be a positive integer, not ${JSON.stringify(opts.jobs)}`);
-  return n;
+  return opts.jobs ?? availableParallelism();
 }
 
 export function timeoutFromOptions(opts: BuildOptions): number {
-  const s = Number(opts.timeout);
-  if (!(s > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
-  return s * 1000;
+  return opts.timeout * 1000;
 }
 
 
@@ -77,10 +73,10 @@ export function toolchain(): Promise<Toolchain> {
 export interface SubstituterOptions {
   substituters: string[];
   trustedKey: string[];
-  requireSigs: string;
+  requireSigs: number;
   substitutes: boolean; // --no-substitutes sets false
   fallback: boolean; // --no-fallback sets false
-  substituteTimeout: string;
+  substituteTimeout: number; // seconds
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -89,10 +85,10 @@ export function addSubstituterOptions(cmd: Command): Command {
   return cmd
     .option("--substituters <urls>", "binary caches to try before building (file://, http://; space-separated or repeated), besides those in the config file", collect, [] as string[])
     .option("--trusted-key <file>", "trust the public key(s) in FILE, besides the config file's trusted-keys (repeatable)", collect, [] as string[])
-    .option("--require-sigs <k>", "distinct trusted signatures a substitute needs (0: accept unsigned)", "1")
+    .option("--require-sigs <k>", "distinct trusted signatures a substitute needs (0: accept unsigned)", integerOption("--require-sigs", 0), 1)
     .option("--no-substitutes", "build everything missing; ask no binary cache")
     .option("--no-fallback", "when a trusted substitute exists but cannot be fetched or verified, fail instead of building")
-    .option("--substitute-timeout <seconds>", "give up on a cache request after this long without data", "30");
+    .option("--substitute-timeout <seconds>", "give up on a cache request after this long without data", secondsOption("--substitute-timeout"), 30);
 }
 
 // The substituters to use, or undefined when there are none (or --no-substitutes).
@@ -100,11 +96,7 @@ export async function substitutersFromOptions(opts: SubstituterOptions, report?:
   if (!opts.substitutes) return undefined;
   const urls = [...new Set([...opts.substituters.flatMap((s) => s.split(/\s+/)).filter((s) => s !== ""), ...(await readConfiguredSubstituters())])];
   if (urls.length === 0) return undefined;
-  const k = Number(opts.requireSigs);
-  if (!Number.isInteger(k) || k < 0) throw new UsageError(`--require-sigs must be a non-negative integer, not ${JSON.stringify(opts.requireSigs)}`);
-  const t = Number(opts.substituteTimeout);
-  if (!(t > 0)) throw new UsageError(`--substitute-timeout must be a positive number of seconds, not ${JSON.stringify(opts.substituteTimeout)}`);
   const keys: PublicKey[] = [...(await readTrustedKeys())];
   for (const f of opts.trustedKey) keys.push(...(await readPublicKeyFile(f)));
-  return new Substituters({ urls, trustedKeys: keys, requireSigs: k, timeoutMs: t * 1000, report });
+  return new Substituters({ urls, trustedKeys: keys, requireSigs: opts.requireSigs, timeoutMs: opts.substituteTimeout * 1000, report });
 }

@@ -8,13 +8,14 @@ import { challenge, formatChallengeItem, formatChallengeSummary } from "../../su
 import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, substitutersFromOptions, timeoutFromOptions, toolchain, type BuildOptions } from "../context.ts";
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";
+import { integerOption, secondsOption } from "../options.ts";
 
 type ChallengeCliOptions = PlanCliOptions &
   BuildOptions & {
     substituters: string[];
     trustedKey: string[];
-    requireSigs: string;
-    substituteTimeout: string;
+    requireSigs: number;
+    substituteTimeout: number;
     rootsOnly?: boolean;
     build?: boolean;
     diff: boolean; // --no-diff sets false
@@ -29,8 +30,8 @@ export function registerChallengeCommands(program: Command): void {
     .argument("<spec...>", SPEC_HELP)
     .option("--substituters <urls>", "the binary caches to challenge (space-separated or repeated), besides those in the config file", collect, [] as string[])
     .option("--trusted-key <file>", "trust the public key(s) in FILE, besides the config file's trusted-keys (repeatable)", collect, [] as string[])
-    .option("--require-sigs <k>", "distinct trusted signatures a record needs to count", "1")
-    .option("--substitute-timeout <seconds>", "give up on a cache request after this long without data", "30")
+    .option("--require-sigs <k>", "distinct trusted signatures a record needs to count", integerOption("--require-sigs", 0), 1)
+    .option("--substitute-timeout <seconds>", "give up on a cache request after this long without data", secondsOption("--substitute-timeout"), 30)
     .option("--roots-only", "challenge only the given packages, not their dependencies")
     .option("--build", "first build locally what the store lacks (never substituted), so there is a local build to compare")
     .option("--no-diff", "only compare hashes; do not fetch differing trees to say which files differ")
@@ -69,7 +70,7 @@ export function registerChallengeCommands(program: Command): void {
         substituters,
         diff: opts.diff,
         jobs: opts.jobs === undefined ? undefined : jobsFromOptions(opts),
-        timeoutMs: Number(opts.substituteTimeout) * 1000,
+        timeoutMs: opts.substituteTimeout * 1000,
       });
       if (opts.json) printJson(r);
       else printLines(r.items.flatMap(formatChallengeItem));

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { join } from "node:path";
 import { cacheDir } from "../../config/paths.ts";
 import { BeamixError, UsageError } from "../../errors.ts";
-import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts";
+import { DEFAULT_PRIORITY } from "../../substitute/cache-info.ts";
 import { readSecretKeyFile } from "../../substitute/keys.ts";
 import { openCache } from "../../substitute/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/publish.ts";
@@ -28,6 +28,7 @@ import {
   type SubstituterOptions,
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
+import { priorityOption } from "../options.ts";
 
 type DepsCliOptions = StoreOptions &
   RepoOptions &
@@ -41,7 +42,7 @@ type DepsCliOptions = StoreOptions &
     push?: boolean;
     to?: string;
     signWith?: string;
-    priority?: string;
+    priority?: number;
   };
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
@@ -58,7 +59,7 @@ export function registerDepsCommands(program: Command): void {
     .option("--push", "then push the dependencies the project uses, with their compile-env hints, to the cache --to (for CI)")
     .option("--to <url>", "with --push: the cache (file:///dir, created if needed, or s3://bucket/prefix)")
     .option("--sign-with <secret-key>", "with --push: the secret key file that signs the records (beamix key generate)")
-    .option("--priority <n>", `with --push: priority written to a new cache's beamix-cache-info (default ${DEFAULT_PRIORITY})`)
+    .option("--priority <n>", `with --push: priority written to a new cache's beamix-cache-info (default ${DEFAULT_PRIORITY})`, priorityOption)
     .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
   addStoreOption(deps);
   addRepoOptions(deps);
@@ -160,14 +161,7 @@ async function pushTarget(opts: DepsCliOptions) {
   }
   if (opts.check) throw new UsageError("--push and --check do not go together");
   if (opts.to === undefined || opts.signWith === undefined) throw new UsageError("--push needs --to URL and --sign-with KEY");
-  let priority = DEFAULT_PRIORITY;
-  if (opts.priority !== undefined) {
-    try {
-      priority = parsePriority(opts.priority, "--priority");
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const priority = opts.priority ?? DEFAULT_PRIORITY;
   const secret = await readSecretKeyFile(opts.signWith);
   const cache = openCache(opts.to);
   if (!cache.writable) throw new BeamixError(`${opts.to}: cannot push there (read-only); push to a file:// directory and serve it`);

@@ -5,11 +5,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { BeamixError, UsageError } from "../../errors.ts";
+import { BeamixError } from "../../errors.ts";
 import { startHexServer } from "../../hex/registry/serve-static.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { repoFromOptions, type RepoOptions } from "../repo-options.ts";
 import { addRepoOptions } from "../context.ts";
+import { portOption } from "../options.ts";
 import { printJson, printLines } from "../output.ts";
 
 // The registry's signing key: RSA, as Hex requires (PKCS#1 v1.5 signatures over SHA-512).
@@ -35,12 +36,11 @@ export function registerHexServe(hex: Command): void {
     .command("serve")
     .description("serve a static Hex repository (beamix hex registry build) over HTTP, read-only; prints its URL")
     .argument("<dir>", "the repository directory (names, versions, public_key, packages/, tarballs/)")
-    .option("--port <n>", "TCP port (0: any free port)", "0")
+    .option("--port <n>", "TCP port (0: any free port)", portOption, 0)
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("-v, --verbose", "log every request on stderr")
-    .action(async (dir: string, opts: { port: string; host: string; verbose?: boolean }) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${JSON.stringify(opts.port)}`);
+    .action(async (dir: string, opts: { port: number; host: string; verbose?: boolean }) => {
+      const port = opts.port;
       const server = await startHexServer({
         dir,
         host: opts.host,

@@ -9,7 +9,7 @@ import { authorizeKeys, readTrustedKeys, trustedKeysFile } from "../../config/tr
 import { openCache } from "../../substitute/open-cache.ts";
 import { publishClosure } from "../../substitute/publish.ts";
 import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, startSubstituteServer, type ServeSource } from "../../substitute/serve.ts";
-import { DEFAULT_PRIORITY, parsePriority } from "../../substitute/cache-info.ts";
+import { DEFAULT_PRIORITY } from "../../substitute/cache-info.ts";
 import { openStore, defaultStoreDir } from "../../store/store.ts";
 import { cacheDir } from "../../config/paths.ts";
 import { join } from "node:path";
@@ -27,17 +27,9 @@ import {
 } from "../context.ts";
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";
+import { integerOption, portOption, priorityOption } from "../options.ts";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-
-function priorityOption(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_PRIORITY;
-  try {
-    return parsePriority(text, "--priority");
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 export function registerSubstituteCommands(program: Command): void {
   registerKeyCommands(program);
@@ -79,7 +71,7 @@ function registerKeyCommands(program: Command): void {
     });
 }
 
-type PublishCliOptions = PlanCliOptions & BuildOptions & SubstituterOptions & { to: string; signWith: string; priority?: string };
+type PublishCliOptions = PlanCliOptions & BuildOptions & SubstituterOptions & { to: string; signWith: string; priority?: number };
 
 function registerPublish(program: Command): void {
   const cmd = program
@@ -88,7 +80,7 @@ function registerPublish(program: Command): void {
     .argument("<spec...>", SPEC_HELP)
     .requiredOption("--to <url>", "the cache: file:///dir (created if needed)")
     .requiredOption("--sign-with <secret-key>", "the secret key file that signs the records (beamix key generate)")
-    .option("--priority <n>", `priority written to a new cache's beamix-cache-info (lower is preferred; default ${DEFAULT_PRIORITY})`)
+    .option("--priority <n>", `priority written to a new cache's beamix-cache-info (lower is preferred; default ${DEFAULT_PRIORITY})`, priorityOption)
     .option("--json", "print the result as JSON");
   addStoreOption(cmd);
   addRepoOptions(cmd);
@@ -96,7 +88,7 @@ function registerPublish(program: Command): void {
   addBuildOptions(cmd);
   addSubstituterOptions(cmd);
   cmd.action(async (specs: string[], opts: PublishCliOptions) => {
-    const priority = priorityOption(opts.priority);
+    const priority = opts.priority ?? DEFAULT_PRIORITY;
     const secret = await readSecretKeyFile(opts.signWith);
     const cache = openCache(opts.to);
     if (!cache.writable) throw new BeamixError(`${opts.to}: cannot publish there (read-only); publish to a file:// directory and serve it`);
@@ -149,11 +141,11 @@ function registerPublish(program: Command): void {
 interface ServeCliOptions {
   store?: string;
   cache?: string;
-  port: string;
+  port: number;
   host: string;
   signWith?: string;
-  priority?: string;
-  maxConnectionsPerAddress: string;
+  priority?: number;
+  maxConnectionsPerAddress: number;
   verbose?: boolean;
 }
 
@@ -162,28 +154,22 @@ function registerServe(program: Command): void {
     .command("serve")
     .description("serve a binary cache over HTTP: a cache directory as it is, or a store (records signed on request)")
     .option("--cache <dir>", "serve this cache directory (as written by beamix publish)")
-    .option("--port <n>", "TCP port (0: any free port)", "0")
+    .option("--port <n>", "TCP port (0: any free port)", portOption, 0)
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--sign-with <secret-key>", "with a store: sign the records with this secret key")
-    .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`)
-    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", String(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS))
+    .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`, priorityOption)
+    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", integerOption("--max-connections-per-address", 1), DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
     .option("-v, --verbose", "log every request on stderr");
   addStoreOption(cmd);
   cmd.action(async (opts: ServeCliOptions) => {
     if (opts.store !== undefined && opts.cache !== undefined) throw new UsageError("give --store or --cache, not both");
-    const port = Number(opts.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not ${JSON.stringify(opts.port)}`);
-    const perAddress = Number(opts.maxConnectionsPerAddress);
-    if (!/^[0-9]+$/.test(opts.maxConnectionsPerAddress) || perAddress < 1) {
-      throw new UsageError(`--max-connections-per-address must be a positive integer, not ${JSON.stringify(opts.maxConnectionsPerAddress)}`);
-    }
     let source: ServeSource;
     let closeSource = async () => {};
     if (opts.cache !== undefined) {
       if (opts.signWith !== undefined || opts.priority !== undefined) throw new UsageError("--sign-with and --priority apply to serving a store; a cache directory is served as it is");
       source = { kind: "cache", dir: opts.cache };
     } else {
-      const priority = priorityOption(opts.priority);
+      const priority = opts.priority ?? DEFAULT_PRIORITY;
       const signWith = opts.signWith !== undefined ? await readSecretKeyFile(opts.signWith) : undefined;
       const store = await openStore(opts.store ?? defaultStoreDir());
       closeSource = () => store.close();
@@ -194,8 +180,8 @@ function registerServe(program: Command): void {
     const server = await startSubstituteServer({
       source,
       host: opts.host,
-      port,
-      maxConnectionsPerAddress: perAddress,
+      port: opts.port,
+      maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
       log: (line) => {
         if (opts.verbose || / 5\d\d/.test(line)) process.stderr.write(line + "\n");
       },
