@@ -9,7 +9,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { access, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { access, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,6 +116,11 @@ test("the tarball holds what runs: the bundle, its launcher, priv/, and a manife
   assert.deepEqual(manifest.bin, { beamix: "bin/beamix.js" });
 });
 
+test("npx runs it from the tarball, offline", async () => {
+  const r = ok(await run("npx", ["--yes", "--offline", "--no-update-notifier", "--package", tarball, "beamix", "--version"]), "npx beamix --version");
+  assert.equal(r.stdout.trim(), pkg.version);
+});
+
 test("npm install -g installs it offline; beamix runs from any directory with the user's node", async () => {
   // A fresh HOME (an empty npm cache) and --offline: the package needs nothing from a registry.
   ok(await run("npm", ["install", "-g", "--offline", "--no-audit", "--no-fund", "--no-update-notifier", "--prefix", prefix, tarball]), "npm install -g");
@@ -195,8 +200,51 @@ test("beamix publish, serve and a build that substitutes everything", async () =
   const json = JSON.parse(r.stdout) as { built: number; substituted: number };
   assert.equal(json.built, 0, r.stderr);
   assert.ok(json.substituted >= 5, r.stdout);
-  assert.equal(await cacheServe.stop(), 0);
-  cacheServe = undefined;
+});
+
+// The `run` script of a step of action.yml, as GitHub runs it (bash -eo pipefail).
+async function actionStep(name: string): Promise<string> {
+  const text = await readFile(join(repoRoot, "action.yml"), "utf8");
+  const m = new RegExp(`\\n    - name: ${name}\\n(?:      (?!run:).*\\n|\\n)*?      run: \\|\\n((?:        .*\\n|\\n)+)`).exec(text);
+  assert.ok(m, `action.yml has no step ${name} with a run script`);
+  return m[1].replace(/^ {8}/gm, "");
+}
+
+test("action.yml's beamix deps step: substitutes from the served cache, pushes what the project uses", async () => {
+  const project = join(work, "action-project");
+  await cp(join(fixturesDir, "consumers", "hello_beacon"), project, { recursive: true });
+  ok(await installed(["hex", "lock", project], hexEnv()), "beamix hex lock");
+  const script = join(work, "action-deps.sh");
+  await writeFile(script, await actionStep("beamix deps"));
+  const pushed = join(work, "pushed-cache");
+  const trustedKey = (await readFile(join(work, "keys", "ci.public"), "utf8")).trim();
+  const signingKey = (await readFile(join(work, "keys", "ci.secret"), "utf8")).trim();
+  const runStep = (extra: Record<string, string>) =>
+    runCommand("bash", ["--noprofile", "--norc", "-eo", "pipefail", script], {
+      cwd: project,
+      timeoutMs: 600_000,
+      env: userEnv({
+        ...hexEnv(),
+        BEAMIX_STORE: join(work, "store-action"),
+        RUNNER_TEMP: join(work, "runner-temp"),
+        MIX_ENV_INPUT: "prod",
+        SUBSTITUTERS: `${cacheServe!.url}\nfile://${join(work, "no-such-cache")}`,
+        TRUSTED_KEYS: trustedKey,
+        PUSH_TO: `file://${pushed}`,
+        SIGNING_KEY: signingKey,
+        SANDBOX: "true",
+        ...extra,
+      }),
+    });
+  await mkdir(join(work, "runner-temp"));
+  const feature = ok(await runStep({ PUSH_WHEN: "default-branch", ON_DEFAULT_BRANCH: "false" }), "the step on a feature branch");
+  assert.match(feature.stderr, /substituted/);
+  await assert.rejects(access(pushed), "no push from another branch");
+  await access(join(project, "_build", "prod", "lib", "beacon", "ebin", "beacon.app"));
+
+  ok(await runStep({ PUSH_WHEN: "default-branch", ON_DEFAULT_BRANCH: "true" }), "the step on the default branch");
+  assert.ok((await readdir(pushed)).some((f) => f.endsWith(".beamixinfo")));
+  await assert.rejects(access(join(work, "runner-temp", "beamix-signing.secret")), "the secret key is removed");
 });
 
 test("beamix publish to S3 (s3rver on loopback): the bundled AWS SDK loads and signs its requests", async () => {
