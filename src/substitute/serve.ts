@@ -204,6 +204,15 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
 
 function storeSource(store: Store, signWith: SecretKey | undefined, priority: number, archives: ArchiveCache): (key: string) => Promise<Answer> {
   const infoOf = async (item: StoreItem) => (await archives.get(item)).info;
+  // An item's record, and the item an archive name stands for, are the same every time: looked up
+  // (and signed) once, not per request. A miss is not remembered: the item may be built later.
+  const records = new Memo<{ text: Buffer; etag: string }>(1000);
+  const archiveItems = new Memo<StoreItem>(1000);
+  const lookUp = (drvHash: string, narHash?: string): StoreItem => {
+    const item = store.queryByDrvHash(drvHash);
+    if (!item || (narHash !== undefined && item.narHash !== narHash)) throw new HttpError(404, "not found");
+    return item;
+  };
   const cacheInfo = Buffer.from(formatCacheInfo({ format: CACHE_FORMAT, priority }));
   const compileEnv = new CompileEnvIndex(store);
   return async (key) => {
@@ -217,17 +226,18 @@ function storeSource(store: Store, signWith: SecretKey | undefined, priority: nu
       return { key, etag: sha256Hex(text), size: text.length, body: text };
     }
     if (key.endsWith(RECORD_SUFFIX)) {
-      const item = store.queryByDrvHash(key.slice(0, -RECORD_SUFFIX.length));
-      if (!item) throw new HttpError(404, "not found");
-      let record = recordForItem(item, await infoOf(item), `${ARCHIVES_DIR}/${item.drvHash}-${item.narHash}.nar.zst`);
-      if (signWith) record = signRecord(record, signWith);
-      const text = Buffer.from(formatRecord(record));
-      return { key, etag: sha256Hex(text), size: text.length, body: text };
+      const { text, etag } = await records.get(key, async () => {
+        const item = lookUp(key.slice(0, -RECORD_SUFFIX.length));
+        let record = recordForItem(item, await infoOf(item), `${ARCHIVES_DIR}/${item.drvHash}-${item.narHash}.nar.zst`);
+        if (signWith) record = signRecord(record, signWith);
+        const text = Buffer.from(formatRecord(record));
+        return { text, etag: sha256Hex(text) };
+      });
+      return { key, etag, size: text.length, body: text };
     }
     const m = STORE_ARCHIVE_RE.exec(key);
-    const item = m ? store.queryByDrvHash(m[1]) : undefined;
-    if (!m || !item || item.narHash !== m[2]) throw new HttpError(404, "not found");
-    return openArchive(key, archives, item);
+    if (!m) throw new HttpError(404, "not found");
+    return openArchive(key, archives, await archiveItems.get(key, async () => lookUp(m[1], m[2])));
   };
 }
 
