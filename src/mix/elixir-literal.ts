@@ -13,7 +13,9 @@
 // Mapping to Term: strings and binaries are `binary`, atoms (including true/false/nil) are
 // `atom`, charlists are lists of integers, keyword lists are lists of 2-tuples.
 import { BeamixError } from "../errors.ts";
-import { mapIterationOrder, termsEqual } from "../erlang/order.ts";
+import { mapIterationOrder } from "../erlang/order.ts";
+import { MAX_DEPTH } from "../erlang/parse.ts";
+import { TermKeys } from "../erlang/term-key.ts";
 import { listView, type Term } from "../erlang/term.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -44,6 +46,8 @@ class Reader {
   readonly text: string;
   readonly file: string;
   pos = 0;
+  private depth = 0; // containers open at the cursor: bounded, as the reader recurses
+  private readonly keys = new TermKeys();
 
   constructor(text: string, file: string) {
     this.text = text;
@@ -113,10 +117,10 @@ class Reader {
     this.skipBlank();
     const c = this.peek();
     if (c === "") this.fail("unexpected end of file, expected a value");
-    if (this.startsWith("%{")) return this.mapLiteral();
+    if (this.startsWith("%{")) return this.nested(() => this.mapLiteral());
     if (c === "%") this.fail(`structs are not allowed: ${NOT_EVALUATED}`);
-    if (c === "{") return this.tupleLiteral();
-    if (c === "[") return this.listLiteral();
+    if (c === "{") return this.nested(() => this.tupleLiteral());
+    if (c === "[") return this.nested(() => this.listLiteral());
     if (this.startsWith("<<")) return this.binaryLiteral();
     if (c === '"') return { type: "binary", value: this.quoted('"') };
     if (c === "'") return charlist(this.quoted("'"));
@@ -130,6 +134,13 @@ class Reader {
     if (isUpperAscii(ch)) return this.alias();
     if (isIdentStart(ch)) return this.identifier();
     this.fail(`unexpected ${this.describeHere()}: ${NOT_EVALUATED}`);
+  }
+
+  private nested(read: () => Term): Term {
+    if (++this.depth > MAX_DEPTH) this.fail(`terms nested more than ${MAX_DEPTH} levels deep`);
+    const t = read();
+    this.depth--;
+    return t;
   }
 
   // After an element: a separator, the closing bracket, or an error that names what was found
@@ -254,9 +265,12 @@ class Reader {
   mapLiteral(): Term {
     this.pos += 2; // %{
     const entries: [Term, Term][] = [];
+    const seen = new Set<string>(); // keys by TermKeys: no comparing every pair
     let keyword = false;
     const add = (k: Term, v: Term, at: number): void => {
-      if (entries.some(([x]) => termsEqual(x, k))) this.fail("duplicate key in map", at);
+      const key = this.keys.key(k);
+      if (seen.has(key)) this.fail("duplicate key in map", at);
+      seen.add(key);
       entries.push([k, v]);
     };
     this.skipBlank();
@@ -303,7 +317,7 @@ class Reader {
       this.skipBlank();
       const at = this.pos;
       const c = this.peek();
-      if (c === '"') bytes.push(...this.quoted('"'));
+      if (c === '"') for (const b of this.quoted('"')) bytes.push(b); // not push(...): a long string overflows the stack
       else if (isAsciiDigit(c)) {
         const v = this.integer();
         if (v.type !== "integer" || v.value > 255n) this.fail("a binary segment must be an integer from 0 to 255", at);
@@ -349,8 +363,8 @@ class Reader {
     if (digits === "") this.fail("malformed number", start);
     const next = this.char();
     if (next !== "" && isIdentContinue(next)) this.fail("malformed number", start);
-    let value = 0n;
-    for (const d of digits) value = value * BigInt(radix) + BigInt(parseInt(d, radix));
+    // V8 reads 0x/0o/0b and decimal digits in linear time; a multiply per digit is quadratic.
+    const value = BigInt(({ 16: "0x", 8: "0o", 2: "0b", 10: "" } as Record<number, string>)[radix] + digits);
     return { type: "integer", value: negative ? -value : value };
   }
 
@@ -448,7 +462,8 @@ class Reader {
     this.pos++;
     const out: number[] = [];
     const pushCodePoint = (cp: number): void => {
-      out.push(...Buffer.from(String.fromCodePoint(cp), "utf8"));
+      if (cp < 0x80) out.push(cp); // most of a lock: no Buffer per character
+      else for (const b of Buffer.from(String.fromCodePoint(cp), "utf8")) out.push(b);
     };
     for (;;) {
       if (this.atEnd()) this.fail(`missing terminator ${q}`, start);

@@ -13,8 +13,8 @@
 // Git entries are Mix's `{:git, "url", "rev", [branch:/tag:/ref:/sparse:/subdir:/submodules:]}`.
 // Any other value, or a hex/git tuple whose fields do not have the expected types, is kept as
 // an OtherLockEntry holding the raw term, so that reading and writing round-trips.
-import { readFile } from "node:fs/promises";
-import { BeamixError } from "../errors.ts";
+import { readFile, readlink } from "node:fs/promises";
+import { BeamixError, errorMessage } from "../errors.ts";
 import { compareCodePoints } from "../erlang/order.ts";
 import type { Term } from "../erlang/term.ts";
 import { inspectElixir, parseElixirLiteral } from "./elixir-literal.ts";
@@ -228,14 +228,21 @@ export function parseMixLock(text: string, file = "mix.lock"): MixLock {
   return lock;
 }
 
-// A missing mix.lock is an empty lock, as for Mix.
+// A missing mix.lock is an empty lock, as for Mix. One that cannot be read (a directory, a link
+// to nothing, no permission) is an error naming it: reading it as empty would drop every pin.
 export async function readMixLockFile(path: string): Promise<MixLock> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Map();
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      const target = await readlink(path).catch(() => undefined);
+      if (target === undefined) return new Map();
+      throw new BeamixError(`${path}: a symbolic link to ${target}, which does not exist`);
+    }
+    if (code === "EISDIR") throw new BeamixError(`${path}: a directory, not a lock file`);
+    throw new BeamixError(`cannot read ${path}: ${code ?? errorMessage(e)}`);
   }
   return parseMixLock(text, path);
 }
