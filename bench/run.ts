@@ -26,7 +26,7 @@ export { fixtureCorpus, generatedCorpus, type Corpus };
 import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
 import { measureBeamixBuild } from "./beamix-build.ts";
 import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts";
-import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } from "./serve-load.ts";
+import { cacheRecords, formatServeLoad, measureServeAbuse, measureServeLoad, serveAbuseRows, startServeProcess } from "./serve-load.ts";
 import { readPublicKeyFile } from "../src/substitute/keys.ts";
 import { measureDeps } from "./deps-bench.ts";
 import { measureIdentity } from "./identity-bench.ts";
@@ -86,6 +86,8 @@ function report(results: Measured[]): string {
 // Binary substitutes: the fixture closure from a warm loopback cache against a cold build, the
 // checks of 100 present items and 100 records, and 16 clients loading one beamix serve. The
 // generated closure is realized from a cache too, for the same ratio at the Phoenix closure's size.
+// Then `beamix serve` under abuse: its peak RSS with --store and --cache under 256 clients at
+// once, and the success rate of legitimate requests while 300 slowloris connections are open.
 async function substitutesSection(dir: string, generated: () => Promise<Corpus>): Promise<string> {
   await mkdir(dir, { recursive: true });
   process.stderr.write(`substitutes: in ${dir}\n`);
@@ -98,6 +100,7 @@ async function substitutesSection(dir: string, generated: () => Promise<Corpus>)
   } finally {
     await server.stop();
   }
+  const abuse = await measureServeAbuse({ cacheDir: s.cacheDir, storeDir: s.storeDir, secretKeyPath: s.secretKeyPath, workDir: join(dir, "abuse") });
   const g: SubstituteTimes = await measureSubstitutes(await generated(), join(dir, "generated"));
   const row = (what: string, t: SubstituteTimes) => [
     `${what}: realize from a loopback cache (${t.substitutedItems} substituted, ${t.builtItems} built)`,
@@ -113,6 +116,7 @@ async function substitutesSection(dir: string, generated: () => Promise<Corpus>)
       row("generated closure", g),
       ["check 100 items already present", "-", `${s.presentCheckMs.toFixed(1)} ms`, "-", "< 50 ms"],
       ["parse and verify 100 signed records", "-", `${s.verifyRecordsMs.toFixed(1)} ms`, "-", "-"],
+      ...serveAbuseRows(abuse),
     ]),
     "",
     "load test: 16 concurrent clients realize the fixture closure from one `beamix serve` (a child process):",

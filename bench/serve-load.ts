@@ -463,7 +463,7 @@ export async function measureSlowloris(opts: {
     s.on("error", () => {});
     s.on("close", () => {
       open.delete(s);
-      openOne(); // the attacker comes back at once
+      setTimeout(openOne, 50); // the attacker comes back
     });
   };
   for (let i = 0; i < count; i++) openOne();
@@ -498,6 +498,58 @@ export async function measureSlowloris(opts: {
   const heldAtEnd = open.size;
   for (const s of open) s.destroy();
   return { slowloris: count, opened, heldAtEnd, legitimate, succeeded, seconds: round((performance.now() - started) / 1000, 3), failures: failures.slice(0, 10) };
+}
+
+export interface ServeAbuseResult {
+  store: PeakRssResult;
+  cache: PeakRssResult;
+  slowloris: SlowlorisResult;
+}
+
+// The three figures of issue 12, each against a fresh `beamix serve` child with its default
+// limits: peak RSS of --store and of --cache under `clients` clients, and the slowloris run
+// (against --cache). The store's archives are kept under workDir, not in the user's cache.
+export async function measureServeAbuse(opts: { cacheDir: string; storeDir: string; secretKeyPath: string; workDir: string; clients?: number; slowloris?: number }): Promise<ServeAbuseResult> {
+  const env = { ...process.env, BEAMIX_CACHE_DIR: join(opts.workDir, "serve-cache-dir") };
+  const records = await cacheRecords(opts.cacheDir);
+  const run = async <T>(what: ServeWhat, work: (server: ServeProcess) => Promise<T>): Promise<T> => {
+    const server = await startServeProcess(what, env);
+    try {
+      return await work(server);
+    } finally {
+      await server.stop();
+    }
+  };
+  const store = await run({ store: opts.storeDir, signWith: opts.secretKeyPath, verbose: false }, async (server) =>
+    measurePeakRss({ server, records: await servedRecords(server.url, records.map((r) => r.drvHash)), clients: opts.clients }),
+  );
+  const cache = await run({ cache: opts.cacheDir, verbose: false }, (server) => measurePeakRss({ server, records, clients: opts.clients }));
+  const slowloris = await run({ cache: opts.cacheDir, verbose: false }, (server) => measureSlowloris({ url: server.url, records, slowloris: opts.slowloris }));
+  return { store, cache, slowloris };
+}
+
+// Rows for bench/run.ts's substitutes table: measurement, baseline, beamix, ratio, goal.
+export function serveAbuseRows(r: ServeAbuseResult): string[][] {
+  const MB = 1e6;
+  const rss = (what: string, p: PeakRssResult) => [
+    `${what}: peak RSS, ${p.clients} clients at once (${p.requests} requests)`,
+    "-",
+    `${(p.peakRssBytes / MB).toFixed(1)} MB, ${p.failed} failed`,
+    `${(p.peakRssBytes / (150 * MB)).toFixed(2)}x the goal`,
+    "< 150 MB, 0 failed",
+  ];
+  const s = r.slowloris;
+  return [
+    rss("serve --store", r.store),
+    rss("serve --cache", r.cache),
+    [
+      `serve --cache: legitimate requests while ${s.slowloris} slowloris connections are open`,
+      "-",
+      `${((100 * s.succeeded) / Math.max(1, s.legitimate)).toFixed(1)}% (${s.succeeded} of ${s.legitimate})`,
+      "-",
+      "100%",
+    ],
+  ];
 }
 
 export function formatPeakRss(what: string, r: PeakRssResult): string {

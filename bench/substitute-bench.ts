@@ -21,6 +21,8 @@ export interface SubstituteTimes {
   verifyRecordsMs: number; // 100 records: parse + Ed25519 verification
   cacheDir: string; // the published cache, for the serve load test
   publicKeyPath: string;
+  storeDir: string; // the store it was published from (serve --store), and the key that signed it
+  secretKeyPath: string;
 }
 
 const jsonOf = (output: string) => JSON.parse(output.slice(output.indexOf("{"), output.lastIndexOf("}") + 1)) as { built: number; substituted?: number };
@@ -49,6 +51,8 @@ export async function measureSubstitutes(corpus: { packageDirs: string[]; consum
         ...(await measureChecks(workDir)),
         cacheDir: cache,
         publicKeyPath: join(keys, "bench.public"),
+        storeDir: join(workDir, "store-a"),
+        secretKeyPath: join(keys, "bench.secret"),
       };
     } finally {
       await server.close();
