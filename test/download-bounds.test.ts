@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { BeamixError } from "../src/errors.ts";
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { openStore, type Store, type StoreItem } from "../src/store/store.ts";
-import { maxArchiveBytes } from "../src/substitute/archive.ts";
+import { maxArchiveBytes, unpackArchive } from "../src/substitute/archive.ts";
+import { hashTree } from "../src/store/nar.ts";
 import { FileBackend } from "../src/substitute/file-backend.ts";
 import { generateKeyPair, parseSecretKey, type SecretKey } from "../src/substitute/keys.ts";
 import { publishClosure } from "../src/substitute/publish.ts";
@@ -110,6 +111,23 @@ test("an archive padded with a zstd skippable frame is refused, though its tree 
     assert.match(r.lines[0], /^cannot substitute bounded 1\.0\.0 from http:\/\/127\.0\.0\.1:\d+: the archive cannot be read: a zstd skippable frame \(refused: it decompresses to nothing\) at byte \d+$/);
     assert.equal(r.items, 0, "nothing reached the store");
   }
+});
+
+test("the frame check follows archives split at every byte, and several frames", async () => {
+  const archive = await originalArchive();
+  const record = parseRecord(await readFile(join(cacheDir, `${item.drvHash}.beamixinfo`), "utf8"), "record");
+  async function* bytewise(b: Buffer) {
+    for (let i = 0; i < b.length; i++) yield b.subarray(i, i + 1);
+  }
+  await unpackArchive(bytewise(archive), record, join(work, "bytewise"));
+  assert.equal((await hashTree(join(work, "bytewise"))).hash, item.narHash);
+  // The same tree as two zstd frames, one after the other: valid zstd, the right tree.
+  const { zstdCompressSync, zstdDecompressSync } = await import("node:zlib");
+  const nar = zstdDecompressSync(archive);
+  const cut = Math.floor(nar.length / 3);
+  const two = Buffer.concat([zstdCompressSync(nar.subarray(0, cut)), zstdCompressSync(nar.subarray(cut))]);
+  await unpackArchive(bytewise(two), { ...record, fileHash: sha(two), fileSize: two.length }, join(work, "two-frames"));
+  assert.equal((await hashTree(join(work, "two-frames"))).hash, item.narHash);
 });
 
 test("an archive larger than its signed tree allows is refused before it is downloaded", async () => {

@@ -106,8 +106,7 @@ export class ZstdFrameCheck extends Transform {
       this.need = { what: "descriptor" };
     } else if (n.what === "descriptor") {
       if (h[0] & 0x08) this.fail("a zstd frame header with the reserved bit set");
-      this.need = { what: "header-rest", descriptor: h[0] };
-      if (this.headerSize() === 0) this.need = { what: "block-header", checksum: ((h[0] >> 2) & 1) === 1 };
+      this.need = { what: "header-rest", descriptor: h[0] }; // at least one byte: a window or a size
     } else if (n.what === "header-rest") {
       const d = n.descriptor;
       const single = (d >> 5) & 1;
