@@ -570,3 +570,42 @@ test("--hard-links links _build's files to the store items; a plain run turns th
   assert.equal((await stat(built)).mode & 0o777, 0o644);
   assert.ok((await readFile(built)).equals(await readFile(inStore)));
 });
+
+// ---- make dependencies built in place ---------------------------------------------------------
+
+test("make dependencies: unpacked with Hex's mtimes, and a build inside deps/APP is never taken for a changed source", async () => {
+  const dir = await consumer("webapp", "webapp-make");
+  const first = await deps(dir, ["--env", "test"]);
+  assert.equal(first.code, 0, first.stderr);
+  const codec = join(dir, "deps", "wirecodec");
+
+  // As Hex leaves it: one whole-second mtime for the package's files, so erlang.mk's make has
+  // nothing to do on a fresh unpack (make -q exits 0 when the target is up to date).
+  const mtimes = new Set<number>();
+  for (const f of ["Makefile", "ebin/wirecodec.app", "src/wirecodec.erl", "src/wirecodec.app.src", "include/wirecodec.hrl"]) mtimes.add((await stat(join(codec, f))).mtimeMs);
+  assert.equal(mtimes.size, 1, "every packaged file has the same mtime");
+  assert.equal([...mtimes][0] % 1000, 0, "in whole seconds");
+  const q = await run("make", ["-q"], codec, cleanEnv({ ERL_LIBS: "" }));
+  assert.equal(q.code, 0, `make -q in a fresh deps/wirecodec\n${q.stdout}${q.stderr}`);
+
+  // Mix's make manager, for an environment beamix did not prepare, builds inside deps/APP:
+  // ebin/ gets beams and a new wirecodec.app.
+  await rm(join(codec, "ebin", "wirecodec.app"));
+  const made = await run("make", [], codec, cleanEnv({ ERL_LIBS: "", IS_DEP: "1" }));
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  assert.match(await readFile(join(codec, "ebin", "wirecodec.app"), "utf8"), /1\.0\.0/);
+  const fetchBefore = (await stat(join(codec, ".fetch"))).mtimeMs;
+
+  for (let round = 1; round <= 3; round++) {
+    const d = await deps(dir, ["--env", "test"]);
+    assert.equal(d.code, 0, d.stderr);
+    const w = d.json.packages.find((p) => p.name === "wirecodec")!;
+    assert.deepEqual({ deps: w.deps, build: w.build }, { deps: "unchanged", build: "unchanged" }, `round ${round}`);
+    assert.equal((await stat(join(codec, ".fetch"))).mtimeMs, fetchBefore, `round ${round}: .fetch kept, so no environment rebuilds`);
+  }
+
+  // A changed source is still put right.
+  await writeFile(join(codec, "src", "wirecodec.erl"), "% edited\n");
+  const repaired = await deps(dir, ["--env", "test"]);
+  assert.equal(repaired.json.packages.find((p) => p.name === "wirecodec")!.deps, "update");
+});

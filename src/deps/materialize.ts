@@ -23,7 +23,7 @@
 // the packages are realized; they are renamed into place by materializeDeps, or removed
 // (discardStagedDeps) when not every package was realized and nothing is written.
 import { constants } from "node:fs";
-import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -170,7 +170,7 @@ async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: Loc
   let wantDeps: Tree | undefined;
   if (node.source.kind === "hex") {
     wantDeps = hexDepsTree(p, source, o.project.otpRelease);
-    depsDiff = depsExists ? await diffTree(node.dest, wantDeps, { exact: false }) : ["missing"];
+    depsDiff = depsExists ? await diffTree(node.dest, wantDeps, { exact: false, builtInPlace: builtInPlace(p) }) : ["missing"];
   } else {
     const lock = node.source.lock;
     const state = depsExists ? await checkoutState(node.dest) : null;
@@ -371,12 +371,24 @@ export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: strin
   return out;
 }
 
+// Mix's make manager runs `make` inside deps/APP (and links _build/ENV/lib/APP/ebin to its
+// ebin/), so an erlang.mk package's packaged ebin/APP.app may be rewritten there by a Mix build
+// for any environment. That is build output, not a changed source: rewriting deps/APP for it
+// would give it a new .fetch and make every other environment rebuild it, round after round.
+function builtInPlace(p: LockedPackage): ((path: string) => boolean) | undefined {
+  return p.definition.buildSystem === "make" ? (path) => path.startsWith("ebin/") : undefined;
+}
+
 // Differences between a directory and what it should hold. `exact`: anything else in it is a
-// difference too.
-async function diffTree(root: string, want: Tree, opts: { exact: boolean; link?: "copy" | "hardlink" }): Promise<string[]> {
+// difference too. `builtInPlace`: paths a build may rewrite, which need only exist.
+async function diffTree(root: string, want: Tree, opts: { exact: boolean; link?: "copy" | "hardlink"; builtInPlace?: (path: string) => boolean }): Promise<string[]> {
   const diffs: string[] = [];
   for (const [path, w] of want) {
     if (diffs.length >= MAX_REASONS) return diffs;
+    if (opts.builtInPlace?.(path)) {
+      if (!(await exists(join(root, path)))) diffs.push(`${path}: missing`);
+      continue;
+    }
     const at = join(root, path);
     const st = await lstat(at).catch(() => undefined);
     if (!st) {
@@ -452,6 +464,7 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<
   try {
     if (p.node.source.kind === "hex") {
       await unpackTarball(p.tarball, fresh, { file: `${p.name}-${p.version}.tar` });
+      await hexMtimes(fresh);
       for (const f of ["hex_metadata.config", ".hex", ".fetch"]) {
         const w = want!.get(f)!;
         if (w.type === "file") await writeFile(join(fresh, f), w.data, { mode: 0o644 });
@@ -465,6 +478,22 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<
     await rm(fresh, { recursive: true, force: true });
     throw err;
   }
+}
+
+// What Hex's unpacking leaves (hex_core's hex_tarball, try_updating_mtime): every file and
+// directory of the package gets the same whole-second mtime, so erlang.mk's make sees the
+// committed ebin/APP.app as up to date rather than older or newer than the sources by chance.
+async function hexMtimes(root: string): Promise<void> {
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isSymbolicLink()) continue; // Hex's update fails silently on links
+      if (e.isDirectory()) await walk(path);
+      await utimes(path, now, now);
+    }
+  };
+  await walk(root);
 }
 
 // Writes the new _build/ENV/lib/APP tree beside `build`; returns it, to be renamed into place.
