@@ -12,9 +12,11 @@
 // (goal: under 50 ms), and a 16-client load test.
 //
 // Options: --keep (keep the temporary directory), --scale N and --seed N (generator),
-// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes|deps|identity.
+// --noop-runs N (no-op runs; the median is reported), --only fixtures|generated|substitutes|deps|identity|startup,
+// --startup-runs N (runs of each start-up measurement; the median is reported).
 // Last, `beamix deps` from a warm loopback cache + `mix compile` against `mix deps.compile` +
-// `mix compile` for the fixture webapp (goals: 20x for the dependency step, 5x in all).
+// `mix compile` for the fixture webapp (goals: 20x for the dependency step, 5x in all), and the
+// start-up of the command from the sources and packed by npm pack, side by side (bench/startup.ts).
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +32,7 @@ import { cacheRecords, formatServeLoad, measureServeAbuse, measureServeLoad, ser
 import { readPublicKeyFile } from "../src/substitute/keys.ts";
 import { measureDeps } from "./deps-bench.ts";
 import { measureIdentity } from "./identity-bench.ts";
+import { measureStartup, packedForm, sourceForm, startupTable } from "./startup.ts";
 import { generateClosure } from "./generate-closure.ts";
 
 
@@ -157,6 +160,15 @@ async function identitySection(dir: string, seed: number, scale: number): Promis
   ]);
 }
 
+// `beamix --version`, `build --help` and a no-op build of the generated closure, from the sources
+// and from the packed package (bench/startup.ts).
+async function startupSection(dir: string, generated: () => Promise<Corpus>, runs: number): Promise<string> {
+  process.stderr.write(`startup: in ${dir}\n`);
+  const forms = [sourceForm(), await packedForm(join(dir, "packed"))];
+  const r = await measureStartup(await generated(), join(dir, "run"), forms, runs);
+  return table(startupTable(r, forms));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -165,6 +177,7 @@ async function main(): Promise<void> {
       seed: { type: "string", default: String(DEFAULT_SEED) },
       "noop-runs": { type: "string", default: "3" },
       only: { type: "string" },
+      "startup-runs": { type: "string", default: "11" },
     },
   });
   const noopRuns = Number(values["noop-runs"]);
@@ -195,6 +208,9 @@ async function main(): Promise<void> {
     }
     if (values.only === undefined || values.only === "identity") {
       process.stdout.write(`\n${await identitySection(join(work, "identity"), Number(values.seed), Number(values.scale))}\n`);
+    }
+    if (values.only === undefined || values.only === "startup") {
+      process.stdout.write(`\n${await startupSection(join(work, "startup"), generated, Number(values["startup-runs"]))}\n`);
     }
   } finally {
     if (values.keep) process.stderr.write(`kept ${work}\n`);
