@@ -15,7 +15,7 @@
 // dist/derivation/*.d.ts: the types a definition module written by `beamix import hex` names.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,9 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("../", import.meta.url));
 const dist = join(root, "dist");
 const outdir = join(dist, "cli"); // as deep as src/cli: "../../x" means the same file from both
+// Written beside dist/ and renamed into place: a pack running meanwhile never reads a half-built
+// dist/, and a failed build leaves the previous one.
+const staging = join(root, `.dist-${process.pid}`);
 
 // esbuild is a devDependency: loaded through require so that type-checking needs no types of it.
 const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
@@ -44,11 +47,11 @@ const bundledRequire: import("esbuild").Plugin = {
   },
 };
 
-async function bundle(): Promise<number> {
+async function bundle(dir: string): Promise<number> {
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: { main: "src/cli/program.ts" },
-    outdir,
+    outdir: dir,
     bundle: true,
     splitting: true,
     format: "esm",
@@ -70,9 +73,9 @@ async function bundle(): Promise<number> {
 }
 
 // The types of definition modules, for editors; Node erases `import type` before running one.
-function definitionTypes(): void {
+function definitionTypes(outDir: string): void {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  execFileSync(process.execPath, [tsc, "--ignoreConfig", "--declaration", "--emitDeclarationOnly", "--allowImportingTsExtensions", "--module", "nodenext", "--target", "es2024", "--strict", "--skipLibCheck", "--types", "node", "--rootDir", "src", "--outDir", "dist", "src/derivation/definition.ts"], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, [tsc, "--ignoreConfig", "--declaration", "--emitDeclarationOnly", "--allowImportingTsExtensions", "--module", "nodenext", "--target", "es2024", "--strict", "--skipLibCheck", "--types", "node", "--rootDir", "src", "--outDir", outDir, "src/derivation/definition.ts"], { cwd: root, stdio: "inherit" });
 }
 
 // Every `new URL("…", import.meta.url)` in src, resolved from dist/cli/, must name a file that
@@ -101,8 +104,14 @@ async function sourceFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => join(e.parentPath, e.name));
 }
 
-await rm(dist, { recursive: true, force: true });
-const files = await bundle();
-definitionTypes();
+let files: number;
+try {
+  files = await bundle(join(staging, "cli"));
+  definitionTypes(staging);
+  await rm(dist, { recursive: true, force: true });
+  await rename(staging, dist);
+} finally {
+  await rm(staging, { recursive: true, force: true });
+}
 await checkRuntimeFiles();
 process.stderr.write(`build: ${files} files in ${relative(process.cwd(), outdir) || "."}${sep}, types in ${relative(process.cwd(), join(dist, "derivation")) || "."}\n`);
