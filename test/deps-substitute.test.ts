@@ -128,7 +128,7 @@ test("--push publishes every dependency the project uses, signed, with one compi
     const h = parseHint(await readFile(join(cacheDir, "compile-env", f), "utf8"), f, f.slice(0, -".json".length));
     byName.set(h.name, h.readSets.map((s) => s.map((x) => [x.app, x.key])));
   }
-  assert.deepEqual(byName.get("mimetable"), [[["mimetable", "types"]]]);
+  assert.deepEqual(byName.get("mimetable"), [[["mimetable", "statuses"], ["mimetable", "types"]]]);
   assert.deepEqual(byName.get("plugboard"), [[]]);
 
   // Pushing again: everything is there, no hint needs writing.
@@ -229,7 +229,7 @@ test("a hint that lies or is damaged only costs a build: the item built is the o
     e.json.packages.map((p) => basename(p.item!)).sort(),
     pushedA.packages.map((p) => basename(p.item!)).sort(),
   );
-  assert.deepEqual(e.json.packages.find((p) => p.name === "mimetable")!.reads, [{ app: "mimetable", key: "types" }]);
+  assert.deepEqual(e.json.packages.find((p) => p.name === "mimetable")!.reads, [{ app: "mimetable", key: "statuses" }, { app: "mimetable", key: "types" }]);
   const itemsA = await storeItems(storeDir("a"));
   const itemsE = await storeItems(storeDir("e"));
   for (const name of ["jsonish", "mimetable"]) {

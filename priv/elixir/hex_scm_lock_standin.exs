@@ -14,7 +14,12 @@
 #     version, both checksums and repository must agree, else the dependency is out of date;
 #   * the module is called `Hex.SCM`, as Hex's is, so the SCM Mix records in
 #     _build/ENV/lib/APP/.mix/compile.elixir_scm is the one a real Hex would record;
-#   * `managers/1` returns the managers of the lock entry, as Hex does.
+#   * `managers/1` returns the managers of the lock entry, as Hex does;
+#   * `Hex.RemoteConverger` gives a Hex dependency its children from its mix.lock entry, as
+#     Hex's remote converger does: Mix then never reads a Hex package's own rebar.config or
+#     mix.exs for its dependencies (cowboy's rebar.config names cowlib and ranch as git
+#     dependencies; its Hex release and the lock name them as Hex packages). It resolves
+#     nothing: the lock is taken as it is.
 #
 # Load it with an empty MIX_HOME (or without a Hex archive installed): a real Hex would
 # define the same modules.
@@ -22,15 +27,41 @@
 defmodule Hex do
   @moduledoc false
 
-  def version, do: "2.0.0+beamix.lock-standin"
+  # A version every supported Mix accepts (Mix 1.17+ asks to update a Hex older than 2.0.6).
+  def version, do: "2.1.1+beamix.lock-standin"
 
   def start do
     unless Hex.SCM in Mix.SCM.available() do
       Mix.SCM.append(Hex.SCM)
     end
 
+    Mix.RemoteConverger.register(Hex.RemoteConverger)
     :ok
   end
+end
+
+defmodule Hex.RemoteConverger do
+  @moduledoc false
+  @behaviour Mix.RemoteConverger
+
+  @impl true
+  def remote?(dep), do: !!dep.opts[:hex]
+
+  # Called inside deps.get and deps.update only: there is nothing to resolve against.
+  @impl true
+  def converge(_deps, lock), do: lock
+
+  # The children the lock entry lists, as {app, requirement, opts}.
+  @impl true
+  def deps(%Mix.Dep{app: app}, lock) do
+    case lock[app] do
+      {:hex, _name, _version, _inner, _managers, deps, _repo, _outer} when is_list(deps) -> deps
+      _ -> []
+    end
+  end
+
+  @impl true
+  def post_converge, do: :ok
 end
 
 defmodule Hex.SCM do

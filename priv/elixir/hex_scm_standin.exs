@@ -24,7 +24,8 @@ defmodule Hex do
 
   # Mix.Hex.ensure_updated?/0 only checks this against ">= 0.19.0"; the build
   # metadata says what this really is.
-  def version, do: "2.0.0+beamix.standin"
+  # A version every supported Mix accepts (Mix 1.17+ asks to update a Hex older than 2.0.6).
+  def version, do: "2.1.1+beamix.standin"
 
   def start do
     # Mix calls start/0 once per dependency that no SCM accepted: append once.
