@@ -5,6 +5,7 @@ import type { HexRepo } from "../hex/registry/client.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { identified, planBuild, type Plan } from "../realize/plan.ts";
 import { realize, type RealizeOptions, type RealizeResult } from "../realize/realize.ts";
+import { failureLine } from "../realize/failure-report.ts";
 import type { Store } from "../store/store.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 
@@ -24,7 +25,7 @@ export class ClosureBuildError extends BeamixError {
   override name = "ClosureBuildError";
   readonly result: RealizeResult;
   constructor(what: string, result: RealizeResult) {
-    const failed = result.failed.map((f) => `${f.message}${f.logPath ? ` (log: ${f.logPath})` : ""}${f.keptDir ? ` (build directory kept: ${f.keptDir})` : ""}`);
+    const failed = result.failed.map(failureLine);
     const skipped = result.skipped.length ? `; not built: ${result.skipped.map((s) => s.name).join(", ")}` : "";
     super(`${what}: ${failed.join("; ")}${skipped}`);
     this.result = result;

@@ -4,6 +4,7 @@ import { BeamixError } from "../../errors.ts";
 import { planBuild, type Plan } from "../../realize/plan.ts";
 import { realize, label, type RealizeResult } from "../../realize/realize.ts";
 import { defaultProgress } from "../../realize/progress.ts";
+import { failureLines } from "../../realize/failure-report.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
   addBuildOptions,
@@ -146,10 +147,6 @@ export function reportRealize(plan: Plan, result: RealizeResult, json?: boolean,
     printLines(rootsOf(plan).flatMap((p) => (result.items.has(p.name) ? [result.items.get(p.name)!.path] : [])));
   }
   const lines = [`${built} built, ${substituting || substituted ? `${substituted} substituted, ` : ""}${present} already present, ${result.failed.length} failed${result.skipped.length ? `, ${result.skipped.length} not built` : ""}`];
-  for (const f of result.failed) {
-    lines.push(`failed: ${f.message}`);
-    if (f.logPath) lines.push(`  log: ${f.logPath}`);
-    if (f.keptDir) lines.push(`  build directory kept: ${f.keptDir}`);
-  }
+  for (const f of result.failed) lines.push(...failureLines(f));
   process.stderr.write(lines.join("\n") + "\n");
 }

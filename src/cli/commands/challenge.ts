@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.ts";
 import { label, realize } from "../../realize/realize.ts";
 import { isIdentified } from "../../realize/plan.ts";
+import { failureLines } from "../../realize/failure-report.ts";
 import { defaultProgress } from "../../realize/progress.ts";
 import { challenge, formatChallengeItem, formatChallengeSummary } from "../../substitute/challenge.ts";
 import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, substitutersFromOptions, timeoutFromOptions, toolchain, type BuildOptions } from "../context.ts";
@@ -59,7 +60,7 @@ export function registerChallengeCommands(program: Command): void {
           timeoutMs: timeoutFromOptions(opts),
           progress: await defaultProgress(),
         });
-        for (const f of result.failed) report(`failed: ${f.message}${f.logPath ? ` (log: ${f.logPath})` : ""}`);
+        for (const f of result.failed) failureLines(f).forEach(report);
         if (result.failed.length || result.skipped.length) process.exitCode = 1;
       }
       // Identities are known once realized, or when nothing configured can change them.

@@ -29,6 +29,7 @@ import {
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 import { priorityOption } from "../options.ts";
+import { failureLines } from "../../realize/failure-report.ts";
 
 type DepsCliOptions = StoreOptions &
   RepoOptions &
@@ -191,11 +192,7 @@ function summary(r: DepsReport, check: boolean, substituting: boolean): string {
     : [
         `${count((p) => p.status === "built")} built, ${substituting ? `${count((p) => p.status === "substituted")} substituted, ` : ""}${count((p) => p.status === "present")} already present, ${written} written, ${r.packages.length - written} unchanged (${where})`,
       ];
-  for (const f of r.failed) {
-    lines.push(`failed: ${f.message}`);
-    if (f.logPath) lines.push(`  log: ${f.logPath}`);
-    if (f.keptDir) lines.push(`  build directory kept: ${f.keptDir}`);
-  }
+  for (const f of r.failed) lines.push(...failureLines(f));
   for (const s of r.skipped) lines.push(`not built: ${s.name} (${s.reason})`);
   return lines.join("\n");
 }

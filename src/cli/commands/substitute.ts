@@ -28,6 +28,7 @@ import {
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";
 import { integerOption, portOption, priorityOption } from "../options.ts";
+import { failureLines } from "../../realize/failure-report.ts";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -109,7 +110,7 @@ function registerPublish(program: Command): void {
         fallback: opts.fallback,
       });
       if (result.failed.length || result.skipped.length) {
-        const lines = result.failed.map((f) => `failed: ${f.message}${f.logPath ? ` (log: ${f.logPath})` : ""}`);
+        const lines = result.failed.flatMap(failureLines);
         process.stderr.write(lines.join("\n") + (lines.length ? "\n" : ""));
         throw new BeamixError(`nothing published: ${result.failed.length} failed, ${result.skipped.length} not built`);
       }
