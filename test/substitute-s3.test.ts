@@ -148,7 +148,9 @@ test("publish to s3://: everything under the prefix, archives before their recor
   try {
     const all = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
     const keys = (all.Contents ?? []).map((o) => o.Key!).sort();
-    assert.equal(keys.length, 13); // beamix-cache-info, 6 records, 6 archives
+    // beamix-cache-info, 6 records, 6 archives, and every item's compile-env hint
+    assert.equal(keys.length, 19);
+    assert.equal(keys.filter((k) => k.startsWith("ci/cache/compile-env/")).length, 6);
     assert.ok(keys.every((k) => k.startsWith("ci/cache/")), keys.join(" "));
     assert.deepEqual(await backend(CACHE).list(), keys.map((k) => k.slice("ci/cache/".length)));
     assert.deepEqual(await backend(CACHE).list("archives/"), keys.filter((k) => k.includes("/archives/")).map((k) => k.slice("ci/cache/".length)));
@@ -203,7 +205,7 @@ test("two publishers racing to one prefix leave a complete, valid cache", async 
   assert.equal(pushed(y) + present(y), 6);
   assert.ok(pushed(x) + pushed(y) >= 6);
   t.diagnostic(`pushed: ${pushed(x)} and ${pushed(y)}`);
-  assert.equal((await backend(race).list()).length, 13);
+  assert.equal((await backend(race).list()).length, 19);
   await assertCompleteCache(race);
   const r = await build(storeDir("c-race"), ["--substituters", race, "--trusted-key", publicKey]);
   assert.match(r.stderr, /^0 built, 6 substituted, 0 already present, 0 failed$/m, r.stderr);
