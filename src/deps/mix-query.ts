@@ -212,6 +212,9 @@ export async function mixRebarConfig(app: string, dir: string): Promise<Buffer> 
 // once it has answered); `close` ends it (or, aborting, stops it) and waits for it to exit.
 export interface MixSession {
   project: Promise<MixProjectInfo>;
+  // Mix's answers as it sent them (ETF), for a cache of answers (mix-answers.ts).
+  raw?: Promise<{ project: Buffer; config: Buffer }>;
+  childrenRaw?(app: string, dir: string, env: string): Promise<{ children: DepChildren; etf: Buffer }>;
   // The project's compile-time config: its config_path evaluated by Config.Reader for its
   // MIX_ENV, as readConfigFile does ({} when there is no such file).
   config: Promise<CompileConfig>;
@@ -238,6 +241,7 @@ const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 class Session implements MixSession {
   readonly project: Promise<MixProjectInfo>;
   readonly config: Promise<CompileConfig>;
+  readonly raw: Promise<{ project: Buffer; config: Buffer }>;
   private readonly pending = new Map<string, Pending>();
   private readonly started: Promise<ChildProcess | undefined>; // undefined: no VM
   private nextId = 0;
@@ -262,9 +266,11 @@ class Session implements MixSession {
       return p;
     });
     this.config = config.then((etf) => decodeConfigEtf(etf, configPath).config);
-    // Neither is awaited when the session is closed first (or the config, when the project fails).
+    this.raw = Promise.all([project, config]).then(([p, c]) => ({ project: p, config: c }));
+    // None is awaited when the session is closed first (or the config, when the project fails).
     this.project.catch(() => {});
     this.config.catch(() => {});
+    this.raw.catch(() => {});
     this.started = this.start(abs, mixEnv).catch((err: Error) => {
       this.lose(() => err);
       return undefined;
@@ -343,6 +349,10 @@ class Session implements MixSession {
   }
 
   private async ask(fields: string[], how: Pick<Pending, "failed" | "lost">): Promise<Term> {
+    return binaryToTerm(await this.askRaw(fields, how));
+  }
+
+  private async askRaw(fields: string[], how: Pick<Pending, "failed" | "lost">): Promise<Buffer> {
     if (this.ended) throw new Error("the Mix session was ended before this question");
     const id = String(this.nextId++);
     const answer = this.expect(id, how);
@@ -353,13 +363,17 @@ class Session implements MixSession {
       this.arm(p);
       child.stdin!.write(`${id} ${fields.map(b64).join(" ")}\n`);
     }
-    return binaryToTerm(await answer);
+    return answer;
   }
 
   async children(app: string, dir: string, env: string): Promise<DepChildren> {
+    return (await this.childrenRaw(app, dir, env)).children;
+  }
+
+  async childrenRaw(app: string, dir: string, env: string): Promise<{ children: DepChildren; etf: Buffer }> {
     const what = join(dir, "mix.exs");
-    const t = await this.ask(["children", app, env, resolve(dir)], { failed: (_, m) => `${what}: ${m}`, lost: (r) => `${what}: Mix could not read it: ${r}` });
-    return childrenOf(t, what);
+    const etf = await this.askRaw(["children", app, env, resolve(dir)], { failed: (_, m) => `${what}: ${m}`, lost: (r) => `${what}: Mix could not read it: ${r}` });
+    return { children: decodeChildren(etf, dir), etf };
   }
 
   async rebarConfig(app: string, dir: string): Promise<Buffer> {
@@ -404,6 +418,16 @@ async function compiledHelpers(): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+// Mix's answers decoded, as the session decodes them (for answers kept by mix-answers.ts).
+export function decodeProject(etf: Buffer, dir: string): MixProjectInfo {
+  const abs = resolve(dir);
+  return projectOf(binaryToTerm(etf), abs, join(abs, "mix.exs"));
+}
+
+export function decodeChildren(etf: Buffer, dir: string): DepChildren {
+  return childrenOf(binaryToTerm(etf), join(dir, "mix.exs"));
 }
 
 export function openMixSession(dir: string, mixEnv: string): MixSession {

@@ -107,7 +107,8 @@ async function explicitExecutable(p: string, what: string): Promise<string> {
   return realpath(abs);
 }
 
-async function stampOf(path: string): Promise<FileStamp> {
+// A file's identity (inode, size, mtime, ctime), which changes whenever the file does.
+export async function fileStamp(path: string): Promise<FileStamp> {
   try {
     const s = await stat(path, { bigint: true });
     return { path, ino: s.ino.toString(), size: s.size.toString(), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
@@ -253,7 +254,7 @@ async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
     files.push(loc.elixirReal, elixirAppFile(root));
   }
   if (loc.rebar3Real) files.push(loc.rebar3Real);
-  return Promise.all(files.map(stampOf));
+  return Promise.all(files.map(fileStamp));
 }
 
 async function probe(loc: Located): Promise<Toolchain> {

@@ -9,7 +9,7 @@ import { readSecretKeyFile } from "../../substitute/keys.ts";
 import { openCache } from "../../substitute/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/publish.ts";
 import { depsMixEnv, syncDeps, type DepsReport } from "../../deps/deps.ts";
-import { openMixSession } from "../../deps/mix-query.ts";
+import { openCachedMixSession } from "../../deps/mix-answers.ts";
 import { defaultProgress, type Progress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
@@ -73,7 +73,8 @@ export function registerDepsCommands(program: Command): void {
     detected.catch(() => {});
     // Mix reads the project in an Elixir VM, the longest step before anything can be realized:
     // started first, handed to syncDeps (which closes it), stopped if the run ends before that.
-    const mix = openMixSession(dir, depsMixEnv(opts.env));
+    // Its answers are kept: when none of their inputs changed, no VM starts (mix-answers.ts).
+    const mix = openCachedMixSession(dir, depsMixEnv(opts.env));
     let handedOver = false;
     try {
       // Checked before anything is built, so a CI run with a wrong key fails at once.

@@ -1,0 +1,215 @@
+// Mix's answers about a project, kept between runs of `beamix deps`, so that a run in which none
+// of their inputs changed starts no Elixir VM (starting one costs more than the rest of a warm
+// run). A MixSession that answers from <cache dir>/mix-answers/ and opens the real session
+// (mix-query.ts) only when an answer is missing or may be stale.
+//
+// An entry is found by what every answer depends on before any file is read: the project's
+// directory, MIX_ENV, every MIX_* and HEX_* variable, the Elixir and Erlang installs on PATH
+// (their files' identity, as the toolchain cache keys them) and beamix's own helper sources.
+// It then holds, for each answer, the files Mix read for it with their SHA-256: mix.exs and
+// every config file Config.Reader imported for the project and its config; a dependency's
+// mix.exs for its declarations; the rebar files for a mix.rebar.config. An answer is used only
+// when every one of its files still hashes the same.
+//
+// Files whose evaluation can read anything else (the environment, other files, the clock) are
+// never cached: a mix.exs or config file that calls System, File, Code, :os, :file, Port or
+// Path.wildcard is asked of Mix on every run. Anything unreadable or malformed is a miss.
+import { readFile, mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { cacheDir as defaultCacheDir } from "../config/paths.ts";
+import type { CompileConfig } from "../derivation/config.ts";
+import { decodeConfigEtf } from "../project/config-reader.ts";
+import { PRIV_DIR } from "../project/run-script.ts";
+import { findExecutable, fileStamp } from "../toolchain/detect.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
+import { decodeChildren, decodeProject, openMixSession, type DepChildren, type MixProjectInfo, type MixSession } from "./mix-query.ts";
+
+const FORMAT = "beamix-mix-answers/1";
+const DIR = "mix-answers";
+// What evaluating a file can read besides the files and variables the key covers.
+const UNCACHEABLE = /\bSystem\.|\bFile\.|\bCode\.|:os\.|:file\.|\bPort\.|Path\.wildcard|\bMix\.shell\b/;
+
+type FileHashes = [path: string, sha256: string | null][]; // null: the file does not exist
+
+interface Entry {
+  format: typeof FORMAT;
+  project?: { files: FileHashes; project: string; config: string }; // ETF, base64
+  children: Record<string, { files: FileHashes; etf: string }>; // app \0 env \0 hash of the dir's mix.exs
+  rebar: Record<string, string>; // app \0 hash of the rebar files -> mix.rebar.config, base64
+}
+
+async function fileHash(path: string): Promise<{ sha: string | null; text: string | null }> {
+  try {
+    const data = await readFile(path);
+    return { sha: sha256Hex(data), text: data.toString("utf8") };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { sha: null, text: null };
+    throw err;
+  }
+}
+
+// The files' hashes now, or undefined when one of them reads what no key covers.
+async function hashFiles(paths: readonly string[]): Promise<FileHashes | undefined> {
+  const out: FileHashes = [];
+  for (const path of paths) {
+    const { sha, text } = await fileHash(path);
+    if (text !== null && UNCACHEABLE.test(text)) return undefined;
+    out.push([path, sha]);
+  }
+  return out;
+}
+
+async function unchanged(files: FileHashes): Promise<boolean> {
+  const now = await hashFiles(files.map(([p]) => p)).catch(() => undefined);
+  return now !== undefined && now.every(([, sha], i) => sha === files[i][1]);
+}
+
+// Everything an entry depends on before any project file is read.
+async function entryKey(dir: string, mixEnv: string): Promise<string | undefined> {
+  const path = process.env.PATH ?? "";
+  const [elixir, erl] = await Promise.all([findExecutable("elixir", path), findExecutable("erl", path)]);
+  if (!elixir || !erl) return undefined; // the real session says what is missing
+  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith("MIX_") || k.startsWith("HEX_"))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return sha256Hex(
+    JSON.stringify({
+      format: FORMAT,
+      dir,
+      mixEnv,
+      env,
+      tools: await Promise.all([elixir, erl].map(fileStamp)),
+      helpers: helpers.map((b) => sha256Hex(b)),
+    }),
+  );
+}
+
+const b64 = (b: Buffer) => b.toString("base64");
+const unb64 = (s: string) => Buffer.from(s, "base64");
+
+export function openCachedMixSession(dir: string, mixEnv: string, cacheRoot: string = defaultCacheDir()): MixSession {
+  return new CachedSession(resolve(dir), mixEnv, join(cacheRoot, DIR));
+}
+
+class CachedSession implements MixSession {
+  readonly project: Promise<MixProjectInfo>;
+  readonly config: Promise<CompileConfig>;
+  private readonly dir: string;
+  private readonly mixEnv: string;
+  private readonly cache: string;
+  private readonly loaded: Promise<{ file?: string; entry: Entry }>;
+  private real: MixSession | undefined;
+  private learnt = false;
+  private failed = false;
+  private ended = false;
+
+  constructor(dir: string, mixEnv: string, cache: string) {
+    this.dir = dir;
+    this.mixEnv = mixEnv;
+    this.cache = cache;
+    this.loaded = this.load();
+    const answered = this.loaded.then((l) => this.projectAnswers(l.entry));
+    answered.catch(() => (this.failed = true));
+    this.project = answered.then((a) => a.project);
+    this.config = answered.then((a) => a.config);
+    this.project.catch(() => {});
+    this.config.catch(() => {});
+  }
+
+  private async load(): Promise<{ file?: string; entry: Entry }> {
+    const empty: Entry = { format: FORMAT, children: {}, rebar: {} };
+    const key = await entryKey(this.dir, this.mixEnv).catch(() => undefined);
+    if (!key) return { entry: empty };
+    const file = join(this.cache, `${key}.json`);
+    try {
+      const e = JSON.parse(await readFile(file, "utf8")) as Entry;
+      if (e?.format === FORMAT && typeof e.children === "object" && typeof e.rebar === "object") return { file, entry: e };
+    } catch {
+      // missing or damaged: a miss
+    }
+    return { file, entry: empty };
+  }
+
+  private session(): MixSession {
+    this.real ??= openMixSession(this.dir, this.mixEnv);
+    return this.real;
+  }
+
+  private async projectAnswers(entry: Entry): Promise<{ project: MixProjectInfo; config: CompileConfig }> {
+    const cached = entry.project;
+    if (cached && (await unchanged(cached.files))) {
+      try {
+        const project = decodeProject(unb64(cached.project), this.dir);
+        return { project, config: decodeConfigEtf(unb64(cached.config), project.configPath).config };
+      } catch {
+        // a malformed entry: ask Mix
+      }
+    }
+    const real = this.session();
+    const [project, config, raw] = await Promise.all([real.project, real.config, real.raw]);
+    if (raw) {
+      const { imports } = decodeConfigEtf(raw.config, project.configPath);
+      const files = await hashFiles([join(this.dir, "mix.exs"), resolve(project.configPath), ...imports.map((f) => resolve(f))]);
+      if (files) {
+        entry.project = { files, project: b64(raw.project), config: b64(raw.config) };
+        this.learnt = true;
+      } else delete entry.project;
+    }
+    return { project, config };
+  }
+
+  async children(app: string, dir: string, env: string): Promise<DepChildren> {
+    const { entry } = await this.loaded;
+    const mixExs = join(dir, "mix.exs");
+    const files = await hashFiles([mixExs]);
+    const key = files ? `${app}\0${env}\0${files[0][1]}` : undefined;
+    const hit = key ? entry.children[key] : undefined;
+    if (hit) {
+      try {
+        return decodeChildren(unb64(hit.etf), dir);
+      } catch {
+        // a malformed entry: ask Mix
+      }
+    }
+    const real = this.session();
+    if (!real.childrenRaw) return real.children(app, dir, env);
+    const { children, etf } = await real.childrenRaw(app, dir, env);
+    if (key && files) {
+      entry.children[key] = { files, etf: b64(etf) };
+      this.learnt = true;
+    }
+    return children;
+  }
+
+  async rebarConfig(app: string, dir: string): Promise<Buffer> {
+    const { entry } = await this.loaded;
+    const files = await hashFiles([join(dir, "rebar.config"), join(dir, "rebar.config.script")]);
+    const key = files ? `${app}\0${sha256Hex(JSON.stringify(files.map(([, sha]) => sha)))}` : undefined;
+    const hit = key ? entry.rebar[key] : undefined;
+    if (hit !== undefined) return unb64(hit);
+    const answer = await this.session().rebarConfig(app, dir);
+    if (key) {
+      entry.rebar[key] = b64(answer);
+      this.learnt = true;
+    }
+    return answer;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.real?.end();
+  }
+
+  // Keeps what was learnt when the run went well (a failed run may have learnt half).
+  async close(abort = false): Promise<void> {
+    this.end();
+    await this.real?.close(abort);
+    if (abort || this.failed || !this.learnt) return;
+    const { file, entry } = await this.loaded;
+    if (!file) return;
+    await mkdir(this.cache, { recursive: true, mode: 0o700 }).catch(() => {});
+    await writeFileAtomic(file, JSON.stringify(entry) + "\n").catch(() => {}); // best effort: the next run asks Mix
+  }
+}

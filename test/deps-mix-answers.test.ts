@@ -1,0 +1,81 @@
+// beamix deps keeps Mix's answers about a project (src/deps/mix-answers.ts): a run in which
+// mix.exs, the config files it imports and the environment are unchanged starts no Elixir VM;
+// changing any of them, or a config that reads the environment, asks Mix again.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beamix, runCommand } from "./support/cli.ts";
+import { fixturesDir, makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
+import { startStaticServer, type StaticServer } from "./support/static-server.ts";
+import { HexRepo } from "../src/hex/registry/client.ts";
+import { formatMixLock } from "../src/mix/lock.ts";
+import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
+
+let work: string;
+let registry: FixtureRegistry;
+let server: StaticServer;
+let project: string;
+let wrapperDir: string;
+let vmLog: string;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), "beamix-mix-answers-"));
+  registry = await makeFixtureRegistry(join(work, "repo"));
+  server = await startStaticServer({ root: registry.dir });
+  project = join(work, "hello_beacon");
+  await cp(join(fixturesDir, "consumers", "hello_beacon"), project, { recursive: true });
+  const repo = new HexRepo({ name: "hexpm", url: server.url, publicKeyPem: registry.publicKeyPem, cacheDir: join(work, "lock-cache") });
+  await writeFile(join(project, "mix.lock"), formatMixLock(await lockForRequirements(repo, [{ name: "beacon", requirement: "~> 1.1" }])));
+  // An `elixir` first on PATH that notes every Mix session beamix starts, then runs the real one.
+  const real = (await runCommand("sh", ["-c", "command -v elixir"], { timeoutMs: 10_000 })).stdout.trim();
+  wrapperDir = join(work, "bin");
+  vmLog = join(work, "vm.log");
+  await mkdir(wrapperDir);
+  await writeFile(join(wrapperDir, "elixir"), `#!/bin/sh\ncase "$*" in *" session "*) echo session >> "${vmLog}";; esac\nexec "${real}" "$@"\n`);
+  await chmod(join(wrapperDir, "elixir"), 0o755);
+  await writeFile(vmLog, "");
+});
+
+after(async () => {
+  await server?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function deps(env: Record<string, string> = {}): Promise<number> {
+  const before = (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length;
+  const r = await beamix(["deps", project, "--env", "test", "--store", join(work, "store"), "--repo", server.url, "--public-key", registry.publicKeyPath], {
+    env: { BEAMIX_CACHE_DIR: join(work, "cache"), HEX_MIRROR: "", HEX_MIRROR_URL: "", MIX_ENV: "", PATH: `${wrapperDir}:${process.env.PATH}`, ...env },
+    timeoutMs: 600_000,
+  });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length - before;
+}
+
+test("an unchanged project is not read by Mix again; a changed mix.exs, config or MIX_ variable is", async () => {
+  assert.equal(await deps(), 1, "the first run asks Mix");
+  assert.equal(await deps(), 0, "nothing changed: no Elixir VM");
+
+  const mixExs = join(project, "mix.exs");
+  const original = await readFile(mixExs, "utf8");
+  await writeFile(mixExs, original + "\n# edited\n");
+  assert.equal(await deps(), 1, "mix.exs changed");
+  assert.equal(await deps(), 0);
+
+  // A config file appears (an absent file is an input too), then one it imports changes.
+  await mkdir(join(project, "config"));
+  await writeFile(join(project, "config", "config.exs"), `import Config\nconfig :hello_beacon, greeting: "hi"\nimport_config "#{config_env()}.exs"\n`);
+  await writeFile(join(project, "config", "test.exs"), `import Config\n`);
+  assert.equal(await deps(), 1, "config.exs appeared");
+  assert.equal(await deps(), 0);
+  await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, level: 2\n`);
+  assert.equal(await deps(), 1, "an imported config file changed");
+
+  assert.equal(await deps({ MIX_TARGET: "host" }), 1, "a MIX_ variable changed");
+
+  // A config that reads the environment is asked every time.
+  await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, port: System.get_env("PORT")\n`);
+  assert.equal(await deps(), 1);
+  assert.equal(await deps(), 1, "System calls are never cached");
+});
