@@ -80,8 +80,12 @@ export async function webappProject(dir: string, repo: HexRepo): Promise<string>
 export interface DepsBenchResult {
   mixDepsCompileSeconds: number;
   mixCompileAfterMixSeconds: number;
-  beamixDepsSeconds: number;
+  beamixDepsSeconds: number; // from a loopback cache into an empty store
   mixCompileAfterBeamixSeconds: number;
+  // The peer a team would pick instead: one tar + zstd of deps/ and _build/ENV/lib, restored.
+  tarRestoreSeconds: number;
+  warmFreshCheckoutSeconds: number; // beamix deps into a fresh checkout, the store complete
+  noChangeSeconds: number; // beamix deps again when nothing changed (median of 3)
 }
 
 // A consumer project and the package directories of a registry that holds its closure.
@@ -197,11 +201,26 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
       if (compile.code !== 0 || /==> /.test(compile.output) || !new RegExp(`Generated ${c.app} app`).test(compile.output)) {
         throw new Error(`mix compile after beamix deps failed or compiled a dependency:\n${compile.output.slice(-4000)}`);
       }
+      // The tarball restore a CI cache keyed on mix.lock would do, of what beamix deps wrote.
+      const tarball = join(workDir, "deps-cache.tar.zst");
+      checked(await run("tar", ["--zstd", "-cf", tarball, "deps", join("_build", MIX_ENV, "lib")], project, cleanEnv({})), "tar --zstd -c");
+      const restored = join(workDir, "restored");
+      await mkdir(restored, { recursive: true });
+      const tar = checked(await run("tar", ["--zstd", "-xf", tarball], restored, cleanEnv({})), "tar --zstd -x");
+      // A fresh checkout on the same machine (the store has everything), then nothing changed.
+      const again = await copy("fresh-checkout");
+      const depsArgs = (dir: string) => ["deps", dir, "--env", MIX_ENV, "--store", join(fresh, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
+      const warm = checked(await beamixCli(depsArgs(again), fresh), "beamix deps into a fresh checkout");
+      const noChange: number[] = [];
+      for (let i = 0; i < 3; i++) noChange.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps, nothing changed").seconds);
       return {
         mixDepsCompileSeconds: mix.depsCompile,
         mixCompileAfterMixSeconds: mix.compile,
         beamixDepsSeconds: r.seconds,
         mixCompileAfterBeamixSeconds: compile.seconds,
+        tarRestoreSeconds: tar.seconds,
+        warmFreshCheckoutSeconds: warm.seconds,
+        noChangeSeconds: noChange.sort((a, b) => a - b)[1],
       };
     } finally {
       await server.close();

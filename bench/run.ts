@@ -140,6 +140,9 @@ async function depsSection(dir: string): Promise<string> {
     ["dependency step", `mix deps.compile ${fmt(r.mixDepsCompileSeconds)}`, `beamix deps ${fmt(r.beamixDepsSeconds)}`, `${(r.mixDepsCompileSeconds / r.beamixDepsSeconds).toFixed(1)}x`, ">= 20x"],
     ["then mix compile", fmt(r.mixCompileAfterMixSeconds), fmt(r.mixCompileAfterBeamixSeconds), "-", "-"],
     ["whole sequence", fmt(mixTotal), fmt(beamixTotal), `${(mixTotal / beamixTotal).toFixed(1)}x`, ">= 5x"],
+    ["warm, fresh checkout (store complete)", `tar --zstd -x ${fmt(r.tarRestoreSeconds)}`, fmt(r.warmFreshCheckoutSeconds), `${(r.warmFreshCheckoutSeconds / r.tarRestoreSeconds).toFixed(1)}x the restore`, "<= 2x"],
+    ["from a loopback cache, empty store", `tar --zstd -x ${fmt(r.tarRestoreSeconds)}`, fmt(r.beamixDepsSeconds), `${(r.beamixDepsSeconds / r.tarRestoreSeconds).toFixed(1)}x the restore`, "<= 3x"],
+    ["nothing changed (median of 3)", "-", fmt(r.noChangeSeconds), "-", "< 0.15 s"],
   ]);
 }
 
