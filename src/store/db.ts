@@ -2,8 +2,15 @@
 // An item is valid only if it has a row here AND its directory exists; rows are written last when
 // registering and removed first-thing-after-the-rename when deleting (see store.ts).
 // GC roots are not here: they are symlinks under <store>/.beamix/roots.
+//
+// A store the user cannot write (another user's, a read-only mount) is opened read-only: queries
+// work, every write fails with one line. Errors of the disk and of the file (full, damaged, not a
+// database) are one line too (io-errors.ts).
+import { pathToFileURL } from "node:url";
+import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { BeamixError } from "../errors.ts";
+import { isSqliteError, sqliteCode, storeError } from "./io-errors.ts";
 
 // One entry per schema version; entry i moves the schema from version i to i + 1.
 // Never edit a released entry: append a new one.
@@ -76,27 +83,58 @@ function toLock(r: Row): LockRow {
   return { name: r.name as string, pid: r.pid as number, start: r.start as string, token: r.token as string, acquiredAt: r.acquired_at as number };
 }
 
+export interface OpenDbOptions {
+  busyTimeoutMs?: number;
+  readOnly?: boolean;
+}
+
 export class StoreDb {
   readonly file: string;
+  readonly readOnly: boolean;
   private readonly db: DatabaseSync;
 
-  private constructor(file: string, db: DatabaseSync) {
+  private constructor(file: string, db: DatabaseSync, readOnly: boolean) {
     this.file = file;
     this.db = db;
+    this.readOnly = readOnly;
   }
 
-  static open(file: string, options: { busyTimeoutMs?: number } = {}): StoreDb {
-    const db = new DatabaseSync(file, { timeout: options.busyTimeoutMs ?? 30_000, enableForeignKeyConstraints: true });
+  // The database error as one line naming the file, when it is a condition and not a bug.
+  private static error(err: unknown, file: string): unknown {
+    return storeError(err, `store database ${file}`, dirname(file));
+  }
+
+  static open(file: string, options: OpenDbOptions = {}): StoreDb {
+    const readOnly = options.readOnly ?? false;
+    const settings = { timeout: options.busyTimeoutMs ?? 30_000, enableForeignKeyConstraints: true, readOnly };
+    let db: DatabaseSync | undefined;
     try {
-      db.exec("PRAGMA journal_mode = WAL");
-      // With WAL, NORMAL never corrupts; a power loss may only drop the last commits.
-      db.exec("PRAGMA synchronous = NORMAL");
-      const store = new StoreDb(file, db);
+      try {
+        db = new DatabaseSync(file, settings);
+        if (readOnly) db.prepare("PRAGMA user_version").get(); // opens the file now
+      } catch (err) {
+        // A WAL database cannot be opened read-only where its -shm file is missing and cannot be
+        // made (a read-only directory: SQLITE_CANTOPEN, or SQLITE_READONLY_DIRECTORY): then it is
+        // read as immutable. Nobody can be writing it from here; a writer elsewhere (another
+        // user) is not seen until the next run.
+        if (!(readOnly && isSqliteError(err) && (sqliteCode(err) === 14 || sqliteCode(err) === 8))) throw err;
+        db?.close();
+        const url = pathToFileURL(file);
+        url.search = "?immutable=1";
+        db = new DatabaseSync(url, settings);
+        db.prepare("PRAGMA user_version").get();
+      }
+      if (!readOnly) {
+        db.exec("PRAGMA journal_mode = WAL");
+        // With WAL, NORMAL never corrupts; a power loss may only drop the last commits.
+        db.exec("PRAGMA synchronous = NORMAL");
+      }
+      const store = new StoreDb(file, db, readOnly);
       store.migrate();
       return store;
     } catch (err) {
-      db.close();
-      throw err;
+      db?.close();
+      throw StoreDb.error(err, file);
     }
   }
 
@@ -115,6 +153,7 @@ export class StoreDb {
         throw new BeamixError(`${this.file}: store database schema version ${current} is newer than this beamix supports (${SCHEMA_VERSION})`);
       }
       if (current === SCHEMA_VERSION) return;
+      if (this.readOnly) throw new BeamixError(`${this.file}: the store database needs upgrading to schema version ${SCHEMA_VERSION}, and the store is read-only`);
       // Another process may be migrating too: re-read the version once holding the write lock.
       this.transaction(() => {
         const v = this.userVersion();
@@ -127,16 +166,22 @@ export class StoreDb {
 
   // A write transaction (BEGIN IMMEDIATE takes the write lock up front, so the reads inside see a
   // state no other process can change before COMMIT). Nested calls join the outer transaction.
+  // Errors of the disk (full, read-only) come out as one line naming the database.
   transaction<T>(fn: () => T): T {
     if (this.db.isTransaction) return fn();
-    this.db.exec("BEGIN IMMEDIATE");
+    if (this.readOnly) throw new BeamixError(`${this.file}: the store is read-only`);
     try {
-      const result = fn();
-      this.db.exec("COMMIT");
-      return result;
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = fn();
+        this.db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (this.db.isTransaction) this.db.exec("ROLLBACK");
+        throw err;
+      }
     } catch (err) {
-      if (this.db.isTransaction) this.db.exec("ROLLBACK");
-      throw err;
+      throw StoreDb.error(err, this.file);
     }
   }
 
@@ -184,7 +229,7 @@ export class StoreDb {
 
   // Replaces what an item's row says about how it was made.
   updateDeriver(path: string, deriver: unknown): void {
-    this.db.prepare("UPDATE items SET deriver = ? WHERE path = ?").run(deriver === undefined ? null : JSON.stringify(deriver), path);
+    this.transaction(() => this.db.prepare("UPDATE items SET deriver = ? WHERE path = ?").run(deriver === undefined ? null : JSON.stringify(deriver), path));
   }
 
   // Deletes an item's row (and its outgoing references). Fails if another row still references it.
