@@ -1,13 +1,38 @@
-// Where beamix keeps things by default, following the XDG base directory spec.
+// Where beamix keeps things by default, following the XDG base directory spec. A directory that
+// is a file (or lies under one) is said in one line naming the variable, before anything tries
+// to write there.
+import { statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { BeamixError } from "../errors.ts";
 
 const home = () => process.env.HOME || homedir();
 
+// `path`, unless something that is not a directory stands where it, or where one of its parents,
+// should be. A path that does not exist yet is fine: it is made when first needed.
+function checkedDir(path: string, variable: string): string {
+  const shown = process.env[variable] ? `${variable} (${path})` : `the default of ${variable}, ${path},`;
+  // stat gives nothing for a missing path and for one under a file alike: find the nearest
+  // ancestor that exists.
+  for (let p = path; ; p = dirname(p)) {
+    let st;
+    try {
+      st = statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return path; // unreadable: said by whatever uses it
+    }
+    if (st) {
+      if (st.isDirectory()) return path;
+      throw new BeamixError(p === path ? `${shown} is not a directory` : `${shown} is not a directory: ${p} is a file`);
+    }
+    if (dirname(p) === p) return path;
+  }
+}
+
 export function cacheDir(): string {
-  return process.env.BEAMIX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(home(), ".cache"), "beamix");
+  return checkedDir(process.env.BEAMIX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(home(), ".cache"), "beamix"), "BEAMIX_CACHE_DIR");
 }
 
 export function dataDir(): string {
-  return process.env.BEAMIX_DATA_DIR || join(process.env.XDG_DATA_HOME || join(home(), ".local", "share"), "beamix");
+  return checkedDir(process.env.BEAMIX_DATA_DIR || join(process.env.XDG_DATA_HOME || join(home(), ".local", "share"), "beamix"), "BEAMIX_DATA_DIR");
 }
