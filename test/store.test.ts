@@ -49,7 +49,8 @@ test("openStore creates the layout; the default directory follows BEAMIX_STORE, 
   const d = await scratch(t);
   const store = await openStore(join(d, "a", "store"));
   t.after(() => store.close());
-  assert.deepEqual((await readdir(join(store.dir, ".beamix"))).sort(), ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal", "logs", "roots", "tmp"]);
+  assert.deepEqual((await readdir(join(store.dir, ".beamix"))).sort(), ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal", "logs", "roots", "store", "tmp"]);
+  assert.equal(await readFile(join(store.dir, ".beamix", "store"), "utf8"), "beamix store 1\n");
   assert.equal(store.debugState().schemaVersion, 1);
   const saved = { ...process.env };
   t.after(() => {

@@ -43,8 +43,9 @@ export function addBuildOptions(cmd: Command): Command {
     .option("--timeout <seconds>", "time limit of one package build", secondsOption("--timeout"), 1800);
 }
 
-export async function openStoreFromOptions(opts: StoreOptions): Promise<Store> {
-  return openStore(opts.store ?? defaultStoreDir());
+// Recovery says on stderr what it removed (a line each); verify opens without it, to report.
+export async function openStoreFromOptions(opts: StoreOptions, options: { recover?: boolean } = {}): Promise<Store> {
+  return openStore(opts.store ?? defaultStoreDir(), { recover: options.recover, report: (line) => process.stderr.write(`beamix: ${line}\n`) });
 }
 
 export async function reposFromOptions(opts: RepoOptions): Promise<Map<string, HexRepo>> {

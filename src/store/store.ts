@@ -3,6 +3,7 @@
 //
 // Layout of <store>:
 //   <drv hash>-<name>-<version>/       store items, read-only once registered
+//   .beamix/store                      the marker: "beamix store 1" (store-dir.ts)
 //   .beamix/db.sqlite                  valid items, references, locks (db.ts)
 //   .beamix/roots/<name>               GC roots: symlinks to an item, or to a symlink leading to one
 //   .beamix/roots/temp-<pid>-<start>-… temporary roots of a running process
@@ -21,16 +22,30 @@
 //   store-wide "gc" lock, and temporary roots are added under it too. So gc sees every root that
 //   protects an item it could delete, and an item registered by a live process is never collected.
 // - Everything temporary is named after its owner process and removed once that process is dead.
+// - Only a marked directory is a store (store-dir.ts): nothing is ever deleted from a directory
+//   beamix did not make a store, and nothing is deleted without saying so. Recovery on opening
+//   reports every item it removes (OpenStoreOptions.report); verify, which opens without
+//   recovery, reports rows without directories and directories without rows as problems.
+// - verify --repair replaces a damaged item's tree only by one that hashes to the recorded output
+//   hash (from a substitute or a rebuild), under the gc lock: the damaged directory is moved away
+//   and the restored tree renamed in, so a crash between the two leaves a row without a
+//   directory, which recovery removes with its referrers, as a repair that found no source would.
+// - A store the user cannot write is opened read-only: queries work, recovery and temporary roots
+//   are skipped (nothing here can delete its items then), and anything that must write fails with
+//   one line. Conditions of the disk (full, read-only, damaged database) are one line too
+//   (io-errors.ts); a failed registration leaves no partial item, as after a crash.
 import { randomBytes } from "node:crypto";
 import { createWriteStream, lstatSync, readlinkSync, type Stats } from "node:fs";
-import { chmod, lstat, mkdir, readdir, readFile, realpath, rename, rm, symlink, unlink } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip, gunzipSync } from "node:zlib";
-import { BeamixError } from "../errors.ts";
+import { BeamixError, errorMessage } from "../errors.ts";
 import { dataDir } from "../config/paths.ts";
 import { StoreDb, type ItemRow } from "./db.ts";
+import { guard, storeError } from "./io-errors.ts";
+import { prepareStoreDir } from "./store-dir.ts";
 import { Locks, type LockOptions } from "./locks.ts";
 import { hashTree, restoreTree, writeTree } from "./nar.ts";
 import { makeReadOnly, removeTree, treeBytes } from "./perms.ts";
@@ -111,7 +126,23 @@ export interface VerifyReport {
   ok: number;
   problems: VerifyProblem[];
   foreign: string[]; // entries of the store directory that are not items: reported, never touched
-  removed: string[]; // with repair: items removed (problems plus everything referencing them)
+  // With repair: damaged items whose tree was brought back, and from where.
+  restored: { path: string; from: string }[];
+  // With repair: damaged items that could not be restored and were removed (so that they are
+  // built or substituted again when next needed). These problems remain: the items are gone.
+  unrestored: string[];
+  removed: string[]; // with repair: every item removed (unrestored ones, their referrers, directories without rows)
+}
+
+// Puts a damaged item's tree back into `staging` (an empty directory of the store) and says
+// where it came from, or returns undefined when it has no way to. verify accepts the tree only
+// when it hashes to the item's recorded output hash.
+export type Restorer = (item: StoreItem, staging: string) => Promise<string | undefined>;
+
+export interface VerifyOptions {
+  repair?: boolean;
+  restorers?: readonly Restorer[]; // with repair: tried in order for each damaged item
+  report?: (line: string) => void; // with repair: why a way of restoring an item did not work
 }
 
 export interface RecoveryReport {
@@ -135,13 +166,45 @@ export function defaultStoreDir(): string {
   return process.env.BEAMIX_STORE || join(dataDir(), "store");
 }
 
-export async function openStore(dir: string = defaultStoreDir(), options: { recover?: boolean } = {}): Promise<Store> {
-  await mkdir(dir, { recursive: true });
-  const real = await realpath(dir);
-  for (const sub of ["logs", "roots", "tmp"]) await mkdir(join(real, ".beamix", sub), { recursive: true });
-  const store = new Store(real, StoreDb.open(join(real, ".beamix", "db.sqlite")));
-  if (options.recover !== false) await store.recover();
+export interface OpenStoreOptions {
+  // Undo what crashed processes left behind (default: yes, when the store can be written).
+  recover?: boolean;
+  // Where recovery says what it removed, one line each (default: stderr).
+  report?: (line: string) => void;
+}
+
+const toStderr = (line: string) => void process.stderr.write(`beamix: ${line}\n`);
+
+// Opens the store at `dir`, making it if it is new or empty; refuses any other directory that is
+// not marked as a store (store-dir.ts).
+export async function openStore(dir: string = defaultStoreDir(), options: OpenStoreOptions = {}): Promise<Store> {
+  const where = await prepareStoreDir(dir);
+  if (where.writable) {
+    await guard(`cannot set up the store ${where.dir}`, where.dir, async () => {
+      for (const sub of ["logs", "roots", "tmp"]) await mkdir(join(where.dir, ".beamix", sub), { recursive: true });
+    });
+  }
+  const store = new Store(where.dir, StoreDb.open(join(where.dir, ".beamix", "db.sqlite"), { readOnly: !where.writable }));
+  if (where.writable && options.recover !== false) {
+    try {
+      const report = await store.recover();
+      for (const line of recoveryLines(report)) (options.report ?? toStderr)(line);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
   return store;
+}
+
+// What recovery removed, one line per item (and one for the temporaries of dead processes).
+export function recoveryLines(r: RecoveryReport): string[] {
+  return [
+    ...r.unregistered.map((p) => `removed ${p}: a directory the store database has no record of (left by an interrupted registration)`),
+    ...r.missing.map((p) => `forgot ${p}: registered, but its directory is gone`),
+    ...r.removedReferrers.map((p) => `removed ${p}: an item it references is gone`),
+    ...(r.leftovers.length ? [`removed ${r.leftovers.length} temporary entr${r.leftovers.length === 1 ? "y" : "ies"} of interrupted beamix processes from ${dirname(r.leftovers[0])}`] : []),
+  ];
 }
 
 // A directory moved out of the store, waiting to be removed.
@@ -170,6 +233,20 @@ export class Store {
     this.locks = new Locks(db);
   }
 
+  // Opened without write access (see the invariants at the top).
+  get readOnly(): boolean {
+    return this.db.readOnly;
+  }
+
+  private requireWritable(what: string): void {
+    if (this.readOnly) throw new BeamixError(`cannot ${what}: the store ${this.dir} is read-only`);
+  }
+
+  // Runs fn, turning conditions of the disk into one line saying what could not be done.
+  private guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return guard(`cannot ${what} (store ${this.dir})`, this.dir, fn);
+  }
+
   private get meta() {
     return join(this.dir, ".beamix");
   }
@@ -185,8 +262,11 @@ export class Store {
 
   // Releases this instance's temporary roots and closes the database.
   async close(): Promise<void> {
-    await this.releaseTempRoots();
-    this.db.close();
+    try {
+      await this.releaseTempRoots();
+    } finally {
+      this.db.close();
+    }
   }
 
   // ---- names and queries ----
@@ -294,8 +374,9 @@ export class Store {
 
   // A fresh empty directory on the store's file system, removed automatically once this process is dead.
   async createStagingDir(): Promise<string> {
+    this.requireWritable("add items");
     const path = this.tmpName("stage");
-    await mkdir(path, { mode: 0o755 });
+    await this.guard("make a staging directory", () => mkdir(path, { mode: 0o755 }));
     return path;
   }
 
@@ -304,6 +385,7 @@ export class Store {
   // use it instead of building again.
   async withBuildLock<T>(drvHash: string, fn: (existing: StoreItem | undefined) => Promise<T>, options?: LockOptions): Promise<T> {
     if (!DRV_HASH_RE.test(drvHash)) throw new BeamixError(`invalid derivation hash ${JSON.stringify(drvHash)}`);
+    this.requireWritable("build or fetch items");
     return this.locks.with(`build:${drvHash}`, () => fn(this.queryByDrvHash(drvHash)), options);
   }
 
@@ -366,6 +448,11 @@ export class Store {
   // Idempotent: if the derivation already has a valid item, the staging tree is discarded and the
   // existing item returned.
   async register(options: RegisterOptions): Promise<StoreItem> {
+    this.requireWritable(`register ${options.name} ${options.version}`);
+    return this.guard(`register ${options.name} ${options.version}`, () => this.registerWritable(options));
+  }
+
+  private async registerWritable(options: RegisterOptions): Promise<StoreItem> {
     const { drvHash, name, version } = options;
     const final = this.itemPath(drvHash, name, version);
     const base = this.itemBase(final)!;
@@ -520,23 +607,27 @@ export class Store {
   // one (an indirect root, e.g. a "result" link in a project; it stops protecting when removed).
   async addRoot(name: string, target: string): Promise<string> {
     if (!ROOT_NAME_RE.test(name) || name.startsWith("temp-")) throw new BeamixError(`invalid GC root name ${JSON.stringify(name)}`);
+    this.requireWritable(`add the GC root ${name}`);
     const abs = resolve(target);
-    return this.locks.with("gc", async () => {
-      const direct = this.containingItem(abs);
-      const base = direct ?? this.rootTarget(abs);
-      if (base === undefined || !this.validRow(base)) throw new BeamixError(`${target}: does not lead to a valid item of the store ${this.dir}`);
-      return this.makeLink(name, abs);
-    });
+    return this.guard(`add the GC root ${name}`, () =>
+      this.locks.with("gc", async () => {
+        const direct = this.containingItem(abs);
+        const base = direct ?? this.rootTarget(abs);
+        if (base === undefined || !this.validRow(base)) throw new BeamixError(`${target}: does not lead to a valid item of the store ${this.dir}`);
+        return this.makeLink(name, abs);
+      }),
+    );
   }
 
   async removeRoot(name: string): Promise<boolean> {
     if (!ROOT_NAME_RE.test(name)) throw new BeamixError(`invalid GC root name ${JSON.stringify(name)}`);
+    this.requireWritable(`remove the GC root ${name}`);
     try {
       await unlink(join(this.rootsDir, name));
       return true;
     } catch (err) {
       if (errCode(err) === "ENOENT") return false;
-      throw err;
+      throw storeError(err, `cannot remove the GC root ${name} (store ${this.dir})`, this.dir);
     }
   }
 
@@ -558,26 +649,30 @@ export class Store {
   }
 
   // Protects an item (existing or about to be built) from gc for as long as this process lives, or
-  // until releaseTempRoots()/close().
+  // until releaseTempRoots()/close(). Nothing to do in a read-only store: this process cannot
+  // add items to it, nor collect them.
   async addTempRoot(path: string): Promise<void> {
     const base = this.containingItem(path);
     if (base === undefined) throw new BeamixError(`${path}: not an item path of the store ${this.dir}`);
+    if (this.readOnly) return;
     const name = `temp-${formatId(selfId())}-${this.instance}-${base}`;
     if (this.tempRoots.has(name)) return;
-    await this.locks.with("gc", async () => {
-      try {
-        await symlink(join(this.dir, base), join(this.rootsDir, name));
-      } catch (err) {
-        if (errCode(err) !== "EEXIST") throw err;
-      }
-    });
+    await this.guard("add a temporary GC root", () =>
+      this.locks.with("gc", async () => {
+        try {
+          await symlink(join(this.dir, base), join(this.rootsDir, name));
+        } catch (err) {
+          if (errCode(err) !== "EEXIST") throw err;
+        }
+      }),
+    );
     this.tempRoots.add(name);
   }
 
   async releaseTempRoots(): Promise<void> {
     for (const name of this.tempRoots) {
       await unlink(join(this.rootsDir, name)).catch((err) => {
-        if (errCode(err) !== "ENOENT") throw err;
+        if (errCode(err) !== "ENOENT") throw storeError(err, `cannot remove a temporary GC root (store ${this.dir})`, this.dir);
       });
       this.tempRoots.delete(name);
     }
@@ -616,13 +711,24 @@ export class Store {
 
   // ---- garbage collection ----
 
+  // Runs fn holding the store-wide gc lock; a read-only store (which this process cannot change,
+  // nor take locks in) is only read.
+  private underGcLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.readOnly ? fn() : this.locks.with("gc", fn);
+  }
+
   // Deletes every item not reachable from a root (following references), and item directories that
   // have no row. Roots are read and items deleted under the gc lock; the slow removal of the
   // trashed trees happens after it is released.
   async gc(options: { dryRun?: boolean } = {}): Promise<GcResult> {
     const dryRun = options.dryRun ?? false;
+    if (!dryRun) this.requireWritable("collect garbage");
+    return this.guard(dryRun ? "look for garbage" : "collect garbage", () => this.gcGuarded(dryRun));
+  }
+
+  private async gcGuarded(dryRun: boolean): Promise<GcResult> {
     const trash: Trashed[] = [];
-    const result = await this.locks.with("gc", async () => {
+    const result = await this.underGcLock(async () => {
       const { roots, stale } = await this.scanRoots(!dryRun);
       const rows = new Set(this.db.items().map((r) => r.path));
       const refs = new Map<string, string[]>();
@@ -670,18 +776,33 @@ export class Store {
 
   // ---- verification and recovery ----
 
-  // Re-hashes every item against its recorded output hash and checks rows against directories.
-  // With repair, removes every item with a problem and everything referencing it (they will be
-  // rebuilt or substituted next time they are needed), and directories without rows.
-  async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
+  // Re-hashes every item against its recorded output hash and checks rows against directories
+  // (a row without a directory: "missing"; a directory without a row: "unregistered"). The store
+  // is opened without recovery for this (the CLI does), so that both are reported, not removed.
+  // With repair, each damaged item (in reference order) is restored by the first restorer whose
+  // tree hashes to the recorded hash; one that cannot be restored is removed with everything
+  // referencing it (it is built or substituted again when next needed), and so are directories
+  // without rows.
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    if (options.repair) this.requireWritable("repair items");
+    return this.guard(options.repair ? "repair the store" : "verify the store", () => this.verifyGuarded(options));
+  }
+
+  private async verifyGuarded(options: VerifyOptions): Promise<VerifyReport> {
     const problems: VerifyProblem[] = [];
-    const rows = this.db.items();
+    // Rows against directories under the gc lock: no registration or deletion is half-way then.
+    const { rows, missing, unregistered, foreign } = await this.underGcLock(async () => {
+      const rows = this.db.items();
+      const names = new Set(rows.map((r) => r.path));
+      const dirs = await this.itemDirs();
+      return { rows, missing: new Set(rows.filter((r) => !this.dirExists(r.path)).map((r) => r.path)), unregistered: dirs.items.filter((b) => !names.has(b)), foreign: dirs.foreign };
+    });
     let ok = 0;
     for (const row of rows) {
       const path = join(this.dir, row.path);
       const deletedMeanwhile = () => this.db.item(row.path) === undefined; // by a concurrent gc
-      if (!this.dirExists(row.path)) {
-        if (!deletedMeanwhile()) problems.push({ path, problem: "missing", detail: "registered but the directory does not exist" });
+      if (missing.has(row.path)) {
+        problems.push({ path, problem: "missing", detail: "registered but the directory does not exist" });
         continue;
       }
       try {
@@ -690,31 +811,99 @@ export class Store {
           problems.push({ path, problem: "modified", detail: `output hash ${tree.hash} (${tree.size} bytes), recorded ${row.narHash} (${row.narSize} bytes)` });
         } else ok++;
       } catch (err) {
-        if (!deletedMeanwhile()) problems.push({ path, problem: "unreadable", detail: err instanceof Error ? err.message : String(err) });
+        if (!deletedMeanwhile()) problems.push({ path, problem: "unreadable", detail: errorMessage(err) });
       }
     }
-    const names = new Set(rows.map((r) => r.path));
-    const { items, foreign } = await this.itemDirs();
-    for (const b of items) {
-      if (!names.has(b)) problems.push({ path: join(this.dir, b), problem: "unregistered", detail: "directory without a row (not valid)" });
-    }
-    const removed: string[] = [];
-    if (options.repair && problems.length > 0) {
+    for (const b of unregistered) problems.push({ path: join(this.dir, b), problem: "unregistered", detail: "a directory with no record in the store database (not valid)" });
+    const report: VerifyReport = { checked: rows.length, ok, problems, foreign: foreign.map((f) => join(this.dir, f)), restored: [], unrestored: [], removed: [] };
+    if (options.repair && problems.length > 0) await this.repair(problems, options, report);
+    report.removed.sort();
+    return report;
+  }
+
+  // Restores or removes the damaged items, removes directories without rows (verify --repair).
+  private async repair(problems: readonly VerifyProblem[], options: VerifyOptions, report: VerifyReport): Promise<void> {
+    const say = options.report ?? (() => {});
+    const damaged = new Set(problems.filter((p) => p.problem !== "unregistered").map((p) => this.itemBase(p.path)!));
+    // References first: a rebuild needs its inputs whole.
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const visit = (b: string) => {
+      if (seen.has(b)) return;
+      seen.add(b);
+      for (const r of this.db.references(b)) if (damaged.has(r)) visit(r);
+      order.push(b);
+    };
+    for (const b of [...damaged].sort()) visit(b);
+    for (const base of order) {
+      const row = this.db.item(base);
+      if (!row) continue; // removed meanwhile, or as a referrer of an item that could not be restored
+      const from = await this.restoreItem(row, options.restorers ?? [], say);
+      if (from !== undefined) {
+        report.restored.push({ path: join(this.dir, base), from });
+        continue;
+      }
+      report.unrestored.push(join(this.dir, base));
       const trash: Trashed[] = [];
       await this.locks.with("gc", async () => {
-        const bad = problems.filter((p) => p.problem !== "unregistered").map((p) => this.itemBase(p.path)!);
-        for (const b of await this.removeItemsLocked(bad.filter((b) => this.db.item(b)), trash)) removed.push(join(this.dir, b));
-        for (const p of problems.filter((p) => p.problem === "unregistered")) {
-          const b = this.itemBase(p.path)!;
-          if (this.db.item(b)) continue; // registered meanwhile
-          const t = await this.moveToTrash(b);
-          if (t) trash.push(t);
-          removed.push(p.path);
-        }
+        if (this.db.item(base)) for (const b of await this.removeItemsLocked([base], trash)) report.removed.push(join(this.dir, b));
       });
       await this.discard(trash);
     }
-    return { checked: rows.length, ok, problems, foreign: foreign.map((f) => join(this.dir, f)), removed: removed.sort() };
+    const trash: Trashed[] = [];
+    await this.locks.with("gc", async () => {
+      for (const p of problems.filter((p) => p.problem === "unregistered")) {
+        const b = this.itemBase(p.path)!;
+        if (this.db.item(b)) continue; // registered meanwhile
+        const t = await this.moveToTrash(b);
+        if (t) trash.push(t);
+        report.removed.push(p.path);
+      }
+    });
+    await this.discard(trash);
+  }
+
+  // Tries each restorer until one gives back the item's recorded tree, and puts that tree in place
+  // of the damaged one. Returns where it came from, or undefined.
+  private async restoreItem(row: ItemRow, restorers: readonly Restorer[], say: (line: string) => void): Promise<string | undefined> {
+    const path = join(this.dir, row.path);
+    const item = this.toItem(row);
+    for (const restorer of restorers) {
+      const staging = await this.createStagingDir();
+      try {
+        let from: string | undefined;
+        try {
+          from = await restorer(item, staging);
+        } catch (err) {
+          const e = storeError(err, `cannot restore ${path}`, this.dir);
+          if (!(e instanceof BeamixError)) throw e;
+          say(`cannot restore ${path}: ${e.message}`);
+          continue;
+        }
+        if (from === undefined) continue;
+        const tree = await hashTree(staging);
+        if (tree.hash !== row.narHash || tree.size !== row.narSize) {
+          say(`cannot restore ${path} from ${from}: its tree hashes to ${tree.hash} (${tree.size} bytes), not the recorded ${row.narHash} (${row.narSize} bytes)`);
+          continue;
+        }
+        await makeReadOnly(staging, { skipRoot: true });
+        const trash: Trashed[] = [];
+        const swapped = await this.locks.with("gc", async () => {
+          const now = this.db.item(row.path);
+          if (!now || now.narHash !== row.narHash) return false; // removed or replaced meanwhile
+          const old = await this.moveToTrash(row.path);
+          if (old) trash.push(old);
+          await rename(staging, path);
+          await chmod(path, 0o555);
+          return true;
+        });
+        await this.discard(trash);
+        if (swapped) return from;
+      } finally {
+        await removeTree(staging); // nothing left if it was renamed into place
+      }
+    }
+    return undefined;
   }
 
   // Temporaries of dead processes in .beamix/tmp.
@@ -732,8 +921,14 @@ export class Store {
   }
 
   // Undoes what crashed processes left behind. Runs when the store is opened; cheap when there is
-  // nothing to do (the gc lock is taken only if rows and directories disagree).
+  // nothing to do (the gc lock is taken only if rows and directories disagree). What it removed
+  // is in the report (openStore says it, recoveryLines).
   async recover(): Promise<RecoveryReport> {
+    this.requireWritable("recover from interrupted processes");
+    return this.guard("recover from interrupted processes", () => this.recoverGuarded());
+  }
+
+  private async recoverGuarded(): Promise<RecoveryReport> {
     const report: RecoveryReport = {
       leftovers: await this.removeLeftovers(),
       staleTempRoots: (await this.scanRoots(true)).stale,
@@ -780,6 +975,7 @@ export class Store {
   // Stores a build log, gzip-compressed; replaces an earlier log of the same derivation atomically.
   async writeLog(drvHash: string, log: string | Uint8Array | AsyncIterable<string | Uint8Array>): Promise<string> {
     const dest = this.logPath(drvHash);
+    this.requireWritable("store a build log");
     const tmp = this.tmpName("log");
     const source = typeof log === "string" || log instanceof Uint8Array ? Readable.from([Buffer.from(log)]) : Readable.from(log);
     try {
@@ -787,7 +983,7 @@ export class Store {
       await rename(tmp, dest);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw storeError(err, `cannot store the build log of ${drvHash} (store ${this.dir})`, this.dir);
     }
     return dest;
   }
