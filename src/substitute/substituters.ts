@@ -11,7 +11,7 @@
 //
 // Every rejection is reported as one line naming the item, the cache and the reason, and the next
 // candidate takes over. The caller decides what happens when none succeeds (realize.ts: build).
-import { mkdir, rmdir } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import type { Store, StoreItem, TreeHash } from "../store/store.ts";
@@ -289,6 +289,11 @@ export class Substituters {
     await rmdir(staging); // restoring creates it
     try {
       await unpackArchive(body, r, staging);
+      // A store item is a directory: a tree whose top is a file (or a link) is a bad substitute.
+      if (!(await lstat(staging)).isDirectory()) {
+        await rm(staging, { force: true });
+        throw new BeamixError("the archive's top level is not a directory");
+      }
     } catch (err) {
       body.cancel();
       await mkdir(staging, { mode: 0o755 });
