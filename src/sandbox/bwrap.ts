@@ -11,12 +11,16 @@
 // - no network: its own network namespace with only a loopback interface, no capabilities,
 //   its own pid, ipc, uts and user namespaces, a new session (no terminal to inject into).
 // When bwrap (the parent of everything inside) is killed, the kernel kills the whole pid
-// namespace, so a timeout leaves nothing behind.
+// namespace, so a timeout leaves nothing behind. Given limits (./limits.ts), /tmp is a tmpfs of
+// the disk limit's size, the command runs under prlimit, and a pids cgroup (./cgroup.ts) holds
+// the whole sandbox where one can be made.
 import { execFile } from "node:child_process";
 import { lstat, readlink } from "node:fs/promises";
 import { isAbsolute, normalize, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import { findExecutable } from "../toolchain/detect.ts";
+import { makePidsCgroup } from "./cgroup.ts";
+import { limitHitIn, limitMessage, prlimitPrefix, tailKeeper, type LimitName } from "./limits.ts";
 import { checkBuildDir, killQuietly, runChild, type Bind, type RunResult, type RunSpec, type Runner } from "./process.ts";
 
 export type { Bind, LogSink, RunResult, RunSpec, Runner } from "./process.ts";
@@ -100,7 +104,10 @@ export async function bwrapArgs(spec: RunSpec): Promise<{ args: string[]; data: 
     args.push("--ro-bind-data", String(3 + data.length), f.path);
     data.push(f.data);
   }
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
+  args.push("--proc", "/proc", "--dev", "/dev");
+  // Without a size a tmpfs may take half the RAM; bwrap before 0.7 cannot set one.
+  if (spec.limits && (await tmpfsSizeSupported())) args.push("--size", String(spec.limits.diskBytes));
+  args.push("--tmpfs", "/tmp");
   for (const b of spec.readOnlyBinds) {
     const bind = typeof b === "string" ? { source: b, target: b } : b;
     checkBind(bind);
@@ -117,29 +124,61 @@ export async function bwrapArgs(spec: RunSpec): Promise<{ args: string[]; data: 
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new BeamixError(`build environment: ${JSON.stringify(k)} is not a valid variable name`);
     args.push("--setenv", k, v);
   }
-  args.push("--", spec.command, ...spec.args);
+  args.push("--", ...(spec.limits ? await prlimitPrefix(spec.limits, ALL_LIMITS) : []), spec.command, ...spec.args);
   return { args, data };
 }
 
+const ALL_LIMITS: LimitName[] = ["memory", "processes", "disk"];
+// bwrap's own processes in the sandbox's cgroup: the one outside the pid namespace and the init
+// inside it, which is not the build's.
+const BWRAP_PROCESSES = 2;
+// Moves the shell into the cgroup, then becomes bwrap: everything the build starts is counted.
+const JOIN_CGROUP = 'echo $$ > "$1" || exit 125; shift; exec "$@"';
+
 let bwrapMemo: Promise<string | undefined> | undefined;
 const findBwrap = (): Promise<string | undefined> => (bwrapMemo ??= findExecutable("bwrap", process.env.PATH ?? "/usr/bin:/bin"));
+
+let sizeMemo: Promise<boolean> | undefined;
+function tmpfsSizeSupported(): Promise<boolean> {
+  sizeMemo ??= findBwrap().then(
+    (bwrap) =>
+      new Promise((res) => {
+        if (!bwrap) return res(false);
+        execFile(bwrap, ["--help"], { env: {}, timeout: 10_000, encoding: "utf8" }, (_err, stdout, stderr) => res(/--size\b/.test(stdout + stderr)));
+      }),
+  );
+  return sizeMemo;
+}
 
 export async function runSandboxed(spec: RunSpec): Promise<RunResult> {
   const bwrap = await findBwrap();
   if (!bwrap) throw new BeamixError("bubblewrap (bwrap) is not installed; install it or use --no-sandbox to build without it");
   checkBuildDir(spec.buildDir);
   const { args, data } = await bwrapArgs(spec);
-  return runChild({
-    argv: [bwrap, ...args],
-    env: {}, // bwrap gets nothing; the build gets spec.env through --setenv
-    cwd: "/",
-    timeoutMs: spec.timeoutMs,
-    logSink: spec.logSink,
-    signal: spec.signal,
-    fdData: data,
-    // bwrap leads the process group; killing it makes the kernel kill the pid namespace.
-    killTree: (pid) => killQuietly(-pid, "SIGKILL"),
-  });
+  const limits = spec.limits;
+  const cgroup = limits ? makePidsCgroup(limits.processes + BWRAP_PROCESSES) : undefined;
+  const tail = tailKeeper(spec.logSink);
+  let r: RunResult;
+  let refused = false;
+  try {
+    r = await runChild({
+      argv: cgroup ? ["/bin/sh", "-c", JOIN_CGROUP, "sh", cgroup.procsFile, bwrap, ...args] : [bwrap, ...args],
+      env: {}, // bwrap gets nothing; the build gets spec.env through --setenv
+      cwd: "/",
+      timeoutMs: spec.timeoutMs,
+      logSink: tail.sink,
+      signal: spec.signal,
+      fdData: data,
+      // bwrap leads the process group; killing it makes the kernel kill the pid namespace.
+      killTree: (pid) => killQuietly(-pid, "SIGKILL"),
+    });
+    refused = cgroup?.hit() ?? false;
+  } finally {
+    await cgroup?.remove();
+  }
+  if (!limits || r.failure === null || r.timedOut || r.aborted) return r;
+  const which = refused ? "processes" : limitHitIn(tail.text(), r.signal, ALL_LIMITS);
+  return which ? { ...r, failure: limitMessage(which, limits) } : r;
 }
 
 export type SandboxCheck = { available: true; bwrap: string } | { available: false; reason: string };

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { BeamixError } from "../errors.ts";
+import type { SandboxLimits } from "./limits.ts";
 import type { Writable } from "node:stream";
 
 export interface LogSink {
@@ -27,6 +28,7 @@ export interface RunSpec {
   network: false; // builds never have network access
   logSink: LogSink;
   signal?: AbortSignal; // aborting kills the build like a timeout
+  limits?: SandboxLimits; // none when absent; see limits.ts for what each runner enforces
 }
 
 export interface RunResult {
@@ -35,7 +37,8 @@ export interface RunResult {
   timedOut: boolean;
   aborted: boolean;
   durationMs: number;
-  // null on success (exit code 0), else one line for the user, e.g. "build timed out after 30 s".
+  // null on success (exit code 0), else one line for the user, e.g. "build timed out after 30 s",
+  // or the limit the build exceeded.
   failure: string | null;
 }
 

@@ -8,12 +8,22 @@
 //   write anything the user can (home directory, store, toolchain);
 // - the network is reachable (`network: false` cannot be enforced);
 // - /tmp, /etc, the hostname and the user database are the host's;
+// - of the limits, memory and the size of files hold; processes do not (RLIMIT_NPROC would
+//   count every process of the user) and /tmp is the host's;
 // - killing is best effort: the process group and every descendant found through /proc are
 //   killed, but a process that leaves the group (setsid) and whose parent has already exited
 //   is out of reach.
 import { isAbsolute, join, normalize, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
+import { limitHitIn, limitMessage, prlimitPrefix, tailKeeper, type LimitName } from "./limits.ts";
 import { checkBuildDir, descendants, killQuietly, runChild, type RunResult, type RunSpec, type Runner } from "./process.ts";
+
+const LIMITS: LimitName[] = ["memory", "disk"];
+
+// What the user is told, on the terminal and in the log, when building this way.
+export const UNSANDBOXED_WARNING =
+  "building WITHOUT a sandbox: the build runs at its host path (outputs that embed the build path are not reproducible), " +
+  "can reach the network, and can read and write anything this user can";
 
 // Stops the tree first, round by round, so nothing forks while it is being collected, then
 // kills the process group and everything stopped.
@@ -49,16 +59,21 @@ export async function runUnsandboxed(spec: RunSpec): Promise<RunResult> {
     assignments.push(`${k}=${v}`);
   }
   if (spec.command.includes("=")) throw new BeamixError(`build command ${spec.command}: a command name cannot contain "="`);
-  return runChild({
+  const limits = spec.limits;
+  const tail = tailKeeper(spec.logSink);
+  const r = await runChild({
     // `env -i` clears what /bin/sh adds (PWD) and looks the command up in the build's PATH.
-    argv: ["/usr/bin/env", "-i", ...assignments, spec.command, ...spec.args],
+    argv: ["/usr/bin/env", "-i", ...assignments, ...(limits ? await prlimitPrefix(limits, LIMITS) : []), spec.command, ...spec.args],
     env: {},
     cwd,
     timeoutMs: spec.timeoutMs,
-    logSink: spec.logSink,
+    logSink: tail.sink,
     signal: spec.signal,
     killTree,
   });
+  if (!limits || r.failure === null || r.timedOut || r.aborted) return r;
+  const which = limitHitIn(tail.text(), r.signal, LIMITS);
+  return which ? { ...r, failure: limitMessage(which, limits) } : r;
 }
 
 export const unsandboxedRunner: Runner = {
