@@ -13,14 +13,15 @@
 // - build_tools: ["make"], plus "rebar3" when a rebar.config is packaged (erlang.mk always
 //   writes both; rebar3 can only build such a package through its rebar.config).
 // Only plain `VAR = value` lines are understood: a value that refers to other make variables
-// cannot be read without running make and is refused.
-import { lstat, readdir, readFile } from "node:fs/promises";
+// cannot be read without running make and is refused. make is never run; the Makefile is read
+// inside the sandbox, as every file of the package is read (./reader-sandbox.ts).
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { HexMetadata, HexRequirement } from "../hex/metadata.ts";
 import { glob } from "./files.ts";
 import { appResourceOf, linksProp, stringsProp, textProp } from "./rebar3-project.ts";
-import { consultFiles } from "./run-script.ts";
+import { consultFiles, readPackageFile } from "./run-script.ts";
 
 // Variables assigned in a Makefile (no includes, no conditionals evaluated, no define blocks).
 export function makeVariables(text: string): Map<string, string> {
@@ -81,7 +82,7 @@ async function exists(path: string): Promise<boolean> {
 
 export async function readErlangMkPackage(dir: string): Promise<{ metadata: HexMetadata; paths: string[] }> {
   const makefile = join(dir, "Makefile");
-  const vars = makeVariables(await readFile(makefile, "utf8"));
+  const vars = makeVariables(await readPackageFile(dir, "Makefile"));
   // erlang.mk reads the values through $(strip ...): blanks collapse to one space.
   const value = (name: string): string | undefined => {
     const v = vars.get(name)?.replace(/\s+/g, " ").trim();
@@ -98,11 +99,10 @@ export async function readErlangMkPackage(dir: string): Promise<{ metadata: HexM
     const list = await glob(dir, pattern, { matchDot: false });
     return list.find((p) => project !== undefined && p.endsWith(`/${project}${suffix}`)) ?? (list.length === 1 ? list[0] : undefined);
   };
-  const appFiles = [await pick("src/*.app.src", ".app.src"), await pick("ebin/*.app", ".app")]
-    .filter((p): p is string => p !== undefined)
-    .map((p) => join(dir, p));
+  const appRels = [await pick("src/*.app.src", ".app.src"), await pick("ebin/*.app", ".app")].filter((p): p is string => p !== undefined);
+  const appFiles = appRels.map((p) => join(dir, p));
   if (appFiles.length === 0) throw new BeamixError(`${dir}: no ebin/APP.app or src/APP.app.src to read the application from`);
-  const resources = (await consultFiles(appFiles)).map((r, i) => {
+  const resources = (await consultFiles(dir, appRels)).map((r, i) => {
     if (!r.ok) throw new BeamixError(`${appFiles[i]}: ${r.message}`);
     return { file: appFiles[i], res: appResourceOf(r.term, appFiles[i]) };
   });

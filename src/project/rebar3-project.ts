@@ -15,6 +15,8 @@
 //   include_files / exclude_files / exclude_regexps are read too). src/APP.app.src is always
 //   included. Order: see files.ts (rebar3_hex itself sorts the whole list by path, and packs a
 //   re-printed .app.src; we pack the file as it is).
+// Nothing here runs the package's code: rebar.config.script and .app.src.script are never
+// evaluated, and the files are read as terms inside the sandbox (./reader-sandbox.ts).
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { Term } from "../erlang/term.ts";
@@ -156,7 +158,7 @@ export async function readRebar3Package(dir: string): Promise<{ metadata: HexMet
     );
   }
   const appSrcFile = join(dir, appSrcs[0]);
-  const [appSrc, config, lock] = await consultFiles([appSrcFile, join(dir, "rebar.config"), join(dir, "rebar.lock")]);
+  const [appSrc, config, lock] = await consultFiles(dir, [appSrcs[0], "rebar.config", "rebar.lock"]);
   if (!appSrc.ok) throw new BeamixError(`${appSrcFile}: ${appSrc.message}`);
   const res = appResourceOf(appSrc.term, appSrcFile);
   const configPairs = config.ok ? (pairsOf(config.term) ?? []) : [];

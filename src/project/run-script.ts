@@ -1,15 +1,14 @@
 // Running the reader scripts in priv/: Elixir for mix.exs, an escript for Erlang term files.
 // Both print "BEAMIX-JSON <tagged terms>" or "BEAMIX-ERROR <message>" lines (see the scripts).
+// A package's files are read inside the build sandbox (./reader-sandbox.ts); runTool runs a
+// tool on the host, for the user's own project (its config, `beamix deps`).
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BeamixError } from "../errors.ts";
 import type { Term } from "../erlang/term.ts";
+import { PRIV_DIR, runReader, type ReaderOutput } from "./reader-sandbox.ts";
 import { termFromJson } from "./term-json.ts";
 
-export const PRIV_DIR = fileURLToPath(new URL("../../priv/", import.meta.url));
+export { PRIV_DIR };
 
 export type ScriptResult = { ok: true; term: Term } | { ok: false; message: string };
 
@@ -42,14 +41,20 @@ export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv): Pr
   });
 }
 
-function results(out: Output, what: string): ScriptResult[] {
-  const lines = out.stdout.split("\n");
+function results(out: ReaderOutput, what: string): ScriptResult[] {
+  const lines = out.output.split("\n");
   const found: ScriptResult[] = [];
   for (const line of lines) {
     if (line.startsWith("BEAMIX-JSON ")) {
-      found.push({ ok: true, term: termFromJson(JSON.parse(line.slice("BEAMIX-JSON ".length)), what) });
+      let json: Parameters<typeof termFromJson>[0];
+      try {
+        json = JSON.parse(line.slice("BEAMIX-JSON ".length));
+      } catch {
+        throw new BeamixError(`${what}: the reader's answer is not JSON (did something else print on its line?)`);
+      }
+      found.push({ ok: true, term: termFromJson(json, what) });
     } else if (line.startsWith("BEAMIX-ERROR ")) {
-      found.push({ ok: false, message: line.slice("BEAMIX-ERROR ".length).trim() });
+      found.push({ ok: false, message: out.hostPaths(line.slice("BEAMIX-ERROR ".length).trim()) });
     }
   }
   return found;
@@ -57,34 +62,32 @@ function results(out: Output, what: string): ScriptResult[] {
 
 export const firstLine = (s: string): string => s.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
 
-// Loads DIR/mix.exs in a fresh Elixir VM with MIX_ENV=prod, an empty temporary MIX_HOME and
-// HEX_HOME (so no installed archive such as Hex is loaded) and HEX_OFFLINE=1.
+// Loads DIR/mix.exs in a fresh Elixir VM with MIX_ENV=prod, an empty MIX_HOME and HEX_HOME (so
+// no installed archive such as Hex is loaded) and HEX_OFFLINE=1, in the sandbox.
 export async function readMixConfig(dir: string): Promise<ScriptResult> {
-  const home = await mkdtemp(join(tmpdir(), "beamix-mixhome-"));
-  try {
-    const env: NodeJS.ProcessEnv = { ...process.env, MIX_ENV: "prod", MIX_HOME: home, HEX_HOME: home, HEX_OFFLINE: "1", MIX_TARGET: "host" };
-    delete env.MIX_EXS;
-    delete env.MIX_LOCKFILE;
-    delete env.MIX_DEPS_PATH;
-    delete env.MIX_BUILD_PATH;
-    const out = await runTool("elixir", [join(PRIV_DIR, "elixir", "read_mix_project.exs"), dir], env);
-    const found = results(out, `${dir}/mix.exs`);
-    if (found.length === 0) {
-      return { ok: false, message: `elixir exited with ${out.code}: ${firstLine(out.stderr) || firstLine(out.stdout)}` };
-    }
-    return found[found.length - 1];
-  } finally {
-    await rm(home, { recursive: true, force: true });
-  }
+  const what = `${dir}/mix.exs`;
+  const out = await runReader(dir, what, (p) => ["elixir", `${p.priv}/elixir/read_mix_project.exs`, p.pkg], { MIX_ENV: "prod", MIX_TARGET: "host" });
+  const found = results(out, what);
+  if (found.length === 0) return { ok: false, message: `${out.failure ?? `elixir exited with ${out.code}`}: ${out.hostPaths(firstLine(out.output))}`.replace(/: $/, "") };
+  return found[found.length - 1];
 }
 
-// file:consult/1 of each file, in one Erlang VM.
-export async function consultFiles(files: string[]): Promise<ScriptResult[]> {
+// file:consult/1 of each file (paths relative to the package directory DIR), in one Erlang VM,
+// in the sandbox.
+export async function consultFiles(dir: string, files: string[]): Promise<ScriptResult[]> {
   if (files.length === 0) return [];
-  const out = await runTool("escript", [join(PRIV_DIR, "erlang", "consult_json.escript"), ...files], process.env);
-  const found = results(out, files.join(", "));
-  if (found.length !== files.length) {
-    throw new BeamixError(`reading ${files.join(", ")} failed: ${firstLine(out.stderr) || `escript exited with ${out.code}`}`);
-  }
+  const what = files.map((f) => `${dir}/${f}`).join(", ");
+  const out = await runReader(dir, what, (p) => ["escript", `${p.priv}/erlang/consult_json.escript`, ...files.map((f) => `${p.pkg}/${f}`)]);
+  const found = results(out, what);
+  if (found.length !== files.length) throw new BeamixError(`reading ${what} failed: ${out.failure ?? `escript exited with ${out.code}`}: ${out.hostPaths(firstLine(out.output))}`.replace(/: $/, ""));
   return found;
+}
+
+// A text file of the package directory DIR (path relative to it), read in the sandbox like the
+// rest, so a symlink cannot make it a file of the host's.
+export async function readPackageFile(dir: string, file: string): Promise<string> {
+  const what = `${dir}/${file}`;
+  const out = await runReader(dir, what, (p) => ["cat", "--", `${p.pkg}/${file}`]);
+  if (out.failure) throw new BeamixError(`${what}: cannot be read: ${out.hostPaths(firstLine(out.output)).replace(/^cat: /, "") || out.failure}`);
+  return out.output;
 }
