@@ -17,7 +17,8 @@ import type { CompileConfig } from "../derivation/config.ts";
 import type { Derivation } from "../derivation/derivation.ts";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { sandboxRunner, type Bind, type Runner } from "../sandbox/bwrap.ts";
-import { unsandboxedRunner } from "../sandbox/unsandboxed.ts";
+import { describeLimits, withDefaults, type SandboxLimits } from "../sandbox/limits.ts";
+import { UNSANDBOXED_WARNING, unsandboxedRunner } from "../sandbox/unsandboxed.ts";
 import { removeTree } from "../store/perms.ts";
 import { describeToolchain, type Toolchain } from "../toolchain/detect.ts";
 import { CONFIG_EXS_TEXT, CONFIG_TERMS_FILE, compileConfigTermsText } from "./compile-config.ts";
@@ -47,15 +48,20 @@ export interface BuildRequest {
   toolchain: Toolchain;
   outDir: string; // existing empty staging directory; gets lib/erlang/lib/<app>-<version>/
   workDir: string; // host scratch directory; the build directory is made inside it
-  readOnlyDirs: string[]; // bound read-only at the same path (the store); their paths must not reach outputs
+  readOnlyDirs: string[]; // bound read-only at the same path (the input items); their paths must not reach outputs
   sandbox: boolean; // false: run without bwrap (the log says what is lost)
   timeoutMs: number; // for the whole build
+  limits?: Partial<SandboxLimits>; // of every command (memory, processes, disk); the rest default
   log: (chunk: string) => void; // phase banners and tool output
   keepFailed?: boolean; // on failure keep the build directory, with an environment-variables file
   keepRoot?: string; // where kept build directories go (default: the OS temporary directory)
   signal?: AbortSignal;
   patchDir?: string; // where the definition's patch `file`s are (relative paths), usually the definition file's directory
 }
+
+// What the user may set of a build's limits: the sandbox's, and how much of its log is kept
+// (see build-log.ts). Unset ones take their defaults.
+export type BuildLimits = Partial<SandboxLimits> & { logBytes?: number };
 
 export type BuildResult =
   | { ok: true; durationMs: number }
@@ -64,9 +70,7 @@ export type BuildResult =
 
 const STANDIN_SOURCE = fileURLToPath(new URL("../../priv/elixir/hex_scm_standin.exs", import.meta.url));
 
-const UNSANDBOXED_NOTE =
-  "beamix: building WITHOUT a sandbox: the build runs at its host path (outputs that embed the build path are not reproducible), " +
-  "can reach the network, and can read and write anything this user can; inputs are used in place in the store\n";
+const UNSANDBOXED_NOTE = `beamix: ${UNSANDBOXED_WARNING}; inputs are used in place in the store\n`;
 
 class PhaseFailure extends Error {
   readonly phase: string;
@@ -226,6 +230,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
   const def = req.derivation.definition;
   const label = `${def.name} ${def.version}`;
   const runner: Runner = req.sandbox ? sandboxRunner : unsandboxedRunner;
+  const limits = withDefaults(req.limits);
   const buildDir = join(resolve(req.workDir), "build");
   const host = buildLayout(buildDir, def.app, def.version);
   const layout = buildLayout(runner.buildPath(buildDir), def.app, def.version);
@@ -254,6 +259,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
     log(`beamix: building ${label} (application ${def.app}, ${def.buildSystem}), derivation ${req.drvHash}\n`);
     log(`beamix: toolchain ${describeToolchain(req.toolchain)}\n`);
     log(req.sandbox ? `beamix: sandboxed (bwrap): build directory at ${layout.root}, inputs at ${SANDBOX_INPUTS_DIR}, no network\n` : UNSANDBOXED_NOTE);
+    log(`beamix: limits: ${describeLimits(limits, req.sandbox ? ["memory", "processes", "disk"] : ["memory", "disk"])}${req.sandbox ? "" : " (processes are not limited without a sandbox)"}\n`);
     log(`beamix: inputs: ${inputs.length === 0 ? "none" : inputs.map((i) => `${i.app}-${i.version}${i.direct ? "" : " (transitive)"}`).join(", ")}\n`);
     log(`beamix: phases: ${phases.map((p) => p.name).join(", ")}\n`);
 
@@ -280,6 +286,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
         timeoutMs: remaining,
         network: false,
         signal: req.signal,
+        limits,
         logSink: {
           write: (chunk: Buffer) => {
             const s = decoder.write(chunk);

@@ -15,12 +15,17 @@
 //    and register it under the final identity of exactly those reads.
 // Every registered item records its basis and reads in its deriver and in the store's index, so
 // any later command, and any cache it is published to, finds it again.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { unpackTarball } from "../hex/unpack.ts";
-import type { BuildInput } from "../build/build-package.ts";
+import type { BuildInput, BuildLimits } from "../build/build-package.ts";
+import { BuildLog } from "../build/build-log.ts";
+import { makeScratchDir } from "../sandbox/scratch-dir.ts";
+import { UNSANDBOXED_WARNING } from "../sandbox/unsandboxed.ts";
 import { appLibDir } from "../build/layout.ts";
 import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
@@ -36,7 +41,7 @@ import { chainLengths, runDag, type DagOutcome } from "./scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { EarlyDownloads } from "./early-downloads.ts";
 import { inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
-import { quietProgress, type Progress } from "./progress.ts";
+import { plainProgress, quietProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
 
 export interface RealizeOptions {
@@ -47,6 +52,7 @@ export interface RealizeOptions {
   keepFailed?: boolean;
   sandbox: boolean;
   timeoutMs: number;
+  limits?: BuildLimits; // of each build (memory, processes, disk, log); unset ones default
   progress?: Progress;
   workRoot?: string; // where build directories are made (default: the system's temp dir)
   substituters?: Substituters; // asked before building what is missing
@@ -358,6 +364,9 @@ class Realization {
   }
 }
 
+// An unsandboxed build is said on the terminal, once per run, not only in its log.
+const warnedUnsandboxed = new WeakSet<RealizeOptions>();
+
 // Builds one package into `staging` (its inputs must be valid), as the given derivation. The log
 // goes to the store, unless this is a check rebuild, whose log is only kept on failure, beside
 // the build.
@@ -367,9 +376,14 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
   if (opts.sandbox) {
     const sandbox = await sandboxAvailable();
     if (!sandbox.available) throw new BeamixError(sandboxUnavailableMessage(sandbox.reason));
+  } else if (!warnedUnsandboxed.has(opts)) {
+    warnedUnsandboxed.add(opts);
+    (opts.progress ?? plainProgress()).event({ type: "warning", message: `beamix: warning: --no-sandbox: ${UNSANDBOXED_WARNING}` });
   }
-  const tmp = await mkdtemp(join(opts.workRoot ?? tmpdir(), `beamix-build-${p.name}-`));
-  const log: string[] = [];
+  // Named after this process, so the next run removes it if this one is killed.
+  const tmp = await makeScratchDir(opts.workRoot ?? tmpdir(), "build", p.name);
+  // On disk as it comes, cut to the first and last part of the limit.
+  const log = new BuildLog(join(tmp, "build.log"), opts.limits?.logBytes);
   try {
     const sourceDir = join(tmp, "source");
     const tarball = p.source.kind === "local" ? p.source.tarball : (await p.source.repo.tarball(p.name, p.version)).bytes;
@@ -394,19 +408,23 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
       toolchain: opts.toolchain,
       outDir: staging,
       workDir: join(tmp, "work"),
-      readOnlyDirs: [store.dir],
+      // The input closure only, each item at its own path: not the store's database, logs or
+      // other items.
+      readOnlyDirs: closure.map((d) => d.itemPath),
       sandbox: opts.sandbox,
       timeoutMs: opts.timeoutMs,
-      log: (chunk) => log.push(chunk),
+      limits: opts.limits,
+      log: (chunk) => log.write(chunk),
       keepFailed: opts.keepFailed,
     });
-    const logPath = check ? join(staging, "..", `check-${p.drvHash}.log`) : await store.writeLog(p.drvHash, log.join(""));
+    const logPath = check ? join(staging, "..", `check-${p.drvHash}.log`) : await store.writeLog(p.drvHash, log.contents());
     if (!outcome.ok) {
-      if (check) await writeFile(logPath, log.join(""));
+      if (check) await pipeline(log.contents(), createWriteStream(logPath));
       throw new BuildFailure(outcome.failure, logPath, outcome.keptDir);
     }
     return { references: p.deps.map((d) => (plan.packages.get(d) as IdentifiedPackage).itemPath) };
   } finally {
+    log.close();
     await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -24,6 +24,7 @@ import {
 import { printJson, printLines } from "../output.ts";
 import { readConfigFile } from "../../project/config-reader.ts";
 import { readWithoutSandbox } from "../../project/reader-sandbox.ts";
+import { addLimitOptions, limitsFromOptions, type LimitOptions } from "../limit-options.ts";
 
 // The project a build is for: its compile-time config reaches exactly the packages that read it.
 export function addProjectOptions(cmd: Command): Command {
@@ -67,14 +68,15 @@ export function registerBuildCommands(program: Command): void {
   addRepoOptions(build);
   addProjectOptions(build);
   addBuildOptions(build);
+  addLimitOptions(build);
   addSubstituterOptions(build);
-  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & SubstituterOptions & { check?: boolean }) => {
+  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & LimitOptions & SubstituterOptions & { check?: boolean }) => {
     // A package directory's mix.exs is read in the sandbox its build runs in, or without one.
     if (!opts.sandbox) readWithoutSandbox();
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {
-      const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts) };
+      const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), limits: limitsFromOptions(opts) };
       const progress = await defaultProgress();
       const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
       const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress, substituters, fallback: opts.fallback });
