@@ -3,7 +3,7 @@
 // changing any of them, or a config that reads the environment, asks Mix again.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beamix, runCommand } from "./support/cli.ts";
@@ -78,4 +78,31 @@ test("an unchanged project is not read by Mix again; a changed mix.exs, config o
   await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, port: System.get_env("PORT")\n`);
   assert.equal(await deps(), 1);
   assert.equal(await deps(), 1, "System calls are never cached");
+});
+
+test("nothing changed since the last complete run: no registry request and nothing written; any change takes the full path", async () => {
+  await writeFile(join(project, "config", "test.exs"), `import Config\n`);
+  await deps();
+  await deps(); // a complete run with Mix's answers kept: it records the state
+  const before = server.requests.length;
+  const beam = join(project, "_build", "test", "lib", "beacon", "ebin", "beacon.beam");
+  const mtime = (await stat(beam)).mtimeMs;
+  assert.equal(await deps(), 0);
+  assert.equal(server.requests.length, before, `asked the registry: ${server.requests.slice(before).join(" ")}`);
+  assert.equal((await stat(beam)).mtimeMs, mtime);
+
+  // A file beamix wrote is changed: the full run notices and repairs it.
+  await writeFile(beam, "damaged");
+  await deps();
+  assert.notEqual(await readFile(beam, "utf8"), "damaged");
+  // An extra file in the dependency's _build directory is noticed too.
+  await writeFile(join(project, "_build", "test", "lib", "beacon", "ebin", "extra.beam"), "x");
+  await deps();
+  await assert.rejects(stat(join(project, "_build", "test", "lib", "beacon", "ebin", "extra.beam")));
+  // mix.lock edited (here only reformatted): the full path again, which asks the registry.
+  const lock = join(project, "mix.lock");
+  await writeFile(lock, (await readFile(lock, "utf8")) + "\n");
+  const n = server.requests.length;
+  await deps();
+  assert.ok(server.requests.length > n, "a changed mix.lock is verified against the registry again");
 });

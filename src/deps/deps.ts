@@ -12,7 +12,7 @@
 //
 // The project's own _build/ENV/lib/<app> and anything not in the closure are left alone.
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -30,8 +30,13 @@ import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDe
 import { openMixSession, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
 import type { ConfigRead } from "../derivation/compile-env.ts";
+import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
+import { depsStateFile, depsStateKey, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 
 export type RealizedDep = RealizedItem;
+
+// A store item the project uses, as a report lists it.
+export type DepsItem = Pick<RealizedItem, "name" | "version" | "app" | "path" | "drvHash" | "status" | "reads">;
 
 export interface DepsOptions {
   projectDir: string;
@@ -85,13 +90,37 @@ export interface DepsReport {
   changed: boolean; // something was (or, with check, would be) built or written
   // The store items the project now uses: what `beamix deps --push` uploads; the deriver of
   // each records its compile-env basis and reads, which go to the cache as hints.
-  items: RealizedDep[];
+  items: DepsItem[];
+}
+
+// Everything a run's outcome depends on besides the files it leaves (deps-state.ts).
+function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buffer, tc: Toolchain, opts: DepsOptions): string {
+  return depsStateKey({
+    project,
+    config: canonicalConfig(config),
+    lock: createHash("sha256").update(lockBytes).digest("hex"),
+    toolchain: [tc.otpVersion, tc.ertsVersion, tc.nifVersion, tc.targetTriple, tc.elixirVersion, tc.rebar3Version],
+    store: opts.store.dir,
+    link: opts.link ?? "copy",
+  });
+}
+
+// The report of a run that changes nothing, from the last complete run's.
+function unchangedReport(r: DepsReport): DepsReport {
+  return {
+    ...r,
+    packages: r.packages.map((p) => ({ ...p, status: "present", deps: "unchanged", build: "unchanged", reasons: [] })),
+    items: r.items.map((i) => ({ ...i, status: "present" })),
+    failed: [],
+    skipped: [],
+    changed: false,
+  };
 }
 
 // GC roots for the items a project uses, one per package, named after the project directory
 // and MIX_ENV; the roots of packages it no longer uses are removed. (_build holds copies, so
 // the project works without them; they spare a rebuild after `beamix gc`.)
-async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, RealizedDep>): Promise<void> {
+async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<void> {
   const key = createHash("sha256").update(`${project.dir}\0${project.mixEnv}`).digest("hex").slice(0, 16);
   const prefix = `deps-${key}-`;
   const want = new Map([...items.values()].map((i) => [`${prefix}${i.name}`, i.path]));
@@ -150,6 +179,19 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
   let staged: StagedDeps | undefined;
   let failed = false;
   try {
+    // Nothing changed since the last complete run: said at once, without asking a registry or
+    // reading a tarball. Only when Mix's answers came from its cache (no VM to wait for anyway),
+    // and without definition directories (their files are not part of the state's key).
+    const stateFile = opts.check || (opts.definitionDirs?.length ?? 0) > 0 ? undefined : depsStateFile(opts.cacheDir, resolve(opts.projectDir), depsMixEnv(opts.mixEnv));
+    if (stateFile && (await mix.answeredFromCache)) {
+      const [tc, project, config] = await Promise.all([opts.toolchain, mix.project, mix.config]);
+      const lockBytes = await readFile(project.lockfile).catch(() => undefined);
+      const state = lockBytes && (await unchangedState<DepsReport>(stateFile, stateKey(project, config, lockBytes, tc, opts), (p) => opts.store.isValid(p)));
+      if (state) {
+        await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
+        return unchangedReport(state.report);
+      }
+    }
     const prefetched = prefetchTarballs(opts.projectDir, opts.repos);
     // The caches are asked for their cache-info now; what they say about unusable caches is held
     // until the packages are realized, where it was reported when they were first asked there.
@@ -256,15 +298,24 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       };
     });
     const changed = reports.some((r) => r.status === "built" || r.status === "substituted" || r.status === "missing" || (r.deps !== null && r.deps !== "unchanged") || (r.build !== null && r.build !== "unchanged"));
-    return {
+    const report: DepsReport = {
       project: { app: project.app, dir: project.dir, mixEnv: project.mixEnv, buildPath: project.buildPath, depsPath: project.depsPath },
       packages: reports,
       pathDeps: closure.pathDeps,
       failed: realized.failed,
       skipped: opts.check ? [] : realized.skipped,
       changed,
-      items: [...realized.items.values()],
+      items: [...realized.items.values()].map(({ name, version, app, path, drvHash, status, reads }) => ({ name, version, app, path, drvHash, status, reads })),
     };
+    // What the next run compares with, when this one left everything in place.
+    if (stateFile && complete && report.failed.length === 0 && report.skipped.length === 0) {
+      const lockBytes = await readFile(project.lockfile).catch(() => undefined);
+      if (lockBytes) {
+        const stamps = await stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
+        await saveDepsState(stateFile, { key: stateKey(project, projectConfig, lockBytes, tc.value, opts), items: report.items.map((i) => i.path), stamps, report });
+      }
+    }
+    return report;
   } catch (err) {
     failed = true;
     throw err;

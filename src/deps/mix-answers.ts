@@ -15,6 +15,7 @@
 // never cached: a mix.exs or config file that calls System, File, Code, :os, :file, Port or
 // Path.wildcard is asked of Mix on every run. Anything unreadable or malformed is a miss.
 import { readFile, mkdir } from "node:fs/promises";
+import { BeamixError } from "../errors.ts";
 import { join, resolve } from "node:path";
 import { cacheDir as defaultCacheDir } from "../config/paths.ts";
 import type { CompileConfig } from "../derivation/config.ts";
@@ -96,6 +97,7 @@ export function openCachedMixSession(dir: string, mixEnv: string, cacheRoot: str
 class CachedSession implements MixSession {
   readonly project: Promise<MixProjectInfo>;
   readonly config: Promise<CompileConfig>;
+  readonly answeredFromCache: Promise<boolean>;
   private readonly dir: string;
   private readonly mixEnv: string;
   private readonly cache: string;
@@ -103,7 +105,7 @@ class CachedSession implements MixSession {
   private real: MixSession | undefined;
   private learnt = false;
   private failed = false;
-  private ended = false;
+  private closing = false;
 
   constructor(dir: string, mixEnv: string, cache: string) {
     this.dir = dir;
@@ -114,6 +116,7 @@ class CachedSession implements MixSession {
     answered.catch(() => (this.failed = true));
     this.project = answered.then((a) => a.project);
     this.config = answered.then((a) => a.config);
+    this.answeredFromCache = answered.then((a) => a.cached, () => false);
     this.project.catch(() => {});
     this.config.catch(() => {});
   }
@@ -132,17 +135,20 @@ class CachedSession implements MixSession {
     return { file, entry: empty };
   }
 
+  // The real session, started at the first miss; never once closing began (a VM started then
+  // would outlive the run).
   private session(): MixSession {
+    if (this.closing && !this.real) throw new BeamixError("the Mix session was closed");
     this.real ??= openMixSession(this.dir, this.mixEnv);
     return this.real;
   }
 
-  private async projectAnswers(entry: Entry): Promise<{ project: MixProjectInfo; config: CompileConfig }> {
+  private async projectAnswers(entry: Entry): Promise<{ project: MixProjectInfo; config: CompileConfig; cached: boolean }> {
     const cached = entry.project;
     if (cached && (await unchanged(cached.files))) {
       try {
         const project = decodeProject(unb64(cached.project), this.dir);
-        return { project, config: decodeConfigEtf(unb64(cached.config), project.configPath).config };
+        return { project, config: decodeConfigEtf(unb64(cached.config), project.configPath).config, cached: true };
       } catch {
         // a malformed entry: ask Mix
       }
@@ -157,7 +163,7 @@ class CachedSession implements MixSession {
         this.learnt = true;
       } else delete entry.project;
     }
-    return { project, config };
+    return { project, config, cached: false };
   }
 
   async children(app: string, dir: string, env: string): Promise<DepChildren> {
@@ -198,12 +204,12 @@ class CachedSession implements MixSession {
   }
 
   end(): void {
-    this.ended = true;
     this.real?.end();
   }
 
   // Keeps what was learnt when the run went well (a failed run may have learnt half).
   async close(abort = false): Promise<void> {
+    this.closing = true;
     this.end();
     await this.real?.close(abort);
     if (abort || this.failed || !this.learnt) return;

@@ -212,6 +212,8 @@ export async function mixRebarConfig(app: string, dir: string): Promise<Buffer> 
 // once it has answered); `close` ends it (or, aborting, stops it) and waits for it to exit.
 export interface MixSession {
   project: Promise<MixProjectInfo>;
+  // True when the project and its config were answered without starting a VM (mix-answers.ts).
+  answeredFromCache?: Promise<boolean>;
   // Mix's answers as it sent them (ETF), for a cache of answers (mix-answers.ts).
   raw?: Promise<{ project: Buffer; config: Buffer }>;
   childrenRaw?(app: string, dir: string, env: string): Promise<{ children: DepChildren; etf: Buffer }>;

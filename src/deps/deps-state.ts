@@ -1,0 +1,90 @@
+// What the last complete `beamix deps` of a project left, so that a run in which nothing changed
+// ends at once: no registry request, no tarball read, no tree compared file by file. Kept in
+// <cache dir>/deps-state/, one file per project directory and MIX_ENV.
+//
+// A state holds a key over every input of the run (mix.lock's bytes, Mix's answers about the
+// project and its config, the toolchain, the store and how _build gets its files), the store
+// items the project uses, the identity (inode, size, mtime, ctime) of every file and directory
+// the run left in deps/APP and _build/ENV/lib/APP, and the report it printed. A run may end early
+// only when the key is the same, every item is still valid, and every one of those files and
+// directories is exactly as it was left: a directory's mtime changes when an entry is added or
+// removed, a file's when it is written, so anything Mix, a user or an editor did there sends the
+// run down the full path, which then records a new state. Anything unreadable is a miss.
+import { lstat, mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
+
+const FORMAT = "beamix-deps-state/1";
+const DIR = "deps-state";
+
+// [path, kind, ino, size, mtimeNs, ctimeNs]
+type Stamp = [string, "f" | "d" | "l", string, string, string, string];
+
+export interface DepsState<R> {
+  format: typeof FORMAT;
+  key: string;
+  items: string[]; // store paths
+  stamps: Stamp[];
+  report: R;
+}
+
+export function depsStateFile(cacheRoot: string, projectDir: string, mixEnv: string): string {
+  return join(cacheRoot, DIR, `${sha256Hex(`${projectDir}\0${mixEnv}`)}.json`);
+}
+
+export function depsStateKey(parts: unknown): string {
+  return sha256Hex(JSON.stringify({ format: FORMAT, parts }, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : Buffer.isBuffer(v) ? v.toString("hex") : v)));
+}
+
+async function stampOf(path: string): Promise<Stamp | undefined> {
+  const s = await lstat(path, { bigint: true }).catch(() => undefined);
+  if (!s) return undefined;
+  const kind = s.isDirectory() ? "d" : s.isSymbolicLink() ? "l" : "f";
+  return [path, kind, s.ino.toString(), s.size.toString(), s.mtimeNs.toString(), s.ctimeNs.toString()];
+}
+
+// Every file, link and directory under the roots (each root included), as it is now.
+export async function stampTrees(roots: readonly string[]): Promise<Stamp[]> {
+  const out: Stamp[] = [];
+  const walk = async (path: string): Promise<void> => {
+    const st = await stampOf(path);
+    if (!st) return;
+    out.push(st);
+    if (st[1] !== "d") return;
+    for (const name of (await readdir(path)).sort()) await walk(join(path, name));
+  };
+  for (const root of roots) await walk(root);
+  return out;
+}
+
+async function unchanged(stamps: readonly Stamp[]): Promise<boolean> {
+  for (const s of stamps) {
+    const now = await stampOf(s[0]);
+    if (!now || now.some((v, i) => v !== s[i])) return false;
+  }
+  return true;
+}
+
+// The state of the last run, when this run would change nothing; else undefined.
+export async function unchangedState<R>(file: string, key: string, isValid: (item: string) => boolean): Promise<DepsState<R> | undefined> {
+  let state: DepsState<R>;
+  try {
+    state = JSON.parse(await readFile(file, "utf8")) as DepsState<R>;
+  } catch {
+    return undefined;
+  }
+  if (state?.format !== FORMAT || state.key !== key || !Array.isArray(state.items) || !Array.isArray(state.stamps)) return undefined;
+  if (!state.items.every(isValid)) return undefined;
+  return (await unchanged(state.stamps)) ? state : undefined;
+}
+
+// Best effort: a state that cannot be written only costs the next run its shortcut.
+export async function saveDepsState<R>(file: string, state: Omit<DepsState<R>, "format">): Promise<void> {
+  try {
+    await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(file, JSON.stringify({ format: FORMAT, ...state }) + "\n");
+  } catch {
+    // the next run takes the full path
+  }
+}
