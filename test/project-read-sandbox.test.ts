@@ -135,4 +135,7 @@ test("where bubblewrap cannot run, reading a package directory fails as a build 
   assert.match(r.stderr, new RegExp(`^beamix: cannot read ${dir}/mix\\.exs: bubblewrap cannot run here: .*bwrap.*; use --no-sandbox to build without it\\n$`));
   const unsandboxed = await beamix(["build", dir, "--store", store, "--no-sandbox", "--json"], { env, timeoutMs: 300_000 });
   assert.equal(unsandboxed.code, 0, unsandboxed.stderr);
+  // Every command that builds takes the same choice (here: install into a profile).
+  const installed = await beamix(["install", dir, "--store", store, "--profile", join(tmp, "profile-nobwrap"), "--no-sandbox"], { env, timeoutMs: 300_000 });
+  assert.equal(installed.code, 0, installed.stderr);
 });

@@ -6,6 +6,7 @@ import { detectToolchain, type Toolchain } from "../toolchain/detect.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
 import { integerOption, secondsOption } from "./options.ts";
+import { addLimitOptions, type LimitOptions } from "./limit-options.ts";
 import { Substituters } from "../substitute/substituters.ts";
 import { readPublicKeyFile, type PublicKey } from "../substitute/keys.ts";
 import { readConfiguredSubstituters, readTrustedKeys } from "../config/trust.ts";
@@ -26,7 +27,7 @@ export function addRepoOptions(cmd: Command): Command {
     .option("--allow-registry-rollback", "accept a package record that lost releases or retirements since the one verified before");
 }
 
-export interface BuildOptions {
+export interface BuildOptions extends LimitOptions {
   jobs?: number;
   keepGoing?: boolean;
   keepFailed?: boolean;
@@ -34,13 +35,19 @@ export interface BuildOptions {
   timeout: number; // seconds
 }
 
+// Every command that may build: the same options, limits and sandbox choice.
 export function addBuildOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option("-j, --jobs <n>", "builds to run at once (default: the number of cores)", integerOption("--jobs", 1))
     .option("-k, --keep-going", "go on with other builds after one fails")
     .option("-K, --keep-failed", "keep the build directory of a failed build and print its path")
-    .option("--no-sandbox", "build without bubblewrap (outputs are then not guaranteed reproducible)")
+    .option("--no-sandbox", "build (and read package directories) without bubblewrap (outputs are then not guaranteed reproducible)")
     .option("--timeout <seconds>", "time limit of one package build", secondsOption("--timeout"), 1800);
+  addLimitOptions(cmd);
+  // A package directory's mix.exs is read in the sandbox its build runs in, or without one.
+  return cmd.hook("preAction", async (_cmd, action) => {
+    if ((action.opts() as BuildOptions).sandbox === false) (await import("../project/reader-sandbox.ts")).readWithoutSandbox();
+  });
 }
 
 // Recovery says on stderr what it removed (a line each); verify opens without it, to report.

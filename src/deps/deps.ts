@@ -32,6 +32,7 @@ import { planFromLock } from "./plan-from-lock.ts";
 import type { ConfigRead } from "../derivation/compile-env.ts";
 import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
 import { depsStateFile, depsStateKey, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
+import type { BuildLimits } from "../build/build-package.ts";
 
 export type RealizedDep = RealizedItem;
 
@@ -50,6 +51,7 @@ export interface DepsOptions {
   keepFailed?: boolean;
   sandbox: boolean;
   timeoutMs: number;
+  limits?: BuildLimits; // of each build
   progress?: Progress;
   check?: boolean; // report what would change; build and write nothing
   link?: "copy" | "hardlink"; // how _build gets the store's files (default copy)
@@ -260,6 +262,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       keepFailed: opts.keepFailed,
       sandbox: opts.sandbox,
       timeoutMs: opts.timeoutMs,
+      ...(opts.limits ? { limits: opts.limits } : {}),
       progress: opts.progress,
       lookupOnly: opts.check,
       ...(opts.check ? {} : { onRealized: (item: RealizedDep) => stageBuild(depsStaged, materializing, packages.get(item.name)!, item) }),

@@ -23,8 +23,7 @@ import {
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 import { readConfigFile } from "../../project/config-reader.ts";
-import { readWithoutSandbox } from "../../project/reader-sandbox.ts";
-import { addLimitOptions, limitsFromOptions, type LimitOptions } from "../limit-options.ts";
+import { limitsFromOptions, type LimitOptions } from "../limit-options.ts";
 
 // The project a build is for: its compile-time config reaches exactly the packages that read it.
 export function addProjectOptions(cmd: Command): Command {
@@ -68,11 +67,8 @@ export function registerBuildCommands(program: Command): void {
   addRepoOptions(build);
   addProjectOptions(build);
   addBuildOptions(build);
-  addLimitOptions(build);
   addSubstituterOptions(build);
   build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & LimitOptions & SubstituterOptions & { check?: boolean }) => {
-    // A package directory's mix.exs is read in the sandbox its build runs in, or without one.
-    if (!opts.sandbox) readWithoutSandbox();
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {

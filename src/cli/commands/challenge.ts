@@ -10,6 +10,7 @@ import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, subst
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";
 import { integerOption, secondsOption } from "../options.ts";
+import { limitsFromOptions } from "../limit-options.ts";
 
 type ChallengeCliOptions = PlanCliOptions &
   BuildOptions & {
@@ -58,6 +59,7 @@ export function registerChallengeCommands(program: Command): void {
           keepFailed: opts.keepFailed,
           sandbox: opts.sandbox,
           timeoutMs: timeoutFromOptions(opts),
+          limits: limitsFromOptions(opts),
           progress: await defaultProgress(),
         });
         for (const f of result.failed) failureLines(f).forEach(report);

@@ -30,6 +30,7 @@ import {
 import { printJson, printLines } from "../output.ts";
 import { priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
+import { limitsFromOptions } from "../limit-options.ts";
 
 type DepsCliOptions = StoreOptions &
   RepoOptions &
@@ -105,6 +106,7 @@ export function registerDepsCommands(program: Command): void {
           keepFailed: opts.keepFailed,
           sandbox: opts.sandbox,
           timeoutMs,
+          limits: limitsFromOptions(opts),
           progress,
           check: opts.check,
           link: opts.hardLinks ? "hardlink" : "copy",

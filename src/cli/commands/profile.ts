@@ -26,6 +26,7 @@ import {
   type SubstituterOptions,
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
+import { limitsFromOptions } from "../limit-options.ts";
 
 type ProfileOptions = StoreOptions & { profile?: string; json?: boolean };
 type ChangeCliOptions = ProfileOptions & RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] };
@@ -67,6 +68,7 @@ async function closureOptions(store: Store, opts: RepoOptions & BuildOptions & S
       keepFailed: opts.keepFailed,
       sandbox: opts.sandbox,
       timeoutMs: timeoutFromOptions(opts),
+      limits: limitsFromOptions(opts),
       progress,
       substituters,
       fallback: opts.fallback,

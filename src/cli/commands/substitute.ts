@@ -29,6 +29,7 @@ import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOpt
 import { printJson, printLines } from "../output.ts";
 import { integerOption, portOption, priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
+import { limitsFromOptions } from "../limit-options.ts";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -105,6 +106,7 @@ function registerPublish(program: Command): void {
         keepFailed: opts.keepFailed,
         sandbox: opts.sandbox,
         timeoutMs: timeoutFromOptions(opts),
+        limits: limitsFromOptions(opts),
         progress,
         substituters,
         fallback: opts.fallback,
