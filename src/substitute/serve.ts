@@ -32,6 +32,7 @@ import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { HttpError, requestSegments } from "../util/request-path.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }
@@ -75,28 +76,9 @@ const ARCHIVE_KEY_RE = /^archives\/([0-9a-z][0-9a-z-]{15,199})\.nar(\.zst)?$/;
 // and tree hash, so a name always means the same bytes.
 const STORE_ARCHIVE_RE = /^archives\/([0-9a-z]{16,64})-([0-9a-f]{64})\.nar\.zst$/;
 
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-// The cache key a request path names, or an HttpError. Works on the raw path so that encoded
-// separators and dots cannot slip past the checks.
+// The cache key a request path names, or an HttpError (request-path.ts checks the path).
 export function keyOfPath(rawUrl: string): string {
-  const raw = rawUrl.split("?")[0].split("#")[0];
-  if (!raw.startsWith("/")) throw new HttpError(400, "bad request path");
-  if (/%(2f|5c|00|2e)/i.test(raw) || raw.includes("\\") || raw.includes("\0")) throw new HttpError(400, "bad request path");
-  let path: string;
-  try {
-    path = decodeURIComponent(raw);
-  } catch {
-    throw new HttpError(400, "bad request path");
-  }
-  const segments = path.slice(1).split("/");
-  if (segments.some((s) => s === "." || s === "..")) throw new HttpError(400, "bad request path");
+  const segments = requestSegments(rawUrl);
   const key = segments.join("/");
   if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key)) return key;
   throw new HttpError(404, "not found");

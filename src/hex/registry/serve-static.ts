@@ -20,6 +20,7 @@ import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../../errors.ts";
 import { tryParseVersion } from "../../elixir/version.ts";
 import { isValidPackageName } from "./paths.ts";
+import { HttpError, requestSegments } from "../../util/request-path.ts";
 
 export interface HexServeOptions {
   dir: string; // the repository root: names, versions, public_key, packages/, tarballs/
@@ -39,32 +40,16 @@ export interface HexServer {
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 const REGISTRY_FILES = new Set(["names", "versions", "public_key"]);
 
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-// The repository file a request path names (relative, "/"-separated), or an HttpError. Works on
-// the raw path so that encoded separators and dots cannot slip past the checks.
+// The repository file a request path names (relative, "/"-separated), or an HttpError
+// (request-path.ts checks the path).
 export function repoFileOfPath(rawUrl: string): string {
-  const raw = rawUrl.split("?")[0].split("#")[0];
-  if (!raw.startsWith("/") || /%(2f|5c|00|2e)/i.test(raw) || raw.includes("\\") || raw.includes("\0")) throw new HttpError(400, "bad request path");
-  let path: string;
-  try {
-    path = decodeURIComponent(raw);
-  } catch {
-    throw new HttpError(400, "bad request path");
-  }
-  const segments = path.slice(1).split("/");
-  if (segments.some((s) => s === "." || s === "..")) throw new HttpError(400, "bad request path");
-  if (segments.length === 1 && REGISTRY_FILES.has(segments[0])) return segments[0];
-  if (segments.length === 2 && segments[0] === "packages" && isValidPackageName(segments[1])) return path.slice(1);
+  const segments = requestSegments(rawUrl);
+  const path = segments.join("/");
+  if (segments.length === 1 && REGISTRY_FILES.has(segments[0])) return path;
+  if (segments.length === 2 && segments[0] === "packages" && isValidPackageName(segments[1])) return path;
   if (segments.length === 2 && segments[0] === "tarballs") {
     const m = /^([a-z][A-Za-z0-9_]*)-(.+)\.tar$/.exec(segments[1]);
-    if (m && tryParseVersion(m[2])) return path.slice(1);
+    if (m && tryParseVersion(m[2])) return path;
   }
   throw new HttpError(404, "not found");
 }
