@@ -106,6 +106,7 @@ class CachedSession implements MixSession {
   private learnt = false;
   private failed = false;
   private closing = false;
+  private decided: (fromCache: boolean) => void = () => {};
 
   constructor(dir: string, mixEnv: string, cache: string) {
     this.dir = dir;
@@ -116,7 +117,13 @@ class CachedSession implements MixSession {
     answered.catch(() => (this.failed = true));
     this.project = answered.then((a) => a.project);
     this.config = answered.then((a) => a.config);
-    this.answeredFromCache = answered.then((a) => a.cached, () => false);
+    // Settled as soon as the entry is found valid or not, not when a VM has answered: a caller
+    // that waits for it must not lose the time the VM takes on a miss.
+    this.answeredFromCache = new Promise((resolve) => (this.decided = resolve));
+    answered.then(
+      (a) => this.decided(a.cached),
+      () => this.decided(false),
+    );
     this.project.catch(() => {});
     this.config.catch(() => {});
   }
@@ -153,6 +160,7 @@ class CachedSession implements MixSession {
         // a malformed entry: ask Mix
       }
     }
+    this.decided(false);
     const real = this.session();
     const [project, config, raw] = await Promise.all([real.project, real.config, real.raw]);
     if (raw) {
