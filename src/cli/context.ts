@@ -2,7 +2,9 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { openStore, defaultStoreDir, type Store } from "../store/store.ts";
-import { detectToolchain, type Toolchain } from "../toolchain/detect.ts";
+import type { Toolchain } from "../toolchain/detect.ts";
+import { chosenToolchain } from "../toolchain/choice.ts";
+import { addToolchainOptions } from "./toolchain-options.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
 import { integerOption, secondsOption } from "./options.ts";
@@ -44,6 +46,7 @@ export function addBuildOptions(cmd: Command): Command {
     .option("--no-sandbox", "build (and read package directories) without bubblewrap (outputs are then not guaranteed reproducible)")
     .option("--timeout <seconds>", "time limit of one package build", secondsOption("--timeout"), 1800);
   addLimitOptions(cmd);
+  addToolchainOptions(cmd);
   // A package directory's mix.exs is read in the sandbox its build runs in, or without one.
   return cmd.hook("preAction", async (_cmd, action) => {
     if ((action.opts() as BuildOptions).sandbox === false) (await import("../project/reader-sandbox.ts")).readWithoutSandbox();
@@ -70,11 +73,10 @@ export function timeoutFromOptions(opts: BuildOptions): number {
 }
 
 
-// Detected once per run: commands ask for it from several places at once.
-let detected: Promise<Toolchain> | undefined;
+// Detected once per run (the one --toolchain and its kin chose, see ./toolchain-options.ts):
+// commands ask for it from several places at once.
 export function toolchain(): Promise<Toolchain> {
-  detected ??= detectToolchain();
-  return detected;
+  return chosenToolchain();
 }
 
 // Binary caches to ask before building (src/substitute/substituters.ts).

@@ -16,6 +16,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Registrar> }[] = [
   { commands: ["gc", "verify"], load: async () => (await import("./commands/store.ts")).registerStoreCommands },
   { commands: ["import"], load: async () => (await import("./commands/import.ts")).registerImportCommands },
   { commands: ["hex"], load: async () => (await import("./commands/hex.ts")).registerHexCommands },
+  { commands: ["toolchain"], load: async () => (await import("./commands/toolchain.ts")).registerToolchainCommands },
 ];
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

@@ -19,6 +19,7 @@ import type { Term } from "../erlang/term.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR, firstLine, runTool } from "../project/run-script.ts";
+import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { atomOf, getKey, itemsOf, pairsOf, textOf, truthy } from "../project/term-json.ts";
 
@@ -70,16 +71,18 @@ const STANDIN = join(PRIV_DIR, "elixir", "hex_scm_standin.exs");
 const MODULE = join(PRIV_DIR, "elixir", "deps_project.ex"); // what SCRIPT runs
 const SESSION = join(PRIV_DIR, "elixir", "deps_session.exs");
 
-function scriptEnv(mixEnv: string, home: string): NodeJS.ProcessEnv {
+// The chosen toolchain's bin directories first on the child's PATH: the `elixir` it runs (and
+// the erl that runs) is the toolchain's; beamix's own PATH is unchanged.
+async function scriptEnv(mixEnv: string, home: string): Promise<NodeJS.ProcessEnv> {
   const env: NodeJS.ProcessEnv = { ...process.env, MIX_ENV: mixEnv, MIX_HOME: home, HEX_HOME: home, HEX_OFFLINE: "1" };
   delete env.MIX_EXS; // the project is named by its directory
-  return env;
+  return toolchainEnv(await chosenToolchain(), env);
 }
 
 async function runScript(args: string[], mixEnv: string, what: string): Promise<Term> {
   const home = await mkdtemp(join(tmpdir(), "beamix-mixhome-"));
   try {
-    const out = await runTool("elixir", ["-r", STANDIN, SCRIPT, ...args], scriptEnv(mixEnv, home));
+    const out = await runTool("elixir", ["-r", STANDIN, SCRIPT, ...args], await scriptEnv(mixEnv, home));
     const line = out.stdout.split("\n").find((l) => l.startsWith("BEAMIX-ETF ") || l.startsWith("BEAMIX-ERROR "));
     if (!line) throw new BeamixError(`${what}: Mix could not read it: ${firstLine(out.stderr) || `elixir exited with ${out.code}`}`);
     if (line.startsWith("BEAMIX-ERROR ")) throw new BeamixError(`${what}: ${line.slice("BEAMIX-ERROR ".length)}`);
@@ -284,7 +287,8 @@ class Session implements MixSession {
     const [loader, cache] = await Promise.all([readFile(SESSION, "utf8"), compiledHelpers()]);
     const home = (this.home = await mkdtemp(join(tmpdir(), "beamix-mixhome-")));
     const args = ["-e", loader, "--", cache ?? "", STANDIN, MODULE, "session", abs, mixEnv];
-    const child = spawn("elixir", args, { env: scriptEnv(mixEnv, home), stdio: ["pipe", "pipe", "pipe"] });
+    const env = await scriptEnv(mixEnv, home);
+    const child = spawn("elixir", args, { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let stopped: string | undefined;

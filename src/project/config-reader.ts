@@ -13,6 +13,7 @@ import type { CompileConfig } from "../derivation/config.ts";
 import { cacheDir } from "../config/paths.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { PRIV_DIR, firstLine, runTool } from "./run-script.ts";
+import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 interface CachedConfig {
@@ -31,7 +32,7 @@ export async function readConfigFile(file: string, mixEnv: string): Promise<Comp
   const cached = await readFile(cachePath, "utf8").then((t) => JSON.parse(t) as CachedConfig, () => undefined);
   if (cached && (await unchanged(cached.files))) return decodeConfigEtf(Buffer.from(cached.etf, "base64"), path).config;
 
-  const out = await runTool("elixir", [join(PRIV_DIR, "elixir", "read_config.exs"), path, mixEnv], { ...process.env, MIX_ENV: mixEnv });
+  const out = await runTool("elixir", [join(PRIV_DIR, "elixir", "read_config.exs"), path, mixEnv], toolchainEnv(await chosenToolchain(), { ...process.env, MIX_ENV: mixEnv }));
   const line = out.stdout.split("\n").find((l) => l.startsWith("BEAMIX-ETF ") || l.startsWith("BEAMIX-ERROR "));
   if (!line) throw new BeamixError(`${path}: could not be read: ${firstLine(out.stderr) || `elixir exited with ${out.code}`}`);
   if (line.startsWith("BEAMIX-ERROR ")) throw new BeamixError(`${path}: ${line.slice("BEAMIX-ERROR ".length)}`);

@@ -18,7 +18,8 @@ import { defaultLimits } from "../sandbox/limits.ts";
 import { makeScratchDir } from "../sandbox/scratch-dir.ts";
 import { unsandboxedRunner } from "../sandbox/unsandboxed.ts";
 import { removeTree } from "../store/perms.ts";
-import { detectToolchain, findExecutable, type Toolchain } from "../toolchain/detect.ts";
+import { findExecutable } from "../toolchain/detect.ts";
+import { chosenToolchain } from "../toolchain/choice.ts";
 
 export const PRIV_DIR = fileURLToPath(new URL("../../priv/", import.meta.url));
 
@@ -35,8 +36,6 @@ let sandboxed = true;
 export function readWithoutSandbox(): void {
   sandboxed = false;
 }
-
-let toolchainMemo: Promise<Toolchain> | undefined;
 
 export interface ReaderPaths {
   pkg: string; // the package directory, as the reader sees it
@@ -58,8 +57,7 @@ export async function runReader(dir: string, what: string, argv: (p: ReaderPaths
     if (!check.available) throw new BeamixError(`cannot read ${what}: ${sandboxUnavailableMessage(check.reason)}`);
     runner = sandboxRunner;
   }
-  toolchainMemo ??= detectToolchain();
-  const tc = await toolchainMemo;
+  const tc = await chosenToolchain();
   const host = resolve(dir);
   const paths: ReaderPaths = runner.sandboxed ? { pkg: PACKAGE_PATH, priv: PRIV_PATH } : { pkg: host, priv: resolve(PRIV_DIR) };
   const scratch = await makeScratchDir(tmpdir(), "read", "package");

@@ -1,4 +1,5 @@
 // `beamix build`, `beamix path`, `beamix log`: realize packages and look at what was realized.
+import { addToolchainOptions } from "../toolchain-options.ts";
 import type { Command } from "commander";
 import { BeamixError } from "../../errors.ts";
 import { planBuild, type Plan } from "../../realize/plan.ts";
@@ -98,6 +99,7 @@ export function registerBuildCommands(program: Command): void {
   addStoreOption(path);
   addRepoOptions(path);
   addProjectOptions(path);
+  addToolchainOptions(path);
   path.action(async (specs: string[], opts: PlanCliOptions) => {
     const { store, plan } = await planFromOptions(specs, opts);
     try {

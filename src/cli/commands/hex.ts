@@ -1,4 +1,5 @@
 // `beamix hex ...`: the Hex formats and repositories.
+import { addToolchainOptions } from "../toolchain-options.ts";
 import { readFile, mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -15,12 +16,13 @@ import { printJson, printLines } from "../output.ts";
 export function registerHexCommands(program: Command): void {
   const hex = program.command("hex").description("Hex package tarballs and repositories");
 
-  hex
+  const pack = hex
     .command("pack")
     .description("pack a package directory (mix, rebar3 or erlang.mk project) into a Hex tarball")
     .argument("<dir>", "package directory")
     .option("-o, --output <path>", "output file, or an existing directory to write NAME-VERSION.tar into")
-    .option("--json", "print the result as JSON")
+    .option("--json", "print the result as JSON");
+  addToolchainOptions(pack) // the package's mix.exs or rebar.config is read with the toolchain
     .action(async (dir: string, opts: { output?: string; json?: boolean }) => {
       const packed = await packDirectory(resolve(dir));
       const out = await outputPath(opts.output, tarballFileName(packed.metadata));

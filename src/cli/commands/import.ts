@@ -1,5 +1,6 @@
 // `beamix import hex NAME[@REQ]`: write editable definition modules (DIR/<package>.ts) that
 // `-L DIR` loads in place of the automatic definitions.
+import { addToolchainOptions } from "../toolchain-options.ts";
 import type { Command } from "commander";
 import { importHex } from "../../import/hex.ts";
 import { writeDefinitionModules } from "../../import/write-modules.ts";
@@ -21,6 +22,7 @@ export function registerImportCommands(program: Command): void {
     .option("-f, --force", "overwrite existing modules")
     .option("--json", "list the files written as JSON");
   addRepoOptions(hex);
+  addToolchainOptions(hex);
   hex.action(async (spec: string, opts: ImportHexCliOptions) => {
     const imported = await importHex(spec, { repos: await reposFromOptions(opts), recursive: opts.recursive });
     const written = await writeDefinitionModules(opts.output ?? process.cwd(), imported, { force: opts.force });

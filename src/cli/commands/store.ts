@@ -1,4 +1,5 @@
 // `beamix gc` and `beamix verify`: store maintenance.
+import { addToolchainOptions } from "../toolchain-options.ts";
 import type { Command } from "commander";
 import {
   addRepoOptions,
@@ -48,6 +49,7 @@ export function registerStoreCommands(program: Command): void {
   addStoreOption(verify);
   addRepoOptions(verify);
   addSubstituterOptions(verify);
+  addToolchainOptions(verify);
   verify.action(async (opts: StoreOptions & RepoOptions & SubstituterOptions & { repair?: boolean; json?: boolean; sandbox: boolean; timeout: number }) => {
     // Without recovery: rows without directories and directories without rows are reported here,
     // not removed on the way in.
