@@ -10,7 +10,8 @@ import { hexPackageSource } from "../resolve/source.ts";
 import { planClosure, realizeClosure, type ClosureOptions } from "./closure.ts";
 import { createGeneration } from "./commit.ts";
 import { currentGeneration, generationNumbers, generationPath, removeLeftovers, type Profile } from "./location.ts";
-import { newManifest, readManifest, type ProfileManifest, type ProfilePackage, type RequestedPackage } from "./manifest.ts";
+import { manifestToolchain, newManifest, readManifest, type ProfileManifest, type ProfilePackage, type RequestedPackage } from "./manifest.ts";
+import type { Toolchain } from "../toolchain/detect.ts";
 import { withProfileLock } from "./roots.ts";
 import { matchInstalled, requestFromSpec } from "./spec-name.ts";
 
@@ -83,14 +84,14 @@ export async function changeProfile(p: Profile, change: ProfileChange, opts: Pro
         unpinned,
         ...realizedCounts(result),
       };
-      if (before && sameContents(before, [...requested.values()], packages)) return { ...common, generation: previous, created: false };
+      if (before && sameContents(before, [...requested.values()], packages) && sameToolchainPaths(before, opts.toolchain)) return { ...common, generation: previous, created: false };
 
       const n = ((await generationNumbers(p)).at(-1) ?? 0) + 1;
       const manifest = newManifest({
         generation: n,
         created: (opts.now?.() ?? new Date()).toISOString(),
         store: store.dir,
-        toolchain: { otpRelease: opts.toolchain.otpRelease, ertsVersion: opts.toolchain.ertsVersion, elixirVersion: opts.toolchain.elixirVersion },
+        toolchain: manifestToolchain(opts.toolchain),
         requested: [...requested.values()],
         packages,
       });
@@ -226,6 +227,12 @@ function changesByName(before: [string, string][], after: [string, string][]): {
     out.push({ name, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   }
   return out;
+}
+
+// The wrappers run the toolchain's programs by path: another toolchain at other paths (or a
+// generation from before manifests recorded them) is a new generation, even with the same items.
+function sameToolchainPaths(before: ProfileManifest, tc: Toolchain): boolean {
+  return JSON.stringify(before.toolchain.paths) === JSON.stringify(manifestToolchain(tc).paths);
 }
 
 function sameContents(before: ProfileManifest, requested: readonly RequestedPackage[], packages: readonly ProfilePackage[]): boolean {

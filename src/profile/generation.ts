@@ -43,7 +43,7 @@ export async function writeGeneration(dir: string, c: GenerationContents): Promi
   await mkdir(bin);
   for (const [tool, exec] of await toolCommands(c.toolchain)) {
     const file = join(bin, tool);
-    await writeFile(file, wrapperScript({ exec, libDir: join(c.home, LIB_DIR) }));
+    await writeFile(file, wrapperScript({ exec, libDir: join(c.home, LIB_DIR), binDirs: c.toolchain.binDirs }));
     await chmod(file, 0o755);
   }
   await mkdir(join(dir, "etc"));

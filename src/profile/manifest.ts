@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
+import type { Toolchain } from "../toolchain/detect.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 const FORMAT = 1;
@@ -27,12 +28,37 @@ export interface ProfilePackage {
   requested: boolean;
 }
 
+// The toolchain the generation was made with: its versions and (since issue 16; absent in older
+// manifests) the paths its wrappers run and put first on PATH.
+export interface ManifestToolchain {
+  otpRelease: string;
+  ertsVersion: string;
+  elixirVersion: string | null;
+  paths?: ManifestToolchainPaths;
+}
+
+export interface ManifestToolchainPaths {
+  erlRoot: string;
+  elixir: string | null;
+  rebar3: string | null;
+  binDirs: string[];
+}
+
+export function manifestToolchain(tc: Toolchain): ManifestToolchain {
+  return {
+    otpRelease: tc.otpRelease,
+    ertsVersion: tc.ertsVersion,
+    elixirVersion: tc.elixirVersion,
+    paths: { erlRoot: tc.paths.erlRoot, elixir: tc.paths.elixir, rebar3: tc.paths.rebar3, binDirs: [...tc.binDirs] },
+  };
+}
+
 export interface ProfileManifest {
   format: number;
   generation: number;
   created: string; // ISO 8601; delete-generations --older-than reads it
   store: string; // the store whose items the generation links to (and which holds its roots)
-  toolchain: { otpRelease: string; ertsVersion: string; elixirVersion: string | null };
+  toolchain: ManifestToolchain;
   requested: RequestedPackage[]; // sorted by name
   packages: ProfilePackage[]; // sorted by name
 }

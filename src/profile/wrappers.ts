@@ -1,7 +1,9 @@
 // The scripts of a profile generation (or a `beamix shell` environment): bin/erl, bin/elixir, … put
 // the generation's lib/erlang/lib first on ERL_LIBS (after it, whatever ERL_LIBS the user already
-// has) and exec the toolchain's real program by absolute path; etc/profile, sourced by a shell,
-// puts bin/ on PATH and the libraries on ERL_LIBS.
+// has), the toolchain's bin directories first on PATH (after them, the user's PATH), and exec the
+// toolchain's real program by absolute path. The PATH matters: the toolchain's `elixir` script
+// runs `erl` from PATH, so another Erlang first on the user's PATH would run instead (and fail).
+// etc/profile, sourced by a shell, puts bin/ on PATH and the libraries on ERL_LIBS.
 import { access, constants, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Toolchain } from "../toolchain/detect.ts";
@@ -20,12 +22,13 @@ function prependLines(variable: string, dir: string): string[] {
   return [`case "\${${variable}:-}" in`, `  ${q}|${q}:*) ;;`, `  *) ${variable}=${q}\${${variable}:+:\$${variable}} ;;`, "esac"];
 }
 
-export function wrapperScript(opts: { exec: readonly string[]; libDir: string }): string {
+export function wrapperScript(opts: { exec: readonly string[]; libDir: string; binDirs: readonly string[] }): string {
   return [
     "#!/bin/sh",
     "# Written by beamix: the packages of this profile generation on ERL_LIBS, then the toolchain.",
     ...prependLines("ERL_LIBS", opts.libDir),
-    "export ERL_LIBS",
+    ...(opts.binDirs.length ? prependLines("PATH", opts.binDirs.join(":")) : []),
+    "export ERL_LIBS PATH",
     `exec ${opts.exec.map(shQuote).join(" ")} "$@"`,
     "",
   ].join("\n");
