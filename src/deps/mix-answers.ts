@@ -4,7 +4,7 @@
 // (mix-query.ts) only when an answer is missing or may be stale.
 //
 // An entry is found by what every answer depends on before any file is read: the project's
-// directory, MIX_ENV, every MIX_* and HEX_* variable, the Elixir and Erlang installs on PATH
+// directory, MIX_ENV, every MIX_* and HEX_* variable, the Elixir and Erlang installs it runs
 // (their files' identity, as the toolchain cache keys them) and beamix's own helper sources.
 // It then holds, for each answer, the files Mix read for it with their SHA-256: mix.exs and
 // every config file Config.Reader imported for the project and its config; a dependency's
@@ -22,6 +22,7 @@ import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR } from "../project/run-script.ts";
 import { findExecutable, fileStamp } from "../toolchain/detect.ts";
+import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { decodeChildren, decodeProject, openMixSession, type DepChildren, type MixProjectInfo, type MixSession } from "./mix-query.ts";
@@ -66,9 +67,10 @@ async function unchanged(files: FileHashes): Promise<boolean> {
   return now !== undefined && now.every(([, sha], i) => sha === files[i][1]);
 }
 
-// Everything an entry depends on before any project file is read.
+// Everything an entry depends on before any project file is read. The Elixir and Erlang are the
+// ones the session's VM would run: the chosen toolchain's, first on the child's PATH.
 async function entryKey(dir: string, mixEnv: string): Promise<string | undefined> {
-  const path = process.env.PATH ?? "";
+  const path = toolchainEnv(await chosenToolchain(), process.env).PATH ?? "";
   const [elixir, erl] = await Promise.all([findExecutable("elixir", path), findExecutable("erl", path)]);
   if (!elixir || !erl) return undefined; // the real session says what is missing
   const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
