@@ -32,7 +32,7 @@ import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import { HttpError, requestSegments } from "../util/request-path.ts";
+import { HttpError, notModified, requestSegments } from "../util/request-path.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }
@@ -86,16 +86,6 @@ export function keyOfPath(rawUrl: string): string {
 
 function quoteEtag(hex: string): string {
   return `"${hex}"`;
-}
-
-// If-None-Match uses the weak comparison: W/"x" matches "x".
-function notModified(req: IncomingMessage, etag: string): boolean {
-  const header = req.headers["if-none-match"];
-  if (!header) return false;
-  return header.split(",").some((t) => {
-    const tag = t.trim().replace(/^W\//, "");
-    return tag === "*" || tag === etag;
-  });
 }
 
 interface Answer {

@@ -1,5 +1,8 @@
 // What a request to one of beamix's read-only HTTP servers (beamix serve, beamix hex serve) asks
-// for, checked on the raw path so that encoded separators and dots cannot slip past the checks.
+// for, checked on the raw path so that encoded separators and dots cannot slip past the checks,
+// and whether the client already has it.
+import type { IncomingMessage } from "node:http";
+
 export class HttpError extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
@@ -22,4 +25,14 @@ export function requestSegments(rawUrl: string): string[] {
   const segments = path.slice(1).split("/");
   if (segments.some((s) => s === "." || s === "..")) throw new HttpError(400, "bad request path");
   return segments;
+}
+
+// If-None-Match uses the weak comparison: W/"x" matches "x".
+export function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers["if-none-match"];
+  if (!header) return false;
+  return header.split(",").some((t) => {
+    const tag = t.trim().replace(/^W\//, "");
+    return tag === "*" || tag === etag;
+  });
 }

@@ -20,7 +20,7 @@ import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../../errors.ts";
 import { tryParseVersion } from "../../elixir/version.ts";
 import { isValidPackageName } from "./paths.ts";
-import { HttpError, requestSegments } from "../../util/request-path.ts";
+import { HttpError, notModified, requestSegments } from "../../util/request-path.ts";
 
 export interface HexServeOptions {
   dir: string; // the repository root: names, versions, public_key, packages/, tarballs/
@@ -52,16 +52,6 @@ export function repoFileOfPath(rawUrl: string): string {
     if (m && tryParseVersion(m[2])) return path;
   }
   throw new HttpError(404, "not found");
-}
-
-// If-None-Match uses the weak comparison: W/"x" matches "x".
-function notModified(req: IncomingMessage, etag: string): boolean {
-  const header = req.headers["if-none-match"];
-  if (!header) return false;
-  return header.split(",").some((t) => {
-    const tag = t.trim().replace(/^W\//, "");
-    return tag === "*" || tag === etag;
-  });
 }
 
 const contentTypeOf = (file: string): string => (file === "public_key" ? "application/x-pem-file" : file.startsWith("tarballs/") ? "application/x-tar" : "application/octet-stream");
