@@ -11,7 +11,7 @@
 //   → deps/APP and _build/ENV/lib/APP as Hex and Mix leave them (materialize.ts)
 //
 // The project's own _build/ENV/lib/<app> and anything not in the closure are left alone.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/sha256.ts";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -100,7 +100,7 @@ function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buf
   return depsStateKey({
     project,
     config: canonicalConfig(config),
-    lock: createHash("sha256").update(lockBytes).digest("hex"),
+    lock: sha256Hex(lockBytes),
     toolchain: [tc.otpVersion, tc.ertsVersion, tc.nifVersion, tc.targetTriple, tc.elixirVersion, tc.rebar3Version],
     store: opts.store.dir,
     link: opts.link ?? "copy",
@@ -123,7 +123,7 @@ function unchangedReport(r: DepsReport): DepsReport {
 // and MIX_ENV; the roots of packages it no longer uses are removed. (_build holds copies, so
 // the project works without them; they spare a rebuild after `beamix gc`.)
 async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<void> {
-  const key = createHash("sha256").update(`${project.dir}\0${project.mixEnv}`).digest("hex").slice(0, 16);
+  const key = sha256Hex(`${project.dir}\0${project.mixEnv}`).slice(0, 16);
   const prefix = `deps-${key}-`;
   const want = new Map([...items.values()].map((i) => [`${prefix}${i.name}`, i.path]));
   for (const r of await store.listRoots()) if (r.name.startsWith(prefix) && !want.has(r.name)) await store.removeRoot(r.name);

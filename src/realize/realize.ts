@@ -43,6 +43,7 @@ import { EarlyDownloads } from "./early-downloads.ts";
 import { inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
 import { plainProgress, quietProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
+import { compileEnvOf } from "../substitute/compile-env-hints.ts";
 
 export interface RealizeOptions {
   store: Store;
@@ -263,9 +264,8 @@ class Realization {
 
   // The reads a valid item recorded when it was registered, else those of its `.app`.
   private async readsOfItem(path: string, p: PlannedPackage): Promise<ConfigRead[]> {
-    const rec = (this.store.queryItem(path)?.deriver as { compileEnv?: { reads?: unknown } } | null)?.compileEnv;
-    if (rec && Array.isArray(rec.reads)) return rec.reads as ConfigRead[];
-    return readsOfTree(path, p);
+    const item = this.store.queryItem(path);
+    return (item && compileEnvOf(item)?.reads) ?? readsOfTree(path, p);
   }
 
   private done(p: PlannedPackage, f: FinalIdentity, status: RealizedItem["status"], substitutedFrom?: string): RealizedItem {
