@@ -27,7 +27,7 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { decodeChildren, decodeProject, openMixSession, type DepChildren, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 
-const FORMAT = "beamix-mix-answers/1";
+const FORMAT = "beamix-mix-answers/2";
 const DIR = "mix-answers";
 // What evaluating a file can read besides the files and variables the key covers.
 const UNCACHEABLE = /\bSystem\.|\bFile\.|\bCode\.|:os\.|:file\.|\bPort\.|Path\.wildcard|\bMix\.shell\b/;
@@ -37,7 +37,7 @@ type FileHashes = [path: string, sha256: string | null][]; // null: the file doe
 interface Entry {
   format: typeof FORMAT;
   project?: { files: FileHashes; project: string; config: string }; // ETF, base64
-  children: Record<string, { files: FileHashes; etf: string }>; // app \0 env \0 hash of the dir's mix.exs
+  children: Record<string, string>; // app \0 env \0 hash of the dir's mix.exs -> ETF, base64
   rebar: Record<string, string>; // app \0 hash of the rebar files -> mix.rebar.config, base64
 }
 
@@ -182,9 +182,9 @@ class CachedSession implements MixSession {
     const files = await hashFiles([mixExs]);
     const key = files ? `${app}\0${env}\0${files[0][1]}` : undefined;
     const hit = key ? entry.children[key] : undefined;
-    if (hit) {
+    if (hit !== undefined) {
       try {
-        return decodeChildren(unb64(hit.etf), dir);
+        return decodeChildren(unb64(hit), dir);
       } catch {
         // a malformed entry: ask Mix
       }
@@ -192,8 +192,8 @@ class CachedSession implements MixSession {
     const real = this.session();
     if (!real.childrenRaw) return real.children(app, dir, env);
     const { children, etf } = await real.childrenRaw(app, dir, env);
-    if (key && files) {
-      entry.children[key] = { files, etf: b64(etf) };
+    if (key) {
+      entry.children[key] = b64(etf);
       this.learnt = true;
     }
     return children;
