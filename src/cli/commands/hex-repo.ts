@@ -12,6 +12,7 @@ import { repoFromOptions, type RepoOptions } from "../repo-options.ts";
 import { addRepoOptions } from "../context.ts";
 import { portOption } from "../options.ts";
 import { printJson, printLines } from "../output.ts";
+import { requestLog, serveUntilStopped } from "../serve-until-stopped.ts";
 
 // The registry's signing key: RSA, as Hex requires (PKCS#1 v1.5 signatures over SHA-512).
 // With `generate`, a missing file is created (mode 0600); an existing one is always used as it is.
@@ -45,20 +46,9 @@ export function registerHexServe(hex: Command): void {
         dir,
         host: opts.host,
         port,
-        log: (line) => {
-          if (opts.verbose || / 5\d\d/.test(line)) process.stderr.write(line + "\n");
-        },
+        log: requestLog(opts.verbose),
       });
-      process.stdout.write(`${server.url}\n`);
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          server.close().then(done, done);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await serveUntilStopped(server);
     });
 }
 

@@ -30,6 +30,7 @@ import { printJson, printLines } from "../output.ts";
 import { integerOption, portOption, priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
 import { limitsFromOptions } from "../limit-options.ts";
+import { requestLog, serveUntilStopped } from "../serve-until-stopped.ts";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -185,20 +186,9 @@ function registerServe(program: Command): void {
       host: opts.host,
       port: opts.port,
       maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
-      log: (line) => {
-        if (opts.verbose || / 5\d\d/.test(line)) process.stderr.write(line + "\n");
-      },
+      log: requestLog(opts.verbose),
     });
-    process.stdout.write(`${server.url}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        server.close().then(resolve, resolve);
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await serveUntilStopped(server);
     await closeSource();
   });
 }
