@@ -10,9 +10,8 @@ import { startHexServer } from "../../hex/registry/serve-static.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { repoFromOptions, type RepoOptions } from "../repo-options.ts";
 import { addRepoOptions } from "../context.ts";
-import { portOption } from "../options.ts";
 import { printJson, printLines } from "../output.ts";
-import { requestLog, serveUntilStopped } from "../serve-until-stopped.ts";
+import { addListenOptions, requestLog, serveUntilStopped, type ListenOptions } from "../serve-until-stopped.ts";
 
 // The registry's signing key: RSA, as Hex requires (PKCS#1 v1.5 signatures over SHA-512).
 // With `generate`, a missing file is created (mode 0600); an existing one is always used as it is.
@@ -33,23 +32,15 @@ export async function registryPrivateKey(path: string, generate: boolean): Promi
 }
 
 export function registerHexServe(hex: Command): void {
-  hex
+  const serve = hex
     .command("serve")
     .description("serve a static Hex repository (beamix hex registry build) over HTTP, read-only; prints its URL")
-    .argument("<dir>", "the repository directory (names, versions, public_key, packages/, tarballs/)")
-    .option("--port <n>", "TCP port (0: any free port)", portOption, 0)
-    .option("--host <address>", "address to listen on", "127.0.0.1")
-    .option("-v, --verbose", "log every request on stderr")
-    .action(async (dir: string, opts: { port: number; host: string; verbose?: boolean }) => {
-      const port = opts.port;
-      const server = await startHexServer({
-        dir,
-        host: opts.host,
-        port,
-        log: requestLog(opts.verbose),
-      });
-      await serveUntilStopped(server);
-    });
+    .argument("<dir>", "the repository directory (names, versions, public_key, packages/, tarballs/)");
+  addListenOptions(serve);
+  serve.action(async (dir: string, opts: ListenOptions) => {
+    const server = await startHexServer({ dir, host: opts.host, port: opts.port, log: requestLog(opts.verbose) });
+    await serveUntilStopped(server);
+  });
 }
 
 export function registerHexLock(hex: Command): void {

@@ -27,10 +27,10 @@ import {
 } from "../context.ts";
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";
-import { integerOption, portOption, priorityOption } from "../options.ts";
+import { integerOption, priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
 import { limitsFromOptions } from "../limit-options.ts";
-import { requestLog, serveUntilStopped } from "../serve-until-stopped.ts";
+import { addListenOptions, requestLog, serveUntilStopped, type ListenOptions } from "../serve-until-stopped.ts";
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -142,15 +142,12 @@ function registerPublish(program: Command): void {
   });
 }
 
-interface ServeCliOptions {
+interface ServeCliOptions extends ListenOptions {
   store?: string;
   cache?: string;
-  port: number;
-  host: string;
   signWith?: string;
   priority?: number;
   maxConnectionsPerAddress: number;
-  verbose?: boolean;
 }
 
 function registerServe(program: Command): void {
@@ -158,12 +155,10 @@ function registerServe(program: Command): void {
     .command("serve")
     .description("serve a binary cache over HTTP: a cache directory as it is, or a store (records signed on request)")
     .option("--cache <dir>", "serve this cache directory (as written by beamix publish)")
-    .option("--port <n>", "TCP port (0: any free port)", portOption, 0)
-    .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--sign-with <secret-key>", "with a store: sign the records with this secret key")
     .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`, priorityOption)
-    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", integerOption("--max-connections-per-address", 1), DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
-    .option("-v, --verbose", "log every request on stderr");
+    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", integerOption("--max-connections-per-address", 1), DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
+  addListenOptions(cmd);
   addStoreOption(cmd);
   cmd.action(async (opts: ServeCliOptions) => {
     if (opts.store !== undefined && opts.cache !== undefined) throw new UsageError("give --store or --cache, not both");
