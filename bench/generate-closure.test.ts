@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { packDirectory } from "../src/hex/pack.ts";
+import { packDirectory } from "../src/project/hex-pack.ts";
 import { generateClosure, type GeneratedClosure } from "./generate-closure.ts";
 import { mixBaseline } from "./mix-baseline.ts";
 

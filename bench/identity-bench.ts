@@ -7,7 +7,7 @@ import { cp, mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { formatMixLock } from "../src/mix/lock.ts";
-import { writeKeyPair } from "../src/substitute/keys.ts";
+import { writeKeyPair } from "../src/signing/keys.ts";
 import { beamixCli, checked, consumerConfigArgs, repoArgs, serveCorpus } from "./beamix-build.ts";
 import { lockFor, type DepsCorpus } from "./deps-bench.ts";
 import type { RunResult } from "./mix-baseline.ts";

@@ -35,7 +35,7 @@ import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promi
 import { basename, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { packDirectory } from "../src/hex/pack.ts";
+import { packDirectory } from "../src/project/hex-pack.ts";
 import { unpackTarball } from "../src/hex/unpack.ts";
 import type { HexMetadata } from "../src/hex/metadata.ts";
 

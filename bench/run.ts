@@ -29,7 +29,7 @@ import { mixBaseline, type MixBaselineResult } from "./mix-baseline.ts";
 import { measureBeamixBuild } from "./beamix-build.ts";
 import { measureSubstitutes, type SubstituteTimes } from "./substitute-bench.ts";
 import { cacheRecords, formatServeLoad, measureServeAbuse, measureServeLoad, serveAbuseRows, startServeProcess } from "./serve-load.ts";
-import { readPublicKeyFile } from "../src/substitute/keys.ts";
+import { readPublicKeyFile } from "../src/signing/keys.ts";
 import { measureDeps } from "./deps-bench.ts";
 import { measureIdentity } from "./identity-bench.ts";
 import { measureStartup, packedForm, sourceForm, startupTable } from "./startup.ts";

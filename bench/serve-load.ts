@@ -28,13 +28,13 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { openStore } from "../src/store/store.ts";
-import { getBytes, readOnly, type CacheBackend, type CacheBody, type GetOptions } from "../src/substitute/backend.ts";
-import { FileBackend } from "../src/substitute/file-backend.ts";
-import { HttpBackend } from "../src/substitute/http-backend.ts";
-import { readPublicKeyFile, type PublicKey } from "../src/substitute/keys.ts";
-import { CACHE_INFO_KEY, isRecordKey, RECORD_SUFFIX } from "../src/substitute/layout.ts";
-import { MAX_RECORD_BYTES, parseRecord, type SubstituteRecord } from "../src/substitute/record.ts";
-import { Substituters } from "../src/substitute/substituters.ts";
+import { getBytes, readOnly, type CacheBackend, type CacheBody, type GetOptions } from "../src/substitute/backends/backend.ts";
+import { FileBackend } from "../src/substitute/backends/file-backend.ts";
+import { HttpBackend } from "../src/substitute/backends/http-backend.ts";
+import { readPublicKeyFile, type PublicKey } from "../src/signing/keys.ts";
+import { CACHE_INFO_KEY, isRecordKey, RECORD_SUFFIX } from "../src/substitute/format/layout.ts";
+import { MAX_RECORD_BYTES, parseRecord, type SubstituteRecord } from "../src/substitute/format/record.ts";
+import { Substituters } from "../src/substitute/client/substituters.ts";
 
 const BEAMIX_MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 

@@ -7,9 +7,9 @@ import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openStore } from "../src/store/store.ts";
-import { generateKeyPair, parsePublicKey, parseSecretKey } from "../src/substitute/keys.ts";
-import { formatRecord, parseRecord, signRecord, verifyRecord, type SubstituteRecord } from "../src/substitute/record.ts";
-import { startSubstituteServer } from "../src/substitute/serve.ts";
+import { generateKeyPair, parsePublicKey, parseSecretKey } from "../src/signing/keys.ts";
+import { formatRecord, parseRecord, signRecord, verifyRecord, type SubstituteRecord } from "../src/substitute/format/record.ts";
+import { startSubstituteServer } from "../src/substitute/server/serve.ts";
 import { beamixCli, checked, consumerConfigArgs, repoArgs, serveCorpus } from "./beamix-build.ts";
 
 export interface SubstituteTimes {

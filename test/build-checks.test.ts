@@ -8,10 +8,10 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { beamChunks, searchableParts } from "../src/build/beam-chunks.ts";
-import { CONFIG_EXS_TEXT, CONFIG_TERMS_FILE, compileConfigTermsText } from "../src/build/compile-config.ts";
-import { collectOutputTree, copySourceTree } from "../src/build/tree-copy.ts";
-import { findEmbeddedPaths, parseAppFile, toolchainApps, validateInstalledApp } from "../src/build/validate.ts";
+import { beamChunks, searchableParts } from "../src/builder/beam-chunks.ts";
+import { CONFIG_EXS_TEXT, CONFIG_TERMS_FILE, compileConfigTermsText } from "../src/builder/compile-config.ts";
+import { collectOutputTree, copySourceTree } from "../src/builder/tree-copy.ts";
+import { findEmbeddedPaths, parseAppFile, toolchainApps, validateInstalledApp } from "../src/builder/validate.ts";
 import type { CompileConfig } from "../src/derivation/config.ts";
 import { binaryToTerm } from "../src/erlang/etf.ts";
 import { termsEqual } from "../src/erlang/order.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { deflateSync, gzipSync } from "node:zlib";
 import { BeamixError } from "../src/errors.ts";
 import { beamModuleName, chunkClass, parseBeam, readBeam, writeBeam, type BeamChunk } from "../src/erlang/beam.ts";
-import { compareTrees, formatComparison, type Comparison } from "../src/build/compare.ts";
+import { compareTrees, formatComparison, type Comparison } from "../src/builder/compare.ts";
 import { binaryToTerm, termToBinary } from "../src/erlang/etf.ts";
 import { atom, int, map, type Term } from "../src/erlang/term.ts";
 

@@ -17,12 +17,12 @@ import { makeWritable } from "../src/store/perms.ts";
 import { beamModuleName, parseBeam, writeBeam } from "../src/erlang/beam.ts";
 import { termToBinary } from "../src/erlang/etf.ts";
 import { atom, list, tuple } from "../src/erlang/term.ts";
-import { FileBackend } from "../src/substitute/file-backend.ts";
-import { closureInOrder, publishClosure } from "../src/substitute/publish.ts";
-import { generateKeyPair, parseSecretKey, readPublicKeyFile, readSecretKeyFile, writeKeyPair } from "../src/substitute/keys.ts";
-import { formatRecord, parseRecord, signRecord } from "../src/substitute/record.ts";
-import { Substituters } from "../src/substitute/substituters.ts";
-import { challenge, formatChallengeItem, LOCAL, type ChallengeItem, type ChallengeReport } from "../src/substitute/challenge.ts";
+import { FileBackend } from "../src/substitute/backends/file-backend.ts";
+import { closureInOrder, publishClosure } from "../src/substitute/server/publish.ts";
+import { generateKeyPair, parseSecretKey, readPublicKeyFile, readSecretKeyFile, writeKeyPair } from "../src/signing/keys.ts";
+import { formatRecord, parseRecord, signRecord } from "../src/substitute/format/record.ts";
+import { Substituters } from "../src/substitute/client/substituters.ts";
+import { challenge, formatChallengeItem, LOCAL, type ChallengeItem, type ChallengeReport } from "../src/substitute/client/challenge.ts";
 
 let work: string;
 let registry: FixtureRegistry;

@@ -15,7 +15,7 @@ import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-reg
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { openStore } from "../src/store/store.ts";
-import { parseHint } from "../src/substitute/compile-env-hints.ts";
+import { parseHint } from "../src/substitute/format/compile-env-hints.ts";
 import { cleanEnv } from "../bench/mix-baseline.ts";
 import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 

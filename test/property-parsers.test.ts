@@ -22,9 +22,9 @@ import { parseMetadataConfig } from "../src/hex/metadata-terms.ts";
 import { BLOCK, readTar, writeTar, type TarWriteEntry } from "../src/hex/tar.ts";
 import { MAX_METADATA_BYTES, MAX_UNPACKED_BYTES, readTarball } from "../src/hex/tarball.ts";
 import { MAX_SYMLINK_STEPS, readContents } from "../src/hex/unpack.ts";
-import { generateKeyPair, parseSecretKey } from "../src/substitute/keys.ts";
-import { formatRecord, MAX_RECORD_BYTES, parseRecord, signRecord, verifyRecord, type SubstituteRecord } from "../src/substitute/record.ts";
-import { recordForItem, toolchainLine } from "../src/substitute/item-record.ts";
+import { generateKeyPair, parseSecretKey } from "../src/signing/keys.ts";
+import { formatRecord, MAX_RECORD_BYTES, parseRecord, signRecord, verifyRecord, type SubstituteRecord } from "../src/substitute/format/record.ts";
+import { recordForItem, toolchainLine } from "../src/substitute/format/item-record.ts";
 import type { StoreItem } from "../src/store/store.ts";
 import { genTerm, rng } from "./support/erlang-gen.ts";
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chainLengths, runDag, type DagTask } from "../src/realize/scheduler.ts";
+import { chainLengths, runDag, type DagTask } from "../src/util/dag-scheduler.ts";
 import { Semaphore } from "../src/util/semaphore.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,11 +11,11 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore, type Store, type StoreItem } from "../src/store/store.ts";
-import { FileBackend } from "../src/substitute/file-backend.ts";
-import { generateKeyPair, parseSecretKey, type SecretKey } from "../src/substitute/keys.ts";
-import { publishClosure } from "../src/substitute/publish.ts";
-import { parseRecord } from "../src/substitute/record.ts";
-import { startSubstituteServer } from "../src/substitute/serve.ts";
+import { FileBackend } from "../src/substitute/backends/file-backend.ts";
+import { generateKeyPair, parseSecretKey, type SecretKey } from "../src/signing/keys.ts";
+import { publishClosure } from "../src/substitute/server/publish.ts";
+import { parseRecord } from "../src/substitute/format/record.ts";
+import { startSubstituteServer } from "../src/substitute/server/serve.ts";
 import { makeItem } from "./support/substitute-cache.ts";
 import { startServeProcess } from "../bench/serve-load.ts";
 

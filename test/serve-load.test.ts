@@ -13,7 +13,7 @@ import { beamix } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { cacheRecords, formatServeLoad, measureServeLoad, startServeProcess } from "../bench/serve-load.ts";
-import { readPublicKeyFile } from "../src/substitute/keys.ts";
+import { readPublicKeyFile } from "../src/signing/keys.ts";
 
 let work: string;
 let registry: FixtureRegistry;

@@ -15,8 +15,8 @@ import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-reg
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { startMisbehavingServer, type Behaviour, type MisbehavingServer } from "./support/substitute-cache.ts";
 import { openStore } from "../src/store/store.ts";
-import { formatRecord, parseRecord, signRecord } from "../src/substitute/record.ts";
-import { generateKeyPair, parseSecretKey } from "../src/substitute/keys.ts";
+import { formatRecord, parseRecord, signRecord } from "../src/substitute/format/record.ts";
+import { generateKeyPair, parseSecretKey } from "../src/signing/keys.ts";
 
 const mainJs = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 

@@ -16,13 +16,13 @@ import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-reg
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
 import { startS3Server, type S3TestServer } from "./support/s3-server.ts";
 import { openStore } from "../src/store/store.ts";
-import { getBytes } from "../src/substitute/backend.ts";
-import { parseS3Url, s3ConfigFromEnv, S3Backend } from "../src/substitute/s3-backend.ts";
-import { openCache } from "../src/substitute/open-cache.ts";
-import { publishClosure } from "../src/substitute/publish.ts";
-import { readPublicKeyFile, readSecretKeyFile, type PublicKey } from "../src/substitute/keys.ts";
-import { formatRecord, parseRecord, verifyRecord } from "../src/substitute/record.ts";
-import { archiveKey, recordKey } from "../src/substitute/layout.ts";
+import { getBytes } from "../src/substitute/backends/backend.ts";
+import { parseS3Url, s3ConfigFromEnv, S3Backend } from "../src/substitute/backends/s3-backend.ts";
+import { openCache } from "../src/substitute/backends/open-cache.ts";
+import { publishClosure } from "../src/substitute/server/publish.ts";
+import { readPublicKeyFile, readSecretKeyFile, type PublicKey } from "../src/signing/keys.ts";
+import { formatRecord, parseRecord, verifyRecord } from "../src/substitute/format/record.ts";
+import { archiveKey, recordKey } from "../src/substitute/format/layout.ts";
 
 let work: string;
 let registry: FixtureRegistry;

@@ -8,10 +8,10 @@ import { cp, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { packTree } from "../src/substitute/archive.ts";
-import { readSecretKeyFile } from "../src/substitute/keys.ts";
-import { archiveKey, recordKey } from "../src/substitute/layout.ts";
-import { formatRecord, parseRecord, signRecord } from "../src/substitute/record.ts";
+import { packTree } from "../src/substitute/format/archive.ts";
+import { readSecretKeyFile } from "../src/signing/keys.ts";
+import { archiveKey, recordKey } from "../src/substitute/format/layout.ts";
+import { formatRecord, parseRecord, signRecord } from "../src/substitute/format/record.ts";
 import { beamix } from "./support/cli.ts";
 
 const beacon = fileURLToPath(new URL("fixtures/packages/beacon-1.1.0", import.meta.url));

@@ -9,8 +9,8 @@ import type { HexRepo } from "../hex/registry/client.ts";
 import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
 import { integerOption, secondsOption } from "./options.ts";
 import { addLimitOptions, type LimitOptions } from "./limit-options.ts";
-import { Substituters } from "../substitute/substituters.ts";
-import { readPublicKeyFile, type PublicKey } from "../substitute/keys.ts";
+import { Substituters } from "../substitute/client/substituters.ts";
+import { readPublicKeyFile, type PublicKey } from "../signing/keys.ts";
 import { readConfiguredSubstituters, readTrustedKeys } from "../config/trust.ts";
 
 export interface StoreOptions {
@@ -79,7 +79,7 @@ export function toolchain(): Promise<Toolchain> {
   return chosenToolchain();
 }
 
-// Binary caches to ask before building (src/substitute/substituters.ts).
+// Binary caches to ask before building (src/substitute/client/substituters.ts).
 export interface SubstituterOptions {
   substituters: string[];
   trustedKey: string[];

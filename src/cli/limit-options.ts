@@ -1,9 +1,9 @@
 // The limits of each build, from the command line (see src/sandbox/limits.ts for what each one
-// holds and src/build/build-log.ts for the log). Sizes are bytes, or a number with a binary unit:
+// holds and src/builder/build-log.ts for the log). Sizes are bytes, or a number with a binary unit:
 // 512M, 2G, 64KiB. Read as the command line is parsed, like every numeric option (./options.ts).
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import type { BuildLimits } from "../build/build-package.ts";
+import type { BuildLimits } from "../builder/build-package.ts";
 import { integerOption } from "./options.ts";
 
 const UNITS: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };

@@ -23,7 +23,7 @@ export function integerOption(flag: string, min: number, max = Number.MAX_SAFE_I
 }
 
 export const portOption = integerOption("--port", 0, 65_535);
-// The priorities beamix-cache-info allows (src/substitute/cache-info.ts).
+// The priorities beamix-cache-info allows (src/substitute/format/cache-info.ts).
 export const priorityOption = integerOption("--priority", 0, 999_999);
 
 /** A positive number of seconds (fractions allowed, as 0.5), at most MAX_SECONDS. */

@@ -9,7 +9,7 @@ import { derivationFromJson } from "../derivation/serialize.ts";
 import { buildOne } from "../realize/realize.ts";
 import type { IdentifiedPackage, Plan } from "../realize/plan.ts";
 import type { Restorer, Store, StoreItem } from "../store/store.ts";
-import type { Substituters } from "../substitute/substituters.ts";
+import type { Substituters } from "../substitute/client/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 
 export function substituteRestorer(store: Store, subs: Substituters, report: (line: string) => void): Restorer {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
-import { parsePublicKeys, type PublicKey } from "../substitute/keys.ts";
+import { parsePublicKeys, type PublicKey } from "../signing/keys.ts";
 
 export function configDir(): string {
   if (process.env.BEAMIX_CONFIG_DIR) return process.env.BEAMIX_CONFIG_DIR;

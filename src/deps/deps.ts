@@ -22,7 +22,7 @@ import { realize, type FailedBuild, type RealizedItem } from "../realize/realize
 import { identifyKnown, type Plan } from "../realize/plan.ts";
 import type { Progress } from "../realize/progress.ts";
 import type { Store } from "../store/store.ts";
-import type { Substituters } from "../substitute/substituters.ts";
+import type { Substituters } from "../substitute/client/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
@@ -32,7 +32,7 @@ import { planFromLock } from "./plan-from-lock.ts";
 import type { ConfigRead } from "../derivation/compile-env.ts";
 import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
 import { depsStateFile, depsStateKey, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
-import type { BuildLimits } from "../build/build-package.ts";
+import type { BuildLimits } from "../builder/build-package.ts";
 
 export type RealizedDep = RealizedItem;
 

@@ -3,7 +3,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compareTrees, formatComparison, type Comparison } from "../build/compare.ts";
+import { compareTrees, formatComparison, type Comparison } from "../builder/compare.ts";
 import { buildOne, label, type RealizeOptions } from "./realize.ts";
 import { identified, type Plan } from "./plan.ts";
 

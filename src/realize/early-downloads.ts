@@ -13,7 +13,7 @@ import { rename, rmdir } from "node:fs/promises";
 import { errorMessage } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
-import type { SubstituteAttempt, Substituters } from "../substitute/substituters.ts";
+import type { SubstituteAttempt, Substituters } from "../substitute/client/substituters.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import type { IdentifiedPackage } from "./plan.ts";
 

@@ -117,7 +117,7 @@ async function readSpec(spec: string): Promise<ReadSpec> {
   let local: LocalPackage;
   if (st.isDirectory()) {
     // Packing (and the project readers it needs) is loaded only for a package directory.
-    const { packDirectory } = await import("../hex/pack.ts");
+    const { packDirectory } = await import("../project/hex-pack.ts");
     const packed = await packDirectory(origin);
     local = { metadata: packed.metadata, tarball: packed.tarball, innerChecksum: packed.innerChecksum, outerChecksum: packed.outerChecksum, origin };
   } else {

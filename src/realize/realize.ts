@@ -7,7 +7,7 @@
 // For each package, with its inputs' final hashes known:
 // 1. look in the store: the final identity when nothing configured can change it, else the
 //    final identity of every read set the store knows for its basis;
-// 2. under the basis's build lock, ask the caches (src/substitute/substituters.ts) for the same
+// 2. under the basis's build lock, ask the caches (src/substitute/client/substituters.ts) for the same
 //    candidates, plus the read sets their compile-env hints list; each rejected candidate is one
 //    warning line, and when trusted records exist but none could be verified the package is
 //    built with `fallback` (the default) and counted as failed without it;
@@ -22,11 +22,11 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { unpackTarball } from "../hex/unpack.ts";
-import type { BuildInput, BuildLimits } from "../build/build-package.ts";
-import { BuildLog } from "../build/build-log.ts";
+import type { BuildInput, BuildLimits } from "../builder/build-package.ts";
+import { BuildLog } from "../builder/build-log.ts";
 import { makeScratchDir } from "../sandbox/scratch-dir.ts";
 import { UNSANDBOXED_WARNING } from "../sandbox/unsandboxed.ts";
-import { appLibDir } from "../build/layout.ts";
+import { appLibDir } from "../builder/layout.ts";
 import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import { compileEnvReads, readSetKey, type ConfigRead } from "../derivation/compile-env.ts";
@@ -37,13 +37,13 @@ import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store, TreeHash } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
-import { chainLengths, runDag, type DagOutcome } from "./scheduler.ts";
+import { chainLengths, runDag, type DagOutcome } from "../util/dag-scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { EarlyDownloads } from "./early-downloads.ts";
 import { inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
 import { plainProgress, quietProgress, type Progress } from "./progress.ts";
-import { substitutedDeriver, type Substituters } from "../substitute/substituters.ts";
-import { compileEnvOf } from "../substitute/compile-env-hints.ts";
+import { substitutedDeriver, type Substituters } from "../substitute/client/substituters.ts";
+import { compileEnvOf } from "../substitute/format/compile-env-hints.ts";
 
 export interface RealizeOptions {
   store: Store;
@@ -398,7 +398,7 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
     for (const d of [...closure, p]) compileConfig = mergeConfig(compileConfig, d.derivation.compileConfig);
 
     // The builder's code is loaded only when something is built (not on a no-op run).
-    const { buildPackage } = await import("../build/build-package.ts");
+    const { buildPackage } = await import("../builder/build-package.ts");
     const outcome = await buildPackage({
       derivation: p.derivation,
       drvHash: p.drvHash,

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { packDirectory, tarballFileName } from "../../src/hex/pack.ts";
+import { packDirectory, tarballFileName } from "../../src/project/hex-pack.ts";
 import { buildRegistry } from "../../src/hex/registry/build.ts";
 import { startStaticServer, type StaticServer } from "./static-server.ts";
 

@@ -5,7 +5,7 @@ import { label, realize } from "../../realize/realize.ts";
 import { isIdentified } from "../../realize/plan.ts";
 import { failureLines } from "../../realize/failure-report.ts";
 import { defaultProgress } from "../../realize/progress.ts";
-import { challenge, formatChallengeItem, formatChallengeSummary } from "../../substitute/challenge.ts";
+import { challenge, formatChallengeItem, formatChallengeSummary } from "../../substitute/client/challenge.ts";
 import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, substitutersFromOptions, timeoutFromOptions, toolchain, type BuildOptions } from "../context.ts";
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { printJson, printLines } from "../output.ts";

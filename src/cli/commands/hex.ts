@@ -4,7 +4,7 @@ import { readFile, mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BeamixError } from "../../errors.ts";
-import { packDirectory, tarballFileName } from "../../hex/pack.ts";
+import { packDirectory, tarballFileName } from "../../project/hex-pack.ts";
 import { unpackTarball } from "../../hex/unpack.ts";
 import { buildRegistry } from "../../hex/registry/build.ts";
 import { hexInfo } from "../../hex/registry/info.ts";

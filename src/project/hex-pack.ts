@@ -1,9 +1,9 @@
 // `beamix hex pack`: a package directory → a reproducible Hex tarball (format 3).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readPackageDir } from "../project/package-dir.ts";
-import { buildTarball } from "./tarball.ts";
-import type { HexMetadata } from "./metadata.ts";
+import { readPackageDir } from "./package-dir.ts";
+import { buildTarball } from "../hex/tarball.ts";
+import type { HexMetadata } from "../hex/metadata.ts";
 
 export interface PackResult {
   metadata: HexMetadata;

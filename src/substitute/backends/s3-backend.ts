@@ -14,10 +14,10 @@
 // The SDK is loaded on first use, so commands that never touch S3 do not pay for it.
 import { Readable } from "node:stream";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { BeamixError, errorMessage } from "../errors.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
 import type { CacheBackend, CacheBody, GetOptions, PutBody, PutOptions } from "./backend.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
-import { cacheControlOf, isSafeKey } from "./layout.ts";
+import { cacheControlOf, isSafeKey } from "../format/layout.ts";
 
 export interface S3Location {
   bucket: string;

@@ -1,7 +1,7 @@
 // The archives `beamix serve --store` hands out, compressed once and kept on disk: compressing an
 // item on every request made 256 clients take a server to 2.2 GB and time most of them out.
 //
-//   <dir>/<output hash>.nar.zst    the archive (src/substitute/archive.ts), named by the tree's hash
+//   <dir>/<output hash>.nar.zst    the archive (src/substitute/format/archive.ts), named by the tree's hash
 //   <dir>/<output hash>.json       its file hash and size, written after the archive
 //
 // Both are written under temporary names and renamed, so a reader sees a whole entry or none; an
@@ -12,11 +12,11 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { BeamixError, errorMessage } from "../errors.ts";
-import type { StoreItem } from "../store/store.ts";
-import { writeFileAtomic } from "../util/atomic-write.ts";
-import { Semaphore } from "../util/semaphore.ts";
-import { packTree, type ArchiveInfo } from "./archive.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import type { StoreItem } from "../../store/store.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { Semaphore } from "../../util/semaphore.ts";
+import { packTree, type ArchiveInfo } from "../format/archive.ts";
 
 const FORMAT = 1;
 

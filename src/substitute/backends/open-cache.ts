@@ -2,7 +2,7 @@
 // s3://bucket/prefix. Other schemes can register a factory here.
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BeamixError, errorMessage } from "../errors.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
 import type { CacheBackend } from "./backend.ts";
 import { FileBackend } from "./file-backend.ts";
 import { HttpBackend } from "./http-backend.ts";

@@ -5,7 +5,7 @@
 // buffer, whatever its size or its client's speed. The file is closed at the end.
 import type { FileHandle } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
-import { BeamixError } from "../errors.ts";
+import { BeamixError } from "../../errors.ts";
 
 export const SEND_CHUNK = 32 * 1024;
 

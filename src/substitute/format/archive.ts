@@ -7,8 +7,8 @@ import { PassThrough, Transform, type TransformCallback, type Writable } from "n
 import { pipeline } from "node:stream/promises";
 import { constants as zc, createZstdCompress, createZstdDecompress } from "node:zlib";
 import { rm } from "node:fs/promises";
-import { BeamixError, errorMessage } from "../errors.ts";
-import { restoreTree, writeTree, type TreeStats } from "../store/nar.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import { restoreTree, writeTree, type TreeStats } from "../../store/nar.ts";
 import type { Compression } from "./layout.ts";
 import { ZstdFrameCheck } from "./zstd-frames.ts";
 

@@ -11,14 +11,14 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BeamixError, errorMessage } from "../errors.ts";
-import { compareTrees, formatComparison, type Comparison } from "../build/compare.ts";
-import type { Store } from "../store/store.ts";
-import { removeTree } from "../store/perms.ts";
-import { unpackArchive } from "./archive.ts";
-import type { CacheBackend } from "./backend.ts";
-import { openCache } from "./open-cache.ts";
-import { itemName, type SubstituteRecord } from "./record.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import { compareTrees, formatComparison, type Comparison } from "../../builder/compare.ts";
+import type { Store } from "../../store/store.ts";
+import { removeTree } from "../../store/perms.ts";
+import { unpackArchive } from "../format/archive.ts";
+import type { CacheBackend } from "../backends/backend.ts";
+import { openCache } from "../backends/open-cache.ts";
+import { itemName, type SubstituteRecord } from "../format/record.ts";
 import type { Substituters } from "./substituters.ts";
 
 export interface ChallengeTarget {

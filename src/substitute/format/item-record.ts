@@ -2,8 +2,8 @@
 // hashes from packing the item (which must agree with what the store recorded when registering
 // it), the toolchain and derivation from how it was made.
 import { basename } from "node:path";
-import { BeamixError } from "../errors.ts";
-import type { StoreItem } from "../store/store.ts";
+import { BeamixError } from "../../errors.ts";
+import type { StoreItem } from "../../store/store.ts";
 import type { ArchiveInfo } from "./archive.ts";
 import { formatRecord, MAX_RECORD_BYTES, type SubstituteRecord } from "./record.ts";
 

@@ -13,20 +13,20 @@
 // candidate takes over. The caller decides what happens when none succeeds (realize.ts: build).
 import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
-import { BeamixError, errorMessage } from "../errors.ts";
-import type { Store, StoreItem, TreeHash } from "../store/store.ts";
-import { derivationHash, type Derivation } from "../derivation/derivation.ts";
-import { derivationFromJson, derivationToJson } from "../derivation/serialize.ts";
-import { checkArchiveSize, unpackArchive } from "./archive.ts";
-import { getBytes, type CacheBackend } from "./backend.ts";
-import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "./cache-info.ts";
-import { DEFAULT_DEADLINE_MS, DEFAULT_IDLE_TIMEOUT_MS } from "./http-backend.ts";
-import type { PublicKey } from "./keys.ts";
-import { CACHE_INFO_KEY, recordKey } from "./layout.ts";
-import { openCache } from "./open-cache.ts";
-import { readHint } from "./compile-env-hints.ts";
-import type { ConfigRead } from "../derivation/compile-env.ts";
-import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "./record.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import type { Store, StoreItem, TreeHash } from "../../store/store.ts";
+import { derivationHash, type Derivation } from "../../derivation/derivation.ts";
+import { derivationFromJson, derivationToJson } from "../../derivation/serialize.ts";
+import { checkArchiveSize, unpackArchive } from "../format/archive.ts";
+import { getBytes, type CacheBackend } from "../backends/backend.ts";
+import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "../format/cache-info.ts";
+import { DEFAULT_DEADLINE_MS, DEFAULT_IDLE_TIMEOUT_MS } from "../backends/http-backend.ts";
+import type { PublicKey } from "../../signing/keys.ts";
+import { CACHE_INFO_KEY, recordKey } from "../format/layout.ts";
+import { openCache } from "../backends/open-cache.ts";
+import { readHint } from "../format/compile-env-hints.ts";
+import type { ConfigRead } from "../../derivation/compile-env.ts";
+import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "../format/record.ts";
 
 export interface SubstitutersConfig {
   urls?: readonly string[];

@@ -7,7 +7,7 @@
 // The walker reads only headers: frame headers, the 3-byte block headers, and the optional
 // checksum; block contents are skipped by their sizes, so the cost is linear and the state small.
 import { Transform, type TransformCallback } from "node:stream";
-import { BeamixError } from "../errors.ts";
+import { BeamixError } from "../../errors.ts";
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MASK = 0xfffffff0;

@@ -4,7 +4,7 @@
 //
 // Writers must make every key appear atomically with its complete contents (a reader sees the
 // old value, the new one, or nothing), because publishers may race and readers never lock.
-import { BeamixError } from "../errors.ts";
+import { BeamixError } from "../../errors.ts";
 
 export interface GetOptions {
   // Give up when no byte arrives for this long (the request included).

@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { BeamixError, errorMessage } from "../errors.ts";
-import { isSafeKey } from "./layout.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import { isSafeKey } from "../format/layout.ts";
 import type { CacheBackend, CacheBody, PutBody } from "./backend.ts";
 
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;

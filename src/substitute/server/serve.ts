@@ -20,19 +20,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, sep } from "node:path";
-import { BeamixError, errorMessage } from "../errors.ts";
-import type { Store, StoreItem } from "../store/store.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import type { Store, StoreItem } from "../../store/store.ts";
 import { ArchiveCache } from "./archive-cache.ts";
 import { sendFile } from "./send-file.ts";
-import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo } from "./cache-info.ts";
-import { recordForItem } from "./item-record.ts";
-import type { SecretKey } from "./keys.ts";
-import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "./layout.ts";
-import { formatRecord, MAX_RECORD_BYTES, signRecord } from "./record.ts";
-import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "./compile-env-hints.ts";
-import { CompileEnvIndex } from "../store/compile-env-index.ts";
-import { sha256Hex } from "../util/sha256.ts";
-import { HttpError, notModified, requestSegments } from "../util/request-path.ts";
+import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo } from "../format/cache-info.ts";
+import { recordForItem } from "../format/item-record.ts";
+import type { SecretKey } from "../../signing/keys.ts";
+import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "../format/layout.ts";
+import { formatRecord, MAX_RECORD_BYTES, signRecord } from "../format/record.ts";
+import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "../format/compile-env-hints.ts";
+import { CompileEnvIndex } from "../../store/compile-env-index.ts";
+import { sha256Hex } from "../../util/sha256.ts";
+import { HttpError, notModified, requestSegments } from "../../util/request-path.ts";
 
 export type ServeSource =
   | { kind: "cache"; dir: string }

@@ -3,7 +3,7 @@
 // store items are relocatable, so any store can use any cache.
 //   Format: 1
 //   Priority: 50
-import { BeamixError } from "../errors.ts";
+import { BeamixError } from "../../errors.ts";
 
 export const CACHE_FORMAT = 1;
 export const DEFAULT_PRIORITY = 50;

@@ -7,19 +7,19 @@
 // sets into the cache's compile-env hints (compile-env-hints.ts), after every record is written.
 import { createReadStream, createWriteStream } from "node:fs";
 import { join } from "node:path";
-import { BeamixError, errorMessage } from "../errors.ts";
-import type { Store, StoreItem } from "../store/store.ts";
-import { removeTree } from "../store/perms.ts";
-import { runDag } from "../realize/scheduler.ts";
-import { packTree } from "./archive.ts";
-import type { CacheBackend } from "./backend.ts";
-import { getBytes } from "./backend.ts";
-import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo, MAX_CACHE_INFO_BYTES, parseCacheInfo, type CacheInfo } from "./cache-info.ts";
-import { recordForItem } from "./item-record.ts";
-import { archiveKey, CACHE_INFO_KEY, contentTypeOf, recordKey, type Compression } from "./layout.ts";
-import { formatRecord, signRecord } from "./record.ts";
-import { hintsOfItems, publishHint } from "./compile-env-hints.ts";
-import type { SecretKey } from "./keys.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import type { Store, StoreItem } from "../../store/store.ts";
+import { removeTree } from "../../store/perms.ts";
+import { runDag } from "../../util/dag-scheduler.ts";
+import { packTree } from "../format/archive.ts";
+import type { CacheBackend } from "../backends/backend.ts";
+import { getBytes } from "../backends/backend.ts";
+import { CACHE_FORMAT, DEFAULT_PRIORITY, formatCacheInfo, MAX_CACHE_INFO_BYTES, parseCacheInfo, type CacheInfo } from "../format/cache-info.ts";
+import { recordForItem } from "../format/item-record.ts";
+import { archiveKey, CACHE_INFO_KEY, contentTypeOf, recordKey, type Compression } from "../format/layout.ts";
+import { formatRecord, signRecord } from "../format/record.ts";
+import { hintsOfItems, publishHint } from "../format/compile-env-hints.ts";
+import type { SecretKey } from "../../signing/keys.ts";
 
 export interface PublishEvent {
   item: StoreItem;

@@ -24,10 +24,10 @@
 // exactly the client's values at them, which is the same build the client would run (the
 // argument of compile-env.ts). It cannot make the client accept an item for another package or
 // another config. The limits below only bound the work a hostile hint can cause.
-import { BeamixError, errorMessage } from "../errors.ts";
-import { sortReads, type CompileEnvRecord, type ConfigRead } from "../derivation/compile-env.ts";
-import type { StoreItem } from "../store/store.ts";
-import { getBytes, type CacheBackend, type GetOptions } from "./backend.ts";
+import { BeamixError, errorMessage } from "../../errors.ts";
+import { sortReads, type CompileEnvRecord, type ConfigRead } from "../../derivation/compile-env.ts";
+import type { StoreItem } from "../../store/store.ts";
+import { getBytes, type CacheBackend, type GetOptions } from "../backends/backend.ts";
 import { contentTypeOf } from "./layout.ts";
 
 export const COMPILE_ENV_DIR = "compile-env";

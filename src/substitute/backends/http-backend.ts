@@ -2,9 +2,9 @@
 // request has an idle time-out covering the wait for headers and every gap between body chunks,
 // and a deadline for the whole request (src/util/http-get.ts), so a server that stalls mid-body,
 // or drips a byte now and then, is given up on rather than waited for.
-import { BeamixError } from "../errors.ts";
-import { httpGet, type HttpResponse } from "../util/http-get.ts";
-import { ARCHIVES_DIR, isSafeKey } from "./layout.ts";
+import { BeamixError } from "../../errors.ts";
+import { httpGet, type HttpResponse } from "../../util/http-get.ts";
+import { ARCHIVES_DIR, isSafeKey } from "../format/layout.ts";
 import { readOnly, type CacheBackend, type CacheBody, type GetOptions } from "./backend.ts";
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;

@@ -24,8 +24,8 @@
 //
 // Readers ignore keys they do not know (later formats may add some) and refuse duplicates,
 // malformed values and missing required keys.
-import { BeamixError } from "../errors.ts";
-import { checkSignature, signText, type PublicKey, type SecretKey } from "./keys.ts";
+import { BeamixError } from "../../errors.ts";
+import { checkSignature, signText, type PublicKey, type SecretKey } from "../../signing/keys.ts";
 import { isSafeKey, type Compression } from "./layout.ts";
 
 export const FINGERPRINT_PREFIX = "beamix-substitute-1";
