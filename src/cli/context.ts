@@ -6,7 +6,7 @@ import type { Toolchain } from "../toolchain/detect.ts";
 import { chosenToolchain } from "../toolchain/choice.ts";
 import { addToolchainOptions } from "./toolchain-options.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
-import { repoFromOptions, type RepoOptions } from "./repo-options.ts";
+import { reposFromOptions as configuredReposFromOptions, type RepoOptions } from "./repo-options.ts";
 import { integerOption, secondsOption } from "./options.ts";
 import { addLimitOptions, type LimitOptions } from "./limit-options.ts";
 import { Substituters } from "../substitute/client/substituters.ts";
@@ -23,9 +23,10 @@ export function addStoreOption(cmd: Command): Command {
 
 export function addRepoOptions(cmd: Command): Command {
   return cmd
-    .option("--repo <url>", "Hex repository URL (http, https or file); default: HEX_MIRROR or https://repo.hex.pm")
-    .option("--repo-name <name>", "the repository's name, checked against every signed resource", "hexpm")
-    .option("--public-key <pem>", "the repository's public key (default: the hexpm key)")
+    .option("--repo <url>", "the URL of repository --repo-name for this command (http, https or file); default: as configured (beamix repo list)")
+    .option("--repo-name <name>", "the repository --repo and --public-key apply to, checked against every signed resource", "hexpm")
+    .option("--public-key <pem>", "that repository's public key (default: as configured; hexpm: hex.pm's key)")
+    .option("--offline", "use only verified registry records and tarballs cached before (also HEX_OFFLINE=1)")
     .option("--allow-registry-rollback", "accept a package record that lost releases or retirements since the one verified before");
 }
 
@@ -58,9 +59,9 @@ export async function openStoreFromOptions(opts: StoreOptions, options: { recove
   return openStore(opts.store ?? defaultStoreDir(), { recover: options.recover, report: (line) => process.stderr.write(`beamix: ${line}\n`) });
 }
 
-export async function reposFromOptions(opts: RepoOptions): Promise<Map<string, HexRepo>> {
-  const repo = await repoFromOptions(opts);
-  return new Map([[repo.name, repo]]);
+// Every configured repository (./repo-options.ts).
+export function reposFromOptions(opts: RepoOptions): Promise<Map<string, HexRepo>> {
+  return configuredReposFromOptions(opts);
 }
 
 // Both checked as the command line was parsed (options.ts).

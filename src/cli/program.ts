@@ -13,9 +13,11 @@ const GROUPS: { commands: string[]; load: () => Promise<Registrar> }[] = [
   { commands: ["deps"], load: async () => (await import("./commands/deps.ts")).registerDepsCommands },
   { commands: ["key", "publish", "serve"], load: async () => (await import("./commands/substitute.ts")).registerSubstituteCommands },
   { commands: ["challenge"], load: async () => (await import("./commands/challenge.ts")).registerChallengeCommands },
+  { commands: ["size", "graph", "why-depends", "weather", "roots"], load: async () => (await import("./commands/inspect.ts")).registerInspectCommands },
   { commands: ["gc", "verify"], load: async () => (await import("./commands/store.ts")).registerStoreCommands },
   { commands: ["import"], load: async () => (await import("./commands/import.ts")).registerImportCommands },
   { commands: ["hex"], load: async () => (await import("./commands/hex.ts")).registerHexCommands },
+  { commands: ["repo"], load: async () => (await import("./commands/repo.ts")).registerRepoCommands },
   { commands: ["toolchain"], load: async () => (await import("./commands/toolchain.ts")).registerToolchainCommands },
 ];
 

@@ -14,7 +14,7 @@ import { checkPackageName, checkVersion, packageResource, tarballResource } from
 import type { Names, Package, Release, Versions } from "./records.ts";
 import { PackageCache } from "./package-cache.ts";
 import { rollbackOf } from "./rollback.ts";
-import { getUrl, getUrlRevalidating } from "./transport.ts";
+import { getUrl, getUrlRevalidating, RequestRefused, type GetOptions } from "./transport.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 
 export const HEXPM_URL = "https://repo.hex.pm";
@@ -33,6 +33,16 @@ export interface HexRepoConfig {
   // Accept a package record that lost releases or retirements against the copy verified before
   // (rollback.ts); by default it is refused.
   allowRollback?: boolean;
+  // Sent as Hex sends it (hex_core's `repo_key`): the `authorization` header, the key as it is.
+  authKey?: string;
+  // The repository name signed records carry, when it differs from `name`: an organization
+  // "hexpm:acme" is served under <hexpm>/repos/acme and its records say "acme" (hex_core's
+  // repo_organization). Its dependencies on "acme" are read back as "hexpm:acme".
+  recordRepository?: string;
+  // Use only verified records and tarballs cached before; make no request.
+  offline?: boolean;
+  // Where a one-line warning goes (an unreachable registry answered from the cache).
+  warn?: (line: string) => void;
 }
 
 // repo.hex.pm. HEX_MIRROR_URL (or the older HEX_MIRROR) only changes where the bytes come
@@ -70,6 +80,7 @@ export class HexRepo {
   readonly #packages = new Map<string, Promise<Package>>();
   readonly #metadataMemo: MetadataMemo;
   readonly #packageCache: PackageCache;
+  #warnedUnreachable = false;
 
   constructor(config: HexRepoConfig) {
     if (!/^(https?|file):\/\//i.test(config.url)) {
@@ -81,6 +92,27 @@ export class HexRepo {
     this.#timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#metadataMemo = new MetadataMemo(join(config.cacheDir, "metadata"));
     this.#packageCache = new PackageCache(config.cacheDir, { url: this.url, publicKeyPem: config.publicKeyPem });
+  }
+
+  get offline(): boolean {
+    return this.#config.offline === true;
+  }
+
+  #getOptions(maxBytes: number): GetOptions {
+    const opts: GetOptions = { timeoutMs: this.#timeoutMs, maxBytes };
+    if (this.#config.authKey !== undefined) opts.headers = { authorization: this.#config.authKey };
+    return opts;
+  }
+
+  // A request the server refused for want of a key says which repository needs which setting.
+  #refused(err: unknown): never {
+    if (!(err instanceof RequestRefused)) throw err;
+    const why = this.#config.authKey === undefined ? "it needs an auth key, and none is configured" : "the configured auth key was not accepted";
+    throw new BeamixError(`registry ${this.name}: ${err.url} refused the request (HTTP ${err.status}): ${why} (beamix repo set ${this.name} --auth-key KEY)`);
+  }
+
+  #offlineMiss(what: string): never {
+    throw new BeamixError(`registry ${this.name}: offline, and ${what} is not in the cache (run once online first)`);
   }
 
   resourceUrl(resource: string): string {
@@ -114,17 +146,29 @@ export class HexRepo {
   // The package's record, verified. A record verified earlier is kept with its ETag
   // (package-cache.ts) and used again when the server answers 304 Not Modified; a new one must not
   // have lost any of its releases or retirements (rollback.ts).
+  // Offline, or when the registry cannot be reached, the verified copy kept before is the answer
+  // (with a warning, once, in the second case); a registry that answers is always believed over it.
   async #fetchPackage(name: string): Promise<Package> {
     checkPackageName(name, `registry ${this.name}`);
     const resource = packageResource(name);
     const url = this.resourceUrl(resource);
     const cached = await this.#packageCache.read(name);
-    const got = await getUrlRevalidating(url, { timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES }, cached?.etag);
+    if (this.offline) return cached?.package ?? this.#offlineMiss(`the record of package ${name}`);
+    let got;
+    try {
+      got = await getUrlRevalidating(url, this.#getOptions(REGISTRY_MAX_BYTES), cached?.etag);
+    } catch (err) {
+      if (err instanceof RequestRefused || !cached) this.#refused(err);
+      if (!this.#warnedUnreachable) {
+        this.#warnedUnreachable = true;
+        (this.#config.warn ?? warnOnStderr)(`registry ${this.name}: ${errorMessage(err)}; using the verified records cached before`);
+      }
+      return cached.package;
+    }
     if ("notModified" in got) return cached!.package;
     if (!got.found) throw new BeamixError(`registry ${this.name}: no package ${name} (${url}: ${got.status})`);
     const { decodePackage } = await import("./proto.ts");
-    const pkg = this.#decode(resource, await this.#verify(resource, got.body), decodePackage);
-    this.#checkRepository(resource, pkg.repository);
+    const pkg = this.#asNamed(this.#decode(resource, await this.#verify(resource, got.body), decodePackage), resource);
     // A correctly signed record of another package must not stand in for the one asked for.
     if (pkg.name !== name) {
       throw new BeamixError(`registry ${this.name}: ${resource} holds the record of package ${JSON.stringify(pkg.name)}, not ${name}`);
@@ -164,10 +208,11 @@ export class HexRepo {
       return { ...this.#verifyTarball(name, version, release, cached, path), path, fromCache: true };
     }
     if (cached) await rm(path, { force: true }); // damaged: fetch it again
+    if (this.offline) this.#offlineMiss(`the tarball of ${name} ${version}`);
 
     const resource = tarballResource(name, version);
     const url = this.resourceUrl(resource);
-    const got = await getUrl(url, { timeoutMs: this.#timeoutMs, maxBytes: TARBALL_MAX_BYTES });
+    const got = await getUrl(url, this.#getOptions(TARBALL_MAX_BYTES)).catch((err) => this.#refused(err));
     if (!got.found) throw new BeamixError(`registry ${this.name}: tarball ${name} ${version} not found at ${url} (${got.status})`);
     const actual = sha256Hex(got.body);
     if (actual !== outer) {
@@ -198,8 +243,9 @@ export class HexRepo {
   }
 
   async #signed(resource: string, notFound?: string): Promise<Buffer> {
+    if (this.offline) this.#offlineMiss(`the ${resource} index`);
     const url = this.resourceUrl(resource);
-    const got = await getUrl(url, { timeoutMs: this.#timeoutMs, maxBytes: REGISTRY_MAX_BYTES });
+    const got = await getUrl(url, this.#getOptions(REGISTRY_MAX_BYTES)).catch((err) => this.#refused(err));
     if (!got.found) {
       throw new BeamixError(`registry ${this.name}: ${notFound ?? `${resource} not found`} (${url}: ${got.status})`);
     }
@@ -220,14 +266,33 @@ export class HexRepo {
   }
 
   #checkRepository(resource: string, repository: string): void {
-    if (repository !== this.name) {
+    const expected = this.#config.recordRepository ?? this.name;
+    if (repository !== expected) {
       throw new BeamixError(
-        `registry ${this.name}: ${resource} belongs to repository ${JSON.stringify(repository)}, not ${JSON.stringify(this.name)}`,
+        `registry ${this.name}: ${resource} belongs to repository ${JSON.stringify(repository)}, not ${JSON.stringify(expected)}`,
       );
     }
   }
+
+  // A package record under this repository's own name: an organization's records say "acme"
+  // where beamix (and mix.lock) say "hexpm:acme".
+  #asNamed(pkg: Package, resource: string): Package {
+    this.#checkRepository(resource, pkg.repository);
+    const own = this.#config.recordRepository;
+    if (own === undefined || own === this.name) return pkg;
+    const named = (r: string) => (r === own ? this.name : r);
+    return {
+      ...pkg,
+      repository: this.name,
+      releases: pkg.releases.map((r) => ({ ...r, dependencies: r.dependencies.map((d) => ({ ...d, repository: named(d.repository) })) })),
+    };
+  }
 }
 
+
+function warnOnStderr(line: string): void {
+  process.stderr.write(`beamix: warning: ${line}\n`);
+}
 
 // A cache entry, or undefined when there is none (or it is too big to be a tarball).
 async function readCached(path: string): Promise<Buffer | undefined> {

@@ -8,6 +8,20 @@ import { httpGet } from "../../util/http-get.ts";
 export interface GetOptions {
   timeoutMs: number; // for the whole request, body included
   maxBytes: number;
+  headers?: Record<string, string>; // sent over http(s) only (a repository's auth key)
+}
+
+// The server refused the request for want of (valid) credentials: HTTP 401, or 403 to a request
+// that carried an auth key. Its own class, so the client can say which key is missing.
+export class RequestRefused extends BeamixError {
+  override name = "RequestRefused";
+  readonly url: string;
+  readonly status: number;
+  constructor(url: string, status: number) {
+    super(`GET ${url} returned HTTP ${status}`);
+    this.url = url;
+    this.status = status;
+  }
 }
 
 // A missing file is a normal answer (an unknown package), so it is a value, not an error.
@@ -70,11 +84,15 @@ async function getHttp(url: string, opts: GetOptions, etag: string | undefined):
 async function getHttp(url: string, opts: GetOptions, etag?: string): Promise<RevalidateResult> {
   // The time-out is the deadline of the whole request, body included; a stall is caught by the
   // same bound.
-  const headers = etag === undefined ? undefined : { "if-none-match": etag };
+  const headers = { ...opts.headers, ...(etag === undefined ? {} : { "if-none-match": etag }) };
   const res = await httpGet(url, { idleTimeoutMs: opts.timeoutMs, deadlineMs: opts.timeoutMs, headers });
   if (res.status === 304 && etag !== undefined) {
     for await (const _ of res.body); // none: read to the end so the connection is kept for the next request
     return { notModified: true };
+  }
+  if (res.status === 401 || (res.status === 403 && opts.headers?.authorization !== undefined)) {
+    res.cancel();
+    throw new RequestRefused(url, res.status);
   }
   if (res.status === 404 || res.status === 403 || res.status === 410) {
     // S3-backed repositories (repo.hex.pm among them) answer 403 for a missing key.
