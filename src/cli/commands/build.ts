@@ -63,21 +63,28 @@ export function registerBuildCommands(program: Command): void {
     .description("build packages and their dependencies into the store (or find them there); print their store paths")
     .argument("<spec...>", SPEC_HELP)
     .option("--check", "rebuild the given packages and compare with the store items")
+    .option("-n, --dry-run", "only say what would be substituted (with download sizes), built, or is present")
+    .option("-r, --root <path>", "make PATH a symlink to the item, kept alive by gc while the link exists (PATH-<package> for several)")
+    .option("--timeline <file>", "write a page showing each package's wait, download, build phases and registration over time")
     .option("--json", "print the result as JSON");
   addStoreOption(build);
   addRepoOptions(build);
   addProjectOptions(build);
   addBuildOptions(build);
   addSubstituterOptions(build);
-  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & LimitOptions & SubstituterOptions & { check?: boolean }) => {
+  build.action(async (specs: string[], opts: PlanCliOptions & BuildOptions & LimitOptions & SubstituterOptions & { check?: boolean; dryRun?: boolean; root?: string; timeline?: string }) => {
     const tc = await toolchain();
     const { store, plan } = await planFromOptions(specs, opts);
     try {
+      if (opts.dryRun) return await (await import("./build-extras.ts")).printDryRun(plan, store, tc, opts);
+      const timeline = opts.timeline ? (await import("./build-extras.ts")).timelineRecorder() : undefined;
       const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), limits: limitsFromOptions(opts) };
-      const progress = await defaultProgress();
+      const progress = timeline ? timeline.wrap(await defaultProgress()) : await defaultProgress();
       const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
       const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress, substituters, fallback: opts.fallback });
       reportRealize(plan, result, opts.json, substituters !== undefined);
+      if (timeline) await timeline.write(opts.timeline!, store, [...result.items.values()], `beamix build ${specs.join(" ")}`);
+      if (opts.root) await (await import("./build-extras.ts")).linkRoots(store, opts.root, rootsOf(plan), result);
       if (result.failed.length || result.skipped.length) process.exitCode = 1;
       if (opts.check && !result.failed.length) {
         const { checkBuilds, formatCheck } = await import("../../realize/check.ts");

@@ -40,6 +40,7 @@ type DepsCliOptions = StoreOptions &
     check?: boolean;
     json?: boolean;
     hardLinks?: boolean;
+    timeline?: string;
     loadPath: string[];
     push?: boolean;
     to?: string;
@@ -58,6 +59,7 @@ export function registerDepsCommands(program: Command): void {
     .option("--check", "report what would be built or written, change nothing; exit 1 if anything would change")
     .option("--hard-links", "hard-link _build files to the store instead of copying them (Mix must then never write them)")
     .option("--json", "print the result as JSON")
+    .option("--timeline <file>", "write a page showing each package's wait, download, build phases and registration over time")
     .option("--push", "then push the dependencies the project uses, with their compile-env hints, to the cache --to (for CI)")
     .option("--to <url>", "with --push: the cache (file:///dir, created if needed, or s3://bucket/prefix)")
     .option("--sign-with <secret-key>", "with --push: the secret key file that signs the records (beamix key generate)")
@@ -83,7 +85,9 @@ export function registerDepsCommands(program: Command): void {
       const store = await openStoreFromOptions(opts);
       try {
         // With --json, stdout is the result; warnings (rejected substitutes) still go to stderr.
-        const progress = opts.json ? warningsOnly() : await defaultProgress();
+        const timeline = opts.timeline ? (await import("./build-extras.ts")).timelineRecorder() : undefined;
+        const shown = opts.json ? warningsOnly() : await defaultProgress();
+        const progress = timeline ? timeline.wrap(shown) : shown;
         const warn = (line: string) => progress.event({ type: "warning", message: line });
         const substituters = opts.check ? undefined : await substitutersFromOptions(opts, warn);
         const { repos, jobs, timeoutMs } = await (async () => ({ repos: await reposFromOptions(opts), jobs: jobsFromOptions(opts), timeoutMs: timeoutFromOptions(opts) }))().catch(
@@ -115,6 +119,9 @@ export function registerDepsCommands(program: Command): void {
           fallback: opts.fallback,
         });
         const ok = report.failed.length === 0 && report.skipped.length === 0;
+        // Whose deps-… GC roots these are, for beamix roots (src/inspect/projects.ts).
+        if (!opts.check) await (await import("../../inspect/projects.ts")).noteProject(store, report.project.dir, report.project.mixEnv);
+        if (timeline) await timeline.write(opts.timeline!, store, report.items, `beamix deps ${report.project.dir}`);
         let pushed: PublishResult | undefined;
         if (push && ok) {
           pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {

@@ -1,0 +1,47 @@
+// Which Mix project each `deps-<key>-<package>` GC root belongs to. `beamix deps` names its roots
+// after a hash of the project directory and MIX_ENV (src/deps/deps.ts), which cannot be turned
+// back into the directory; so each run also notes the project here, in
+// <store>/.beamix/projects/<key>.json, and `beamix roots` can say whose roots they are and
+// whether the project still exists.
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
+import type { Store } from "../store/store.ts";
+
+export interface ProjectNote {
+  key: string;
+  dir: string;
+  mixEnv: string;
+}
+
+// The key of the roots `beamix deps` adds for a project (the same formula as src/deps/deps.ts).
+export const depsRootKey = (dir: string, mixEnv: string) => sha256Hex(`${dir}\0${mixEnv}`).slice(0, 16);
+
+const notesDir = (store: Store) => join(store.dir, ".beamix", "projects");
+
+export async function noteProject(store: Store, dir: string, mixEnv: string): Promise<void> {
+  if (store.readOnly) return;
+  const key = depsRootKey(dir, mixEnv);
+  await mkdir(notesDir(store), { recursive: true });
+  await writeFileAtomic(join(notesDir(store), `${key}.json`), JSON.stringify({ key, dir, mixEnv }) + "\n");
+}
+
+export async function projectNotes(store: Store): Promise<Map<string, ProjectNote>> {
+  const out = new Map<string, ProjectNote>();
+  let names: string[];
+  try {
+    names = await readdir(notesDir(store));
+  } catch {
+    return out;
+  }
+  for (const name of names.filter((n) => /^[0-9a-f]{16}\.json$/.test(n))) {
+    try {
+      const note = JSON.parse(await readFile(join(notesDir(store), name), "utf8")) as ProjectNote;
+      if (typeof note.dir === "string" && typeof note.mixEnv === "string" && depsRootKey(note.dir, note.mixEnv) === note.key) out.set(note.key, note);
+    } catch {
+      // a note damaged or half-written by another tool: its roots are listed as of an unknown project
+    }
+  }
+  return out;
+}
