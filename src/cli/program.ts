@@ -17,6 +17,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Registrar> }[] = [
   { commands: ["gc", "verify"], load: async () => (await import("./commands/store.ts")).registerStoreCommands },
   { commands: ["import"], load: async () => (await import("./commands/import.ts")).registerImportCommands },
   { commands: ["hex"], load: async () => (await import("./commands/hex.ts")).registerHexCommands },
+  { commands: ["lock"], load: async () => (await import("./commands/lock.ts")).registerLockCommands },
   { commands: ["repo"], load: async () => (await import("./commands/repo.ts")).registerRepoCommands },
   { commands: ["toolchain"], load: async () => (await import("./commands/toolchain.ts")).registerToolchainCommands },
 ];

@@ -187,7 +187,7 @@ export function lockEntryToTerm(e: MixLockEntry): Term {
       const tail: (Term | undefined)[] = [
         e.innerChecksum === undefined ? undefined : bin(e.innerChecksum),
         e.managers === undefined ? undefined : list(e.managers.map(atom)),
-        e.deps === undefined ? undefined : list(e.deps.map(depToTerm)),
+        e.deps === undefined ? undefined : list(e.deps.map(lockDepToTerm)),
         e.repo === undefined ? undefined : bin(e.repo),
         e.outerChecksum === undefined ? undefined : bin(e.outerChecksum),
       ];
@@ -200,7 +200,7 @@ export function lockEntryToTerm(e: MixLockEntry): Term {
   }
 }
 
-function depToTerm(d: LockDep): Term {
+export function lockDepToTerm(d: LockDep): Term {
   const opts: Term[] = [tuple([atom("hex"), atom(d.package)])];
   if (d.repo !== undefined) opts.push(tuple([atom("repo"), bin(d.repo)]));
   opts.push(tuple([atom("optional"), atom(d.optional ? "true" : "false")]));

@@ -156,7 +156,7 @@ export class HexRepo {
     if (this.offline) return cached?.package ?? this.#offlineMiss(`the record of package ${name}`);
     let got;
     try {
-      got = await getUrlRevalidating(url, this.#getOptions(REGISTRY_MAX_BYTES), cached?.etag);
+      got = await getUrlRevalidating(url, this.#getOptions(REGISTRY_MAX_BYTES), cached?.etag || undefined);
     } catch (err) {
       if (err instanceof RequestRefused || !cached) this.#refused(err);
       if (!this.#warnedUnreachable) {
@@ -177,8 +177,9 @@ export class HexRepo {
     if (lost) {
       throw new BeamixError(`registry ${this.name}: ${url} is older than the record verified before: it ${lost} (a replayed record? --allow-registry-rollback accepts it)`);
     }
-    // Keeping it is an optimisation: a cache that cannot be written is not an error.
-    if (got.etag !== undefined) await this.#packageCache.write(name, got.etag, pkg).catch(() => {});
+    // Kept for revalidation (with its ETag, when the server gave one) and for offline use; a cache
+    // that cannot be written is not an error.
+    await this.#packageCache.write(name, got.etag ?? "", pkg).catch(() => {});
     return pkg;
   }
 

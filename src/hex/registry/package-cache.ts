@@ -18,7 +18,7 @@ import { RETIREMENT_REASONS, type RetirementReason } from "./records.ts";
 const FORMAT = 1;
 
 export interface CachedPackage {
-  etag: string;
+  etag: string; // "" when the server gave none: the record is then kept for offline use only
   package: Package;
 }
 
