@@ -2,7 +2,7 @@
 // above it, never a sibling of its own layer), so the design reads bottom-up and no two folders
 // depend on each other. `npm test` runs this check; docs/ARCHITECTURE.md explains each layer.
 const LAYERS = [
-  ["util", "erlang", "elixir", "signing"], // no beamix concepts: bytes, terms, versions, signatures
+  ["util", "erlang", "elixir", "signing", "build-system"], // bytes, terms, versions, signatures, build-system facts
   ["config", "hex"], //                        where things live and who is trusted; Hex's formats
   ["toolchain", "repos"], //                   the Erlang/Elixir/rebar3 in use; configured Hex repositories
   ["derivation", "resolve"], //                what a package build is; which versions a closure takes

@@ -25,9 +25,8 @@ import { CONFIG_EXS_TEXT, CONFIG_TERMS_FILE, compileConfigTermsText } from "./co
 import { buildEnvironment, environmentFileText, shellQuote } from "./environment.ts";
 import { appLibDir, buildLayout, SANDBOX_INPUTS_DIR, type BuildLayout } from "./layout.ts";
 import { applyOverrides, PATCH_FILE, standardPhases, type Command, type Phase, type RecipeContext, type RecipeInput, type SystemRecipe } from "./phases.ts";
-import { makeRecipe } from "./systems/make.ts";
-import { CONFIG_EXS_FILE, mixRecipe, STANDIN_FILE } from "./systems/mix.ts";
-import { rebar3Recipe } from "./systems/rebar3.ts";
+import { CONFIG_EXS_FILE, STANDIN_FILE } from "./recipes/mix.ts";
+import { RECIPES } from "./recipes/registry.ts";
 import { collectOutputTree, copySourceTree } from "./tree-copy.ts";
 import { findEmbeddedPaths, validateInstalledApp } from "./validate.ts";
 
@@ -77,17 +76,6 @@ class PhaseFailure extends Error {
   constructor(phase: string, reason: string) {
     super(reason);
     this.phase = phase;
-  }
-}
-
-function recipeFor(req: BuildRequest, ctx: RecipeContext): SystemRecipe {
-  switch (req.derivation.definition.buildSystem) {
-    case "mix":
-      return mixRecipe(ctx);
-    case "rebar3":
-      return rebar3Recipe(ctx);
-    case "make":
-      return makeRecipe(ctx);
   }
 }
 
@@ -251,7 +239,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
     let phases: Phase[];
     try {
       const ctx: RecipeContext = { app: def.app, version: def.version, mixEnv: def.arguments.mixEnv, check: def.arguments.check, layout, inputs: recipeInputs, toolchain: req.toolchain };
-      phases = applyOverrides(standardPhases(recipeFor(req, ctx), def.arguments.patches, def.arguments.check, layout), def.arguments.phases, `definition of ${label}`);
+      phases = applyOverrides(standardPhases(RECIPES[req.derivation.definition.buildSystem](ctx), def.arguments.patches, def.arguments.check, layout), def.arguments.phases, `definition of ${label}`);
     } catch (err) {
       throw new PhaseFailure("setup", errorMessage(err));
     }

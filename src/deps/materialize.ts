@@ -31,6 +31,7 @@ import { readContents } from "../hex/unpack.ts";
 import { readTarball } from "../hex/tarball.ts";
 import { unpackTarball } from "../hex/unpack.ts";
 import { appLibDir } from "../builder/layout.ts";
+import { buildSystemModule } from "../build-system/registry.ts";
 import { checkoutGitCommit, checkoutState } from "./git.ts";
 import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "./mix-files.ts";
 import { mixRebarConfig, type MixProjectInfo } from "./mix-query.ts";
@@ -363,7 +364,7 @@ async function rebarConfigOf(scratch: string, p: LockedPackage, source: SourceFi
 export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: string, ask: RebarConfigAsker = mixRebarConfig): Map<string, Promise<Buffer>> {
   const out = new Map<string, Promise<Buffer>>();
   for (const p of packages) {
-    if (p.definition.buildSystem !== "rebar3") continue;
+    if (!buildSystemModule(p.definition.buildSystem).deps.needsMixRebarConfig) continue;
     const promise = sourceFiles(p).then((source) => rebarConfigOf(scratch, p, source, ask));
     promise.catch(() => {}); // not awaited when nothing is materialized
     out.set(p.app, promise);
@@ -371,12 +372,9 @@ export function rebarConfigsOf(packages: Iterable<LockedPackage>, scratch: strin
   return out;
 }
 
-// Mix's make manager runs `make` inside deps/APP (and links _build/ENV/lib/APP/ebin to its
-// ebin/), so an erlang.mk package's packaged ebin/APP.app may be rewritten there by a Mix build
-// for any environment. That is build output, not a changed source: rewriting deps/APP for it
-// would give it a new .fetch and make every other environment rebuild it, round after round.
+// Paths of deps/APP that Mix's own build of the dependency rewrites (src/build-system/).
 function builtInPlace(p: LockedPackage): ((path: string) => boolean) | undefined {
-  return p.definition.buildSystem === "make" ? (path) => path.startsWith("ebin/") : undefined;
+  return buildSystemModule(p.definition.buildSystem).deps.builtInPlace;
 }
 
 // Differences between a directory and what it should hold. `exact`: anything else in it is a

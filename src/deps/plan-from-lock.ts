@@ -15,7 +15,8 @@ import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { buildTarball } from "../hex/tarball.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { lockEntryRepo } from "../mix/lock.ts";
-import { definitionFromHexRelease, validateDefinition, type BuildSystem, type Definition } from "../derivation/definition.ts";
+import { definitionFromHexRelease, validateDefinition, type Definition } from "../derivation/definition.ts";
+import { buildSystemGuessedByMix, buildSystemOfMixManager, type BuildSystem } from "../build-system/registry.ts";
 import { applyOverride, loadDefinitionDirs } from "../derivation/definition-file.ts";
 import type { SourceRef } from "../realize/plan.ts";
 import type { DepNode, DepsClosure } from "./closure.ts";
@@ -44,12 +45,9 @@ export interface LockPlanOptions {
   tarball?: (repo: HexRepo, name: string, version: string) => Promise<FetchedTarball>;
 }
 
-// Mix's `manager:` values.
-const MANAGERS: Record<string, BuildSystem> = { mix: "mix", rebar3: "rebar3", rebar: "rebar3", make: "make" };
-
 function managerOf(node: DepNode): BuildSystem | undefined {
   if (node.manager === null) return undefined;
-  const m = MANAGERS[node.manager];
+  const m = buildSystemOfMixManager(node.manager);
   if (!m) throw new BeamixError(`${node.decl?.from ?? "mix.exs"}: dependency ${node.app} has manager: ${node.manager}, which beamix cannot build with`);
   return m;
 }
@@ -157,11 +155,9 @@ export async function planFromLock(closure: DepsClosure, opts: LockPlanOptions):
   return new Map([...closure.nodes.keys()].map((app) => [nameOf.get(app)!, out.get(nameOf.get(app)!)!]));
 }
 
-// Mix's order when a dependency names no manager: mix.exs, then rebar files, then a Makefile.
+// Mix's guess when a dependency names no manager.
 function guessBuildSystem(files: string[]): BuildSystem {
-  const top = new Set(files.filter((f) => !f.includes("/")));
-  if (top.has("mix.exs")) return "mix";
-  if (["rebar", "rebar.config", "rebar.config.script", "rebar.lock"].some((f) => top.has(f))) return "rebar3";
-  if (top.has("Makefile") || top.has("Makefile.win")) return "make";
-  throw new BeamixError(`git dependency has no mix.exs, rebar.config or Makefile: Mix could not compile it either`);
+  const guessed = buildSystemGuessedByMix(files);
+  if (guessed === undefined) throw new BeamixError(`git dependency has no mix.exs, rebar.config or Makefile: Mix could not compile it either`);
+  return guessed;
 }

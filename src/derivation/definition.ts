@@ -6,9 +6,7 @@ import { tryParseVersion } from "../elixir/version.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { ConfigValueError, configFromJson, type CompileConfig } from "./config.ts";
 import { createHash } from "node:crypto";
-
-export const BUILD_SYSTEMS = ["mix", "rebar3", "make"] as const;
-export type BuildSystem = (typeof BUILD_SYSTEMS)[number];
+import { BUILD_SYSTEMS, buildSystemOfHexRelease, isBuildSystem, type BuildSystem } from "../build-system/registry.ts";
 
 export type Source =
   // innerChecksum (SHA-256 of VERSION ‖ metadata.config ‖ contents.tar.gz) is what the build
@@ -352,7 +350,7 @@ export function validateDefinition(x: unknown, file?: string): Definition {
   const app = x.app === undefined ? name : str(p, x, "app", "", APP_NAME, "a valid OTP application name");
   const source = readSource(p, x.source);
   let buildSystem: BuildSystem | undefined;
-  if (typeof x.buildSystem === "string" && (BUILD_SYSTEMS as readonly string[]).includes(x.buildSystem)) buildSystem = x.buildSystem as BuildSystem;
+  if (isBuildSystem(x.buildSystem)) buildSystem = x.buildSystem;
   else p.add("buildSystem", x.buildSystem === undefined ? "missing" : `must be one of ${BUILD_SYSTEMS.join(", ")}, got ${JSON.stringify(x.buildSystem)}`);
   const defaultRepo = source?.type === "hex" ? source.repo : "hexpm";
   const inputs = readInputs(p, x.inputs, defaultRepo);
@@ -365,20 +363,6 @@ export function validateDefinition(x: unknown, file?: string): Definition {
     throw new BeamixError(`${label}: ${p.list.join("; ")}`);
   }
   return { name, version, app, source, buildSystem, inputs, nativeInputs, arguments: args };
-}
-
-// Mix's choice for a dependency with several managers: mix, then rebar3, then make. Old
-// packages may lack build_tools; then the packaged files tell.
-export function chooseBuildSystem(buildTools: readonly string[], files: readonly string[] = []): BuildSystem | undefined {
-  const tools = new Set(buildTools);
-  if (tools.has("mix")) return "mix";
-  if (tools.has("rebar3") || tools.has("rebar")) return "rebar3";
-  if (tools.has("make") || tools.has("erlang.mk")) return "make";
-  const top = new Set(files.map((f) => f.replace(/^\.\//, "")));
-  if (top.has("mix.exs")) return "mix";
-  if (top.has("rebar.config") || top.has("rebar.config.script")) return "rebar3";
-  if (top.has("Makefile") || top.has("erlang.mk")) return "make";
-  return undefined;
 }
 
 export interface HexReleaseInfo {
@@ -396,7 +380,7 @@ const hex = (c: string | Buffer): string => (typeof c === "string" ? c.toLowerCa
 // The definition beamix uses for a Hex release when no definition file overrides it.
 export function definitionFromHexRelease(metadata: HexMetadata, release: HexReleaseInfo): Definition {
   const where = `${metadata.name} ${metadata.version}`;
-  const buildSystem = chooseBuildSystem(metadata.buildTools, metadata.files);
+  const buildSystem = buildSystemOfHexRelease(metadata.buildTools, metadata.files);
   if (!buildSystem) {
     throw new BeamixError(
       `${where}: cannot tell how to build it: build_tools is ${JSON.stringify(metadata.buildTools)} and the package has no mix.exs, rebar.config or Makefile; write a definition file`,

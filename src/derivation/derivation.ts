@@ -14,8 +14,8 @@
 import { BeamixError } from "../errors.ts";
 import { canonicalSha256, type CanonicalValue } from "./canonical.ts";
 import { canonicalConfig, mergeConfig, type CompileConfig } from "./config.ts";
-import { validateDefinition, type BuildSystem, type Definition, type Source } from "./definition.ts";
-import { PHASES_VERSION } from "./phases-version.ts";
+import { validateDefinition, type Definition, type Source } from "./definition.ts";
+import { buildSystemModule } from "../build-system/registry.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
 
 export type { ToolchainFacts };
@@ -40,14 +40,6 @@ export interface Derivation {
   phasesVersion: number;
 }
 
-// Which toolchain tools each build system runs. A definition whose phases call another one
-// names it in nativeInputs ("elixir", "rebar3"), which brings its version into the hash.
-const TOOLS_USED: Record<BuildSystem, readonly ("elixir" | "rebar3")[]> = {
-  mix: ["elixir"],
-  rebar3: ["rebar3"],
-  make: [],
-};
-
 export function toolchainSummary(tc: ToolchainFacts, def: Pick<Definition, "name" | "version" | "buildSystem" | "nativeInputs">): ToolchainSummary {
   const s: ToolchainSummary = {
     otpRelease: tc.otpRelease,
@@ -56,7 +48,9 @@ export function toolchainSummary(tc: ToolchainFacts, def: Pick<Definition, "name
     nifVersion: tc.nifVersion,
     targetTriple: tc.targetTriple,
   };
-  const tools = new Set<string>(TOOLS_USED[def.buildSystem]);
+  // The tools the build system runs; a definition whose phases call another one names it in
+  // nativeInputs ("elixir", "rebar3"), which brings its version into the hash.
+  const tools = new Set<string>(buildSystemModule(def.buildSystem).tools);
   for (const n of def.nativeInputs) if (n === "elixir" || n === "rebar3") tools.add(n);
   if (tools.has("elixir")) {
     if (tc.elixirVersion === null) throw new BeamixError(`${def.name} ${def.version} needs Elixir to build, but the toolchain has none`);
@@ -131,7 +125,7 @@ export function createDerivation(opts: DerivationOptions): Derivation {
     inputs,
     compileConfig: effectiveCompileConfig(def, opts.projectConfig, opts.configApps),
     env,
-    phasesVersion: PHASES_VERSION[def.buildSystem],
+    phasesVersion: buildSystemModule(def.buildSystem).phasesVersion,
   };
 }
 

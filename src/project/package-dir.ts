@@ -18,6 +18,14 @@ import { readErlangMkPackage } from "./erlang-mk-project.ts";
 import { glob, packageEntries, type PackageFile } from "./files.ts";
 import { readMixPackage } from "./mix-project.ts";
 import { readRebar3Package } from "./rebar3-project.ts";
+import { buildSystemForPacking, type BuildSystem } from "../build-system/registry.ts";
+
+// How each build system's project directory is read into Hex metadata and a file list.
+const PROJECT_READERS: Record<BuildSystem, (dir: string) => ReturnType<typeof readMixPackage>> = {
+  mix: readMixPackage,
+  rebar3: readRebar3Package,
+  make: readErlangMkPackage,
+};
 
 export type { PackageFile } from "./files.ts";
 
@@ -27,19 +35,16 @@ export interface PackageSource {
   // empty on disk (mode 0o040xxx; see PackageFile). Non-empty directories are in
   // metadata.files only.
   files: PackageFile[];
-  buildTool: "mix" | "rebar3" | "make";
+  buildTool: BuildSystem;
 }
 
 async function has(dir: string, pattern: string): Promise<boolean> {
   return (await glob(dir, pattern, { matchDot: false })).length > 0;
 }
 
-export async function detectBuildTool(dir: string): Promise<PackageSource["buildTool"]> {
-  if (await has(dir, "mix.exs")) return "mix";
-  if (await has(dir, "erlang.mk")) return "make";
-  if ((await has(dir, "rebar.config")) || (await has(dir, "rebar.config.script"))) return "rebar3";
-  if ((await has(dir, "Makefile")) && (await has(dir, "ebin/*.app"))) return "make";
-  if (await has(dir, "src/*.app.src")) return "rebar3";
+export async function detectBuildTool(dir: string): Promise<BuildSystem> {
+  const buildSystem = await buildSystemForPacking((pattern) => has(dir, pattern));
+  if (buildSystem !== undefined) return buildSystem;
   throw new BeamixError(
     `${dir} is not a package directory: no mix.exs, rebar.config, erlang.mk Makefile with ebin/APP.app, or src/APP.app.src`,
   );
@@ -50,7 +55,7 @@ export async function readPackageDir(dir: string): Promise<PackageSource> {
   const st = await stat(abs).catch(() => null);
   if (st === null || !st.isDirectory()) throw new BeamixError(`${dir} is not a directory`);
   const buildTool = await detectBuildTool(abs);
-  const read = { mix: readMixPackage, rebar3: readRebar3Package, make: readErlangMkPackage }[buildTool];
+  const read = PROJECT_READERS[buildTool];
   const { metadata, paths } = await read(abs);
   const files = await packageEntries(abs, paths);
   if (files.length === 0) throw new BeamixError(`${join(dir)}: the package has no files`);

@@ -2,7 +2,7 @@
 // BEAMIX_TOOLCHAIN, or found on PATH), its versions and paths, and which of its facts go into
 // derivation hashes (src/derivation/derivation.ts toolchainSummary) for each build system.
 import type { Command } from "commander";
-import { BUILD_SYSTEMS } from "../../derivation/definition.ts";
+import { BUILD_SYSTEMS } from "../../build-system/registry.ts";
 import { toolchainSummary } from "../../derivation/derivation.ts";
 import { errorMessage } from "../../errors.ts";
 import { describeToolchain, type Toolchain } from "../../toolchain/detect.ts";
