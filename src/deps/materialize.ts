@@ -2,16 +2,20 @@
 // `mix deps.compile` leave them, from the locked sources and the store items:
 //
 // deps/APP (Hex)   the package's files, hex_metadata.config (the tarball's metadata.config,
-//                  byte for byte), .hex (Hex's manifest) and .fetch (empty)
+//                  byte for byte), .hex (Hex's manifest) and .fetch (empty, Mix 1.14-1.16)
 // deps/APP (git)   a clone at the locked commit whose origin is the locked URL, and .fetch
 // _build/ENV/lib/APP
 //                  ebin/ copied (or hard-linked) from the store item, never symlinked into
 //                  the read-only store where Mix may write; include/ and priv/ as Mix makes
 //                  them: a relative symlink to deps/APP/DIR when the item's DIR is the
 //                  package's own, else a copy of the item's (built files, like a NIF);
-//                  .mix/compile.fetch (empty, not older than deps/APP/.fetch);
-//                  .mix/compile.elixir_scm for Mix-built packages with Elixir code;
+//                  .mix/compile.fetch (empty, not older than deps/APP/.fetch; up to Mix 1.18);
+//                  .mix/compile.elixir_scm for Mix-built packages with Elixir code (up to
+//                  Mix 1.18), for every package (from 1.19; with its mix.lock entry from 1.20);
 //                  mix.rebar.config for rebar3 packages (Mix's own text, from Mix.Rebar).
+// Which of these markers the project's Mix version leaves: mix-dep-markers.ts. When a
+// _build/ENV/lib/APP is rewritten, the project's own .mix/compile.lock is touched, as Mix's
+// will_recompile does, so that the next `mix compile` compiles the project against it.
 // Mix's other manifests (compile.elixir, compile.app_tracer) are not written: Mix reads them
 // only when it compiles the dependency itself, and then a missing one means "compile all".
 //
@@ -34,6 +38,7 @@ import { appLibDir } from "../builder/layout.ts";
 import { buildSystemModule } from "../build-system/registry.ts";
 import { checkoutGitCommit, checkoutState } from "./git.ts";
 import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "./mix-files.ts";
+import { mixDepMarkers } from "./mix-dep-markers.ts";
 import { mixRebarConfig, type MixProjectInfo } from "./mix-query.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
 import type { RealizedDep } from "./deps.ts";
@@ -97,10 +102,25 @@ const MAX_REASONS = 3;
 export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
   const staged = o.staged ?? stageDeps(o);
   // Packages touch disjoint directories: several at once, since this is mostly file I/O.
-  return eachAtOnce([...o.packages.values()], async (p) => {
+  const reports = await eachAtOnce([...o.packages.values()], async (p) => {
     const stage = staged.packages.get(p);
     if (!stage) throw new Error(`deps/ of ${p.app} was not staged`);
     return materializeOne(o, p, await stage, staged.builds.get(p));
+  });
+  if (!o.check && reports.some((r) => r.build === "create" || r.build === "update")) await touchProjectCompileLock(o.project);
+  return reports;
+}
+
+// Mix's will_recompile after deps.compile compiled a fetchable dependency: the project's
+// manifests are then older than its config, so its next compile starts over.
+async function touchProjectCompileLock(project: MixProjectInfo): Promise<void> {
+  const dir = join(project.buildPath, "lib", project.app, ".mix");
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "compile.lock");
+  const now = new Date();
+  await utimes(file, now, now).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+    await writeFile(file, EMPTY, { mode: 0o644 });
   });
 }
 
@@ -167,10 +187,11 @@ async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: Loc
   const { node } = p;
   const source = await sourceFiles(p);
   const depsExists = await exists(node.dest);
+  const depsFetch = mixDepMarkers(o.project.elixirVersion).depsFetch;
   let depsDiff: string[];
   let wantDeps: Tree | undefined;
   if (node.source.kind === "hex") {
-    wantDeps = hexDepsTree(p, source, o.project.otpRelease);
+    wantDeps = hexDepsTree(p, source, o.project.otpRelease, depsFetch);
     depsDiff = depsExists ? await diffTree(node.dest, wantDeps, { exact: false, builtInPlace: builtInPlace(p) }) : ["missing"];
   } else {
     const lock = node.source.lock;
@@ -178,10 +199,10 @@ async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: Loc
     depsDiff = !depsExists ? ["missing"] : state === null ? ["not a git checkout"] : [];
     if (state && state.rev !== lock.rev) depsDiff.push(`checked out at ${state.rev}, locked at ${lock.rev}`);
     if (state && state.origin !== lock.url) depsDiff.push(`origin is ${state.origin}, locked ${lock.url}`);
-    if (depsExists && !(await isFile(join(node.dest, ".fetch")))) depsDiff.push(".fetch: missing");
+    if (depsFetch && depsExists && !(await isFile(join(node.dest, ".fetch")))) depsDiff.push(".fetch: missing");
   }
   const stage: DepsStage = { exists: depsExists, diff: depsDiff };
-  if (depsDiff.length > 0 && !o.check) stage.fresh = await stageDepsTree(p, wantDeps);
+  if (depsDiff.length > 0 && !o.check) stage.fresh = await stageDepsTree(p, wantDeps, depsFetch);
   return stage;
 }
 
@@ -221,7 +242,8 @@ async function buildStage(o: Omit<MaterializeOptions, "items" | "staged">, p: Lo
   const wantBuild = await buildTree(o, p, item, await sourceFiles(p));
   const buildExists = await exists(node.build);
   let diff = deps.diff.length > 0 ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
-  if (diff.length === 0 && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
+  const fetchChecked = mixDepMarkers(o.project.elixirVersion).compileFetch === "not-older-than-fetch";
+  if (diff.length === 0 && fetchChecked && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
   const stage: DirStage = { exists: buildExists, diff };
   if (diff.length > 0 && !o.check) stage.fresh = await writeBuild(node.build, wantBuild, o.link);
   return stage;
@@ -274,13 +296,13 @@ async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
   return files;
 }
 
-function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string): Tree {
+function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string, depsFetch: boolean): Tree {
   if (p.node.source.kind !== "hex") throw new Error("not a Hex dependency");
   const tree: Tree = new Map();
   for (const [path, f] of source) tree.set(path, "symlink" in f ? { type: "symlink", target: f.symlink } : { type: "file", data: f.data, exec: f.exec });
   tree.set("hex_metadata.config", { type: "file", data: Buffer.from(source.metadataText!, "utf8"), exec: false });
   tree.set(".hex", { type: "file", data: hexManifest(p.node.source.lock, otpRelease), exec: false });
-  tree.set(".fetch", { type: "file", data: EMPTY, exec: false });
+  if (depsFetch) tree.set(".fetch", { type: "file", data: EMPTY, exec: false });
   return tree;
 }
 
@@ -325,15 +347,18 @@ async function buildTree(o: Omit<MaterializeOptions, "items" | "staged">, p: Loc
     }
   }
 
-  tree.set(".mix/compile.fetch", { type: "file", data: EMPTY, exec: false });
+  const markers = mixDepMarkers(o.project.elixirVersion);
+  if (markers.compileFetch !== "none") tree.set(".mix/compile.fetch", { type: "file", data: EMPTY, exec: false });
   const system = p.definition.buildSystem;
-  if (system === "mix") {
-    const elixirCode = [...ebin.keys()].some((k) => /^ebin\/Elixir\..*\.beam$/.test(k)) || [...source.keys()].some((k) => /^lib\/.*\.ex$/.test(k));
-    if (elixirCode) {
-      const scm = p.node.source.kind === "hex" ? HEX_SCM_MODULE : GIT_SCM_MODULE;
-      tree.set(".mix/compile.elixir_scm", { type: "file", data: elixirScmManifest(o.project.elixirVersion, o.project.otpRelease, scm), exec: false });
-    }
-  } else if (system === "rebar3") {
+  // Up to Mix 1.18 only the Elixir compiler writes compile.elixir_scm; from 1.19 deps.compile
+  // writes it for every fetchable dependency.
+  const elixirCode = system === "mix" && ([...ebin.keys()].some((k) => /^ebin\/Elixir\..*\.beam$/.test(k)) || [...source.keys()].some((k) => /^lib\/.*\.ex$/.test(k)));
+  if (markers.elixirScm === "every-fetchable" || elixirCode) {
+    const scm = p.node.source.kind === "hex" ? HEX_SCM_MODULE : GIT_SCM_MODULE;
+    const lock = markers.elixirScmVersion === 2 ? { version: 2 as const, entry: p.node.source.lock } : undefined;
+    tree.set(".mix/compile.elixir_scm", { type: "file", data: elixirScmManifest(o.project.elixirVersion, o.project.otpRelease, scm, lock), exec: false });
+  }
+  if (system === "rebar3") {
     tree.set("mix.rebar.config", { type: "file", data: await (o.rebarConfigs?.get(p.app) ?? rebarConfigOf(o.scratch, p, source)), exec: false });
   }
   return tree;
@@ -455,7 +480,7 @@ async function replaceDir(fresh: string, dest: string): Promise<void> {
 }
 
 // deps/APP's new tree, beside it.
-async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<string> {
+async function stageDepsTree(p: LockedPackage, want: Tree | undefined, depsFetch: boolean): Promise<string> {
   const { dest } = p.node;
   await mkdir(dirname(dest), { recursive: true });
   const fresh = tmpSibling(dest, "new");
@@ -464,12 +489,12 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined): Promise<
       await unpackTarball(p.tarball, fresh, { file: `${p.name}-${p.version}.tar` });
       await hexMtimes(fresh);
       for (const f of ["hex_metadata.config", ".hex", ".fetch"]) {
-        const w = want!.get(f)!;
-        if (w.type === "file") await writeFile(join(fresh, f), w.data, { mode: 0o644 });
+        const w = want!.get(f);
+        if (w?.type === "file") await writeFile(join(fresh, f), w.data, { mode: 0o644 });
       }
     } else {
       await checkoutGitCommit(p.gitCache!, p.node.source.lock.url, p.node.source.lock.rev, fresh);
-      await writeFile(join(fresh, ".fetch"), EMPTY, { mode: 0o644 });
+      if (depsFetch) await writeFile(join(fresh, ".fetch"), EMPTY, { mode: 0o644 });
     }
     return fresh;
   } catch (err) {
@@ -519,7 +544,7 @@ async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): 
       }
     };
     // Several files at once (creating files is the slow part); compile.fetch last, on its own:
-    // its mtime must not be older than anything Mix compares it with.
+    // its mtime must not be older than anything Mix compares it with (Mix 1.14-1.16).
     const last = ".mix/compile.fetch";
     const files = new Semaphore(FILES_AT_ONCE);
     await Promise.all([...want].filter(([path]) => path !== last).map(([path, w]) => files.use(() => put(path, w))));

@@ -4,11 +4,13 @@
 //   deps/APP/.fetch                          empty; Mix touches it after fetching
 //   _build/ENV/lib/APP/.mix/compile.fetch    empty; Mix touches it after compiling a fetchable dep
 //   _build/ENV/lib/APP/.mix/compile.elixir_scm
-//                                            term_to_binary({1, {ElixirVersion, OtpRelease}, Scm})
+//                                            term_to_binary({1, {ElixirVersion, OtpRelease}, Scm}),
+//                                            {2, ..., Scm, LockEntry} from Mix 1.20
+// (which of them a Mix version leaves, and for which dependencies: mix-dep-markers.ts).
 // Both binaries come from term_to_binary/1 of the VM that runs Mix, whose atom encoding
 // changed in OTP 26 (ATOM_EXT before, SMALL_ATOM_UTF8_EXT since): we write what that OTP writes.
-import type { HexLockEntry } from "../mix/lock.ts";
-import { lockEntryRepo } from "../mix/lock.ts";
+import type { HexLockEntry, MixLockEntry } from "../mix/lock.ts";
+import { lockEntryRepo, lockEntryToTerm } from "../mix/lock.ts";
 import { termToBinary } from "../erlang/etf.ts";
 import { atom, bin, int, list, map, str, tuple } from "../erlang/term.ts";
 import { BeamixError } from "../errors.ts";
@@ -43,9 +45,11 @@ export function hexManifest(e: HexLockEntry, otpRelease: string): Buffer {
   return termToBinary(term, { atoms: atomEncodingFor(otpRelease) });
 }
 
-// _build/ENV/lib/APP/.mix/compile.elixir_scm, as Mix.Dep.ElixirSCM.update/1 writes it: the
-// Elixir version string (System.version/0), the OTP release as a charlist, the SCM module.
-export function elixirScmManifest(elixirVersion: string, otpRelease: string, scmModule: string): Buffer {
-  const term = tuple([int(1), tuple([bin(elixirVersion), str(otpRelease)]), atom(scmModule)]);
+// _build/ENV/lib/APP/.mix/compile.elixir_scm, as Mix.Dep.ElixirSCM.update writes it: the
+// Elixir version string (System.version/0), the OTP release as a charlist, the SCM module; in
+// manifest version 2 (Mix 1.20) also the dependency's mix.lock entry, the term Mix read.
+export function elixirScmManifest(elixirVersion: string, otpRelease: string, scmModule: string, lock?: { version: 2; entry: MixLockEntry }): Buffer {
+  const head = [tuple([bin(elixirVersion), str(otpRelease)]), atom(scmModule)];
+  const term = lock === undefined ? tuple([int(1), ...head]) : tuple([int(lock.version), ...head, lockEntryToTerm(lock.entry)]);
   return termToBinary(term, { atoms: atomEncodingFor(otpRelease) });
 }
