@@ -1,7 +1,8 @@
 // Profile wrappers pin the toolchain (issue 16): bin/elixir, bin/mix, … run the toolchain's
 // `elixir` script, which runs `erl` from PATH; with another Erlang first on the user's PATH (here
 // an erl that fails) they must still run the toolchain's. Through the CLI: install a local Mix
-// package, then call the profile's wrappers by absolute path. The manifest records the paths.
+// package, then call the profile's wrappers by absolute path. The manifest records the paths,
+// and a later install into the profile with nothing named runs that toolchain again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
@@ -64,4 +65,14 @@ test("a profile's wrappers called by path run the toolchain's erl, whatever erl 
   const again = await beamix(["install", await realpath(proj), "--profile", profile, "--store", join(work, "store"), "--no-substitutes", "--json", "--erlang", dirname(dirname(system.paths.erl))], { env, timeoutMs: 300_000 });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).created, false);
+
+  // Nothing named and another Erlang first on PATH: the profile's own toolchain is used again
+  // (with the one on PATH, which fails, the package could not even be read).
+  const reused = await beamix(["install", await realpath(proj), "--profile", profile, "--store", join(work, "store"), "--no-substitutes", "--json"], { env: { ...env, PATH: fakePath }, timeoutMs: 300_000 });
+  assert.equal(reused.code, 0, reused.stderr);
+  assert.equal(JSON.parse(reused.stdout).created, false);
+  // Named, it wins: with PATH's failing erl, the install fails naming it.
+  const named = await beamix(["install", await realpath(proj), "--profile", profile, "--store", join(work, "store"), "--no-substitutes", "--toolchain", join(work, "other erlang")], { env: { ...env, PATH: fakePath }, timeoutMs: 300_000 });
+  assert.notEqual(named.code, 0);
+  assert.match(named.stderr, /other erlang/);
 });

@@ -89,6 +89,11 @@ export function chooseToolchain(choice: ToolchainChoice): void {
   detected = undefined;
 }
 
+// Whether this run's toolchain was named (command line or BEAMIX_TOOLCHAIN) rather than left to PATH.
+export function toolchainGiven(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Object.values(chosen).some((v) => v !== undefined) || !!env.BEAMIX_TOOLCHAIN;
+}
+
 export function chosenDetectOptions(): DetectOptions {
   return detectOptionsFor(chosen);
 }

@@ -10,6 +10,7 @@ import type { ClosureOptions } from "../../profile/closure.ts";
 import { deleteGenerations, listGenerations, parseDuration, profileStoreDir, rollBack, switchGeneration, type GenerationInfo } from "../../profile/generations.ts";
 import { locateProfile, type Profile } from "../../profile/location.ts";
 import { runShell } from "../../profile/shell.ts";
+import { reuseProfileToolchain } from "../../profile/recorded-toolchain.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
   addBuildOptions,
@@ -86,6 +87,8 @@ function changeCommand(program: Command, name: string, description: string, argu
   addSubstituterOptions(cmd);
   cmd.action(async (args: string[], opts: ChangeCliOptions) => {
     const p = await locateProfile(opts.profile);
+    const reuse = await reuseProfileToolchain(p);
+    if (reuse.kind === "gone") process.stderr.write(`beamix: the toolchain ${p.path} was made with (${reuse.erlRoot}) is gone; using the one on PATH\n`);
     const store = await profileStore(p, opts);
     try {
       const result = await changeProfile(p, change(args), {
