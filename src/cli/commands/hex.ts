@@ -8,7 +8,8 @@ import { packDirectory, tarballFileName } from "../../project/hex-pack.ts";
 import { unpackTarball } from "../../hex/unpack.ts";
 import { buildRegistry } from "../../hex/registry/build.ts";
 import { hexInfo } from "../../hex/registry/info.ts";
-import { repoFromOptions } from "../repo-options.ts";
+import { repoFromOptions, type RepoOptions } from "../repo-options.ts";
+import { addRepoOptions } from "../context.ts";
 import { registerHexLock, registerHexServe, registryPrivateKey } from "./hex-repo.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { printJson, printLines } from "../output.ts";
@@ -68,16 +69,12 @@ export function registerHexCommands(program: Command): void {
   registerHexServe(hex);
   registerHexLock(hex);
 
-  hex
+  const infoCommand = hex
     .command("info")
     .description("list a package's versions, retirements and dependencies from a Hex repository")
     .argument("<name>", "package name")
-    .option("--repo <url>", "repository URL (http, https or file); default: HEX_MIRROR or https://repo.hex.pm")
-    .option("--repo-name <name>", "the repository's name, checked against every signed resource", "hexpm")
-    .option("--public-key <pem>", "the repository's public key (default: the hexpm key)")
-    .option("--allow-registry-rollback", "accept a package record that lost releases or retirements since the one verified before")
-    .option("--json", "print JSON")
-    .action(async (name: string, opts: { repo?: string; repoName: string; publicKey?: string; allowRegistryRollback?: boolean; json?: boolean }) => {
+    .option("--json", "print JSON");
+  addRepoOptions(infoCommand).action(async (name: string, opts: RepoOptions & { json?: boolean }) => {
       const repo = await repoFromOptions(opts);
       const info = await hexInfo(repo, name);
       if (opts.json) return printJson(info);
