@@ -72,6 +72,23 @@ test("toolchain show: --toolchain DIR and BEAMIX_TOOLCHAIN name the toolchain, w
   assert.match(text.stdout, /derivation hashes cover/);
 });
 
+test("toolchain list: the chosen toolchain, PATH's (here one that fails, named as such), what each hash covers, and the store's", async () => {
+  const r = await beamix(["toolchain", "list", "--json", "--toolchain", prefix, "--store", join(work, "no store")], { env: env({ PATH: fakePath }) });
+  assert.equal(r.code, 0, r.stderr);
+  const listed = JSON.parse(r.stdout) as { toolchains: { sources: string[]; error?: string; paths?: { erlRoot: string }; hashed?: Record<string, Record<string, string>> }[]; store: unknown };
+  const chosen = listed.toolchains.find((t) => t.sources.includes("--toolchain"))!;
+  assert.equal(chosen.paths!.erlRoot, system.paths.erlRoot);
+  assert.equal(chosen.hashed!.mix.elixirVersion, system.elixirVersion);
+  assert.equal(chosen.hashed!.rebar3.rebar3Version, system.rebar3Version);
+  const onPath = listed.toolchains.find((t) => t.sources.includes("PATH"))!;
+  assert.match(onPath.error!, /the wrong erl/);
+  assert.equal(listed.store, null, "no store is made by listing");
+  const text = await beamix(["toolchain", "list", "--store", join(work, "no store")], { env: env() });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`Erlang/OTP ${system.otpVersion.replaceAll(".", "\\.")} .*\\n +from +PATH`));
+  assert.match(text.stdout, /store: none yet/);
+});
+
 test("toolchain show: a chosen OTP root is the whole toolchain; --elixir and --rebar3 add the parts", async () => {
   const root = system.paths.erlRoot;
   const bare = JSON.parse((await beamix(["toolchain", "show", "--json", "--toolchain", root], { env: env() })).stdout);

@@ -66,3 +66,8 @@ export async function saveCachedToolchain(dir: string, key: FileStamp[], toolcha
     // a cache that cannot be written only costs time
   }
 }
+
+// Every toolchain detected before and still cached (newest first), for `beamix toolchain list`.
+export async function cachedToolchains(dir: string): Promise<Toolchain[]> {
+  return (await readCache(dir)).entries.map((e) => e.toolchain).filter(plausible);
+}
