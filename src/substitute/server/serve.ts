@@ -55,6 +55,9 @@ export interface ServeOptions {
   idleTimeoutMs?: number; // a socket with no traffic either way is closed (default 60 s)
   keepAliveTimeoutMs?: number; // an idle kept-alive connection is closed (default 5 s)
   log?: (line: string) => void; // one line per request
+  // Answers requests outside the cache layout (a dashboard, src/view/dashboard/): the status it
+  // sent, or undefined to leave the request to the cache.
+  pages?: (req: IncomingMessage, res: ServerResponse) => Promise<number | undefined>;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 2048;
@@ -246,6 +249,8 @@ export async function startSubstituteServer(opts: ServeOptions): Promise<Substit
 
   const idleTimeout = opts.idleTimeoutMs ?? 60_000;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    const page = await opts.pages?.(req, res);
+    if (page !== undefined) return page;
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
       res.end("method not allowed\n");
