@@ -71,7 +71,10 @@ export async function buildRegistry(opts: BuildRegistryOptions): Promise<BuildRe
       version,
       innerChecksum: Buffer.from(t.innerChecksum, "hex"),
       outerChecksum: Buffer.from(t.outerChecksum, "hex"),
-      dependencies: t.metadata.requirements.map((r) => ({
+      // Hex's tarball reader turns the requirements into a map keyed by package name, and the
+      // registry build walks that map: in name order (Erlang's order for maps of up to 32 keys;
+      // a release with more dependencies has a hash order this does not reproduce).
+      dependencies: [...t.metadata.requirements].sort((a, b) => byBytes(a.name, b.name)).map((r) => ({
         package: r.name,
         requirement: r.requirement,
         optional: r.optional,
