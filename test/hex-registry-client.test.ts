@@ -266,6 +266,7 @@ test("a signed record whose inner checksum differs from the tarball's is rejecte
     repo(server.url, cacheDir).tarball("vec_core", "0.3.0"),
     new RegExp(`has inner checksum ${CORE_INNER}, but the registry says ${"ab".repeat(32)} for vec_core 0\\.3\\.0$`),
     cacheDir,
+    ["vec_core.json"], // the signed record itself verified: kept (for offline use), the tarball not
   );
 });
 
