@@ -3,6 +3,7 @@
 // Every path a build can observe is the same whatever the host paths, so outputs that embed
 // paths (Elixir debug info, __ENV__, @external_resource) are the same on every machine.
 import { join } from "node:path";
+import { appLibDir } from "../store/item-layout.ts";
 
 // Inside the sandbox, each input's `lib/erlang/lib/<app>-<version>` is bound below this
 // directory, which is the one ERL_LIBS entry: the store's location never reaches the build.
@@ -47,5 +48,3 @@ export function buildLayout(root: string, app: string, version: string): BuildLa
   };
 }
 
-// <root>/lib/erlang/lib/<app>-<version>: a store item's (and an install's) library directory.
-export const appLibDir = (root: string, app: string, version: string): string => join(root, "lib", "erlang", "lib", `${app}-${version}`);

@@ -34,7 +34,7 @@ import { BeamixError } from "../errors.ts";
 import { readContents } from "../hex/unpack.ts";
 import { readTarball } from "../hex/tarball.ts";
 import { unpackTarball } from "../hex/unpack.ts";
-import { appLibDir } from "../builder/layout.ts";
+import { appLibDir } from "../store/item-layout.ts";
 import { buildSystemModule } from "../build-system/registry.ts";
 import { checkoutGitCommit, checkoutState } from "./git.ts";
 import { GIT_SCM_MODULE, HEX_SCM_MODULE, elixirScmManifest, hexManifest } from "./mix-files.ts";

@@ -8,11 +8,11 @@
 import { chmod, mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
+import { LIB_DIR } from "../store/item-layout.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { manifestJson, MANIFEST_FILE, type ProfileManifest } from "./manifest.ts";
 import { environmentScript, toolCommands, wrapperScript } from "./wrappers.ts";
 
-export const LIB_DIR = join("lib", "erlang", "lib");
 
 export interface GenerationContents {
   items: readonly { name: string; path: string }[]; // store items of the closure

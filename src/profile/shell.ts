@@ -9,7 +9,8 @@ import { constants, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { BeamixError } from "../errors.ts";
 import { closureItems, planClosure, realizeClosure, type ClosureOptions } from "./closure.ts";
-import { LIB_DIR, writeGeneration } from "./generation.ts";
+import { LIB_DIR } from "../store/item-layout.ts";
+import { writeGeneration } from "./generation.ts";
 
 export interface ShellOptions extends ClosureOptions {
   command?: readonly string[]; // default: $SHELL, else /bin/sh

@@ -26,7 +26,7 @@ import type { BuildInput, BuildLimits } from "../builder/build-package.ts";
 import { BuildLog } from "../builder/build-log.ts";
 import { makeScratchDir } from "../sandbox/scratch-dir.ts";
 import { UNSANDBOXED_WARNING } from "../sandbox/unsandboxed.ts";
-import { appLibDir } from "../builder/layout.ts";
+import { appLibDir } from "../store/item-layout.ts";
 import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import { compileEnvReads, readSetKey, type ConfigRead } from "../derivation/compile-env.ts";
