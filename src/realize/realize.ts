@@ -41,7 +41,7 @@ import { chainLengths, runDag, type DagOutcome } from "../util/dag-scheduler.ts"
 import { Semaphore } from "../util/semaphore.ts";
 import { EarlyDownloads } from "./early-downloads.ts";
 import { inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
-import { plainProgress, quietProgress, type Progress } from "./progress.ts";
+import { quietProgress, warningsOnlyProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/client/substituters.ts";
 import { compileEnvOf } from "../substitute/format/compile-env-hints.ts";
 
@@ -378,7 +378,7 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
     if (!sandbox.available) throw new BeamixError(sandboxUnavailableMessage(sandbox.reason));
   } else if (!warnedUnsandboxed.has(opts)) {
     warnedUnsandboxed.add(opts);
-    (opts.progress ?? plainProgress()).event({ type: "warning", message: `beamix: warning: --no-sandbox: ${UNSANDBOXED_WARNING}` });
+    (opts.progress ?? warningsOnlyProgress()).event({ type: "warning", message: `beamix: warning: --no-sandbox: ${UNSANDBOXED_WARNING}` });
   }
   // Named after this process, so the next run removes it if this one is killed.
   const tmp = await makeScratchDir(opts.workRoot ?? tmpdir(), "build", p.name);

@@ -4,8 +4,9 @@ import type { Command } from "commander";
 import { BeamixError } from "../../errors.ts";
 import { planBuild, type Plan } from "../../realize/plan.ts";
 import { realize, label, type RealizeResult } from "../../realize/realize.ts";
-import { defaultProgress } from "../../realize/progress.ts";
+import { defaultProgress } from "../progress-display.ts";
 import { failureLines } from "../../realize/failure-report.ts";
+import { addLoadPathOption } from "../definition-options.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
   addBuildOptions,
@@ -28,10 +29,10 @@ import { limitsFromOptions, type LimitOptions } from "../limit-options.ts";
 
 // The project a build is for: its compile-time config reaches exactly the packages that read it.
 export function addProjectOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option("--config <file>", "a Mix config file (config/config.exs) whose values packages read at compile time")
-    .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod")
-    .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
+    .option("--mix-env <env>", "MIX_ENV of the builds (deps build with prod, as Mix does)", "prod");
+  return addLoadPathOption(cmd);
 }
 
 export type PlanCliOptions = StoreOptions & RepoOptions & { json?: boolean; config?: string; mixEnv: string; loadPath: string[] };

@@ -4,7 +4,7 @@ import { UsageError } from "../../errors.ts";
 import { label, realize } from "../../realize/realize.ts";
 import { isIdentified } from "../../realize/plan.ts";
 import { failureLines } from "../../realize/failure-report.ts";
-import { defaultProgress } from "../../realize/progress.ts";
+import { defaultProgress } from "../progress-display.ts";
 import { challenge, formatChallengeItem, formatChallengeSummary } from "../../substitute/client/challenge.ts";
 import { addBuildOptions, addRepoOptions, addStoreOption, jobsFromOptions, substitutersFromOptions, timeoutFromOptions, toolchain, type BuildOptions } from "../context.ts";
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";

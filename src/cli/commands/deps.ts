@@ -10,7 +10,8 @@ import { openCache } from "../../substitute/backends/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/server/publish.ts";
 import { depsMixEnv, syncDeps, type DepsReport } from "../../deps/deps.ts";
 import { openCachedMixSession } from "../../deps/mix-answers.ts";
-import { defaultProgress, type Progress } from "../../realize/progress.ts";
+import { defaultProgress } from "../progress-display.ts";
+import type { Progress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
 import {
   addBuildOptions,
@@ -30,6 +31,7 @@ import {
 import { printJson, printLines } from "../output.ts";
 import { priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
+import { addLoadPathOption } from "../definition-options.ts";
 import { limitsFromOptions } from "../limit-options.ts";
 
 type DepsCliOptions = StoreOptions &
@@ -63,8 +65,8 @@ export function registerDepsCommands(program: Command): void {
     .option("--push", "then push the dependencies the project uses, with their compile-env hints, to the cache --to (for CI)")
     .option("--to <url>", "with --push: the cache (file:///dir, created if needed, or s3://bucket/prefix)")
     .option("--sign-with <secret-key>", "with --push: the secret key file that signs the records (beamix key generate)")
-    .option("--priority <n>", `with --push: priority written to a new cache's beamix-cache-info (default ${DEFAULT_PRIORITY})`, priorityOption)
-    .option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
+    .option("--priority <n>", `with --push: priority written to a new cache's beamix-cache-info (default ${DEFAULT_PRIORITY})`, priorityOption);
+  addLoadPathOption(deps);
   addStoreOption(deps);
   addRepoOptions(deps);
   addBuildOptions(deps);

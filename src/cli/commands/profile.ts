@@ -3,7 +3,7 @@
 import { realpath } from "node:fs/promises";
 import type { Command } from "commander";
 import { BeamixError, UsageError } from "../../errors.ts";
-import { defaultProgress } from "../../realize/progress.ts";
+import { defaultProgress } from "../progress-display.ts";
 import { openStore, defaultStoreDir, type Store } from "../../store/store.ts";
 import { changeProfile, type ChangeResult, type ProfileChange } from "../../profile/change.ts";
 import type { ClosureOptions } from "../../profile/closure.ts";
@@ -28,6 +28,7 @@ import {
 } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
 import { limitsFromOptions } from "../limit-options.ts";
+import { addLoadPathOption } from "../definition-options.ts";
 
 type ProfileOptions = StoreOptions & { profile?: string; json?: boolean };
 type ChangeCliOptions = ProfileOptions & RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] };
@@ -36,9 +37,6 @@ function addProfileOption(cmd: Command): Command {
   return cmd.option("-p, --profile <dir>", "the profile (default: <data dir>/profiles/default)");
 }
 
-function addDefinitionOption(cmd: Command): Command {
-  return cmd.option("-L, --load-path <dir>", "a directory of definition modules overriding automatic definitions (repeatable)", (d: string, acc: string[]) => [...acc, d], [] as string[]);
-}
 
 // The store a profile links to: the one its generations record, unless --store names another
 // (refused: the generations could not find their items there).
@@ -82,7 +80,7 @@ function changeCommand(program: Command, name: string, description: string, argu
   addProfileOption(cmd);
   addStoreOption(cmd);
   addRepoOptions(cmd);
-  addDefinitionOption(cmd);
+  addLoadPathOption(cmd);
   addBuildOptions(cmd);
   addSubstituterOptions(cmd);
   cmd.action(async (args: string[], opts: ChangeCliOptions) => {
@@ -192,7 +190,7 @@ export function registerProfileCommands(program: Command): void {
     .usage("[options] <spec...> [-- CMD ARGS...]");
   addStoreOption(shell);
   addRepoOptions(shell);
-  addDefinitionOption(shell);
+  addLoadPathOption(shell);
   addBuildOptions(shell);
   addSubstituterOptions(shell);
   shell.action(async function (this: Command, operands: string[], opts: StoreOptions & RepoOptions & BuildOptions & SubstituterOptions & { loadPath: string[] }) {

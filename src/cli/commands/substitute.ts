@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { BeamixError, UsageError } from "../../errors.ts";
 import { realize } from "../../realize/realize.ts";
-import { defaultProgress } from "../../realize/progress.ts";
+import { defaultProgress } from "../progress-display.ts";
 import { readPublicKeyFile, readSecretKeyFile, writeKeyPair } from "../../signing/keys.ts";
 import { authorizeKeys, readTrustedKeys, trustedKeysFile } from "../../config/trust.ts";
 import { openCache } from "../../substitute/backends/open-cache.ts";
