@@ -95,6 +95,9 @@ test("graph: dot with an edge per reference; html is one self-contained page wit
   const bad = await inA(["graph", "trellis", "--format", "png"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--format must be dot or html/);
+  const nowhere = await inA(["graph", "trellis", "-o", join(work, "no-such-dir", "g.dot")]);
+  assert.equal(nowhere.code, 1);
+  assert.equal(nowhere.stderr.trim(), `beamix: cannot write ${join(work, "no-such-dir", "g.dot")} (ENOENT)`);
 });
 
 test("why-depends: the chain from trellis to beacon; none from beacon to trellis (exit 1)", async () => {
@@ -132,6 +135,12 @@ test("weather: a full cache holds 5 of 5, a partial one 1 of 5 and names the res
 });
 
 test("build --dry-run: present in the built store; downloads with sizes from a cache; builds without one; nothing changes", async () => {
+  // A page or a link that cannot be written is said before anything is built.
+  for (const option of ["--timeline", "--root"]) {
+    const r = await run(["build", "trellis", option, join(work, "no-such-dir", "x"), "--store", join(work, "store-unwritten"), ...repoArgs()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^beamix: ${option} .*no-such-dir/x: cannot write in .*no-such-dir \\(ENOENT\\)\n$`));
+  }
   const present = json<{ present: number; build: number }>(await inA(["build", "trellis", "-n", "--json"]));
   assert.deepEqual([present.present, present.build], [5, 0]);
 

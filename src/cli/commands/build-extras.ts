@@ -1,6 +1,5 @@
 // What `beamix build -n`, `--root` and `--timeline` (and `beamix deps --timeline`) add to a
 // build, loaded only when asked for.
-import { writeFile } from "node:fs/promises";
 import type { Plan, PlannedPackage } from "../../realize/plan.ts";
 import type { RealizeResult } from "../../realize/realize.ts";
 import type { Store } from "../../store/store.ts";
@@ -13,6 +12,7 @@ import { timelinePage } from "../../view/timeline-page.ts";
 import type { Progress } from "../../realize/progress.ts";
 import { substitutersFromOptions, type SubstituterOptions } from "../context.ts";
 import { printJson, printLines } from "../output.ts";
+import { checkOutputPath, writeOutputFile } from "../output-file.ts";
 
 export async function printDryRun(plan: Plan, store: Store, toolchain: Toolchain, opts: SubstituterOptions & { json?: boolean }): Promise<void> {
   const say = (line: string) => void process.stderr.write(`beamix: ${line}\n`);
@@ -30,17 +30,23 @@ export async function printDryRun(plan: Plan, store: Store, toolchain: Toolchain
   ]);
 }
 
+export async function checkRootPath(path: string): Promise<void> {
+  await checkOutputPath(path, "--root");
+}
+
 export async function linkRoots(store: Store, path: string, roots: readonly PlannedPackage[], result: RealizeResult): Promise<void> {
   const items = roots.flatMap((p) => (result.items.has(p.name) ? [{ name: p.name, path: result.items.get(p.name)!.path }] : []));
   for (const link of await addResultLinks(store, path, items)) process.stderr.write(`${link} is a GC root (remove it to let beamix gc collect the item)\n`);
 }
 
-export function timelineRecorder() {
+// Checks where the page goes first: a build is not run for a page that cannot be written.
+export async function timelineRecorder(file: string) {
+  await checkOutputPath(file, "--timeline");
   const recorder = new TimelineRecorder();
   return {
     wrap: (p: Progress) => recorder.wrap(p),
-    async write(file: string, store: Store, items: readonly { name: string; version: string; drvHash: string; status: string }[], title: string) {
-      await writeFile(file, timelinePage(await recorder.finish(title, store, items)));
+    async write(store: Store, items: readonly { name: string; version: string; drvHash: string; status: string }[], title: string) {
+      await writeOutputFile(file, timelinePage(await recorder.finish(title, store, items)));
       process.stderr.write(`timeline written to ${file}\n`);
     },
   };

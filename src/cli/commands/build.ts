@@ -78,13 +78,14 @@ export function registerBuildCommands(program: Command): void {
     const { store, plan } = await planFromOptions(specs, opts);
     try {
       if (opts.dryRun) return await (await import("./build-extras.ts")).printDryRun(plan, store, tc, opts);
-      const timeline = opts.timeline ? (await import("./build-extras.ts")).timelineRecorder() : undefined;
+      const timeline = opts.timeline ? await (await import("./build-extras.ts")).timelineRecorder(opts.timeline) : undefined;
+      if (opts.root) await (await import("./build-extras.ts")).checkRootPath(opts.root);
       const common = { store, toolchain: tc, jobs: jobsFromOptions(opts), keepFailed: opts.keepFailed, sandbox: opts.sandbox, timeoutMs: timeoutFromOptions(opts), limits: limitsFromOptions(opts) };
       const progress = timeline ? timeline.wrap(await defaultProgress()) : await defaultProgress();
       const substituters = await substitutersFromOptions(opts, (message) => progress.event({ type: "warning", message }));
       const result = await realize(plan, { ...common, keepGoing: opts.keepGoing, progress, substituters, fallback: opts.fallback });
       reportRealize(plan, result, opts.json, substituters !== undefined);
-      if (timeline) await timeline.write(opts.timeline!, store, [...result.items.values()], `beamix build ${specs.join(" ")}`);
+      if (timeline) await timeline.write(store, [...result.items.values()], `beamix build ${specs.join(" ")}`);
       if (opts.root) await (await import("./build-extras.ts")).linkRoots(store, opts.root, rootsOf(plan), result);
       if (result.failed.length || result.skipped.length) process.exitCode = 1;
       if (opts.check && !result.failed.length) {

@@ -87,7 +87,7 @@ export function registerDepsCommands(program: Command): void {
       const store = await openStoreFromOptions(opts);
       try {
         // With --json, stdout is the result; warnings (rejected substitutes) still go to stderr.
-        const timeline = opts.timeline ? (await import("./build-extras.ts")).timelineRecorder() : undefined;
+        const timeline = opts.timeline ? await (await import("./build-extras.ts")).timelineRecorder(opts.timeline) : undefined;
         const shown = opts.json ? warningsOnly() : await defaultProgress();
         const progress = timeline ? timeline.wrap(shown) : shown;
         const warn = (line: string) => progress.event({ type: "warning", message: line });
@@ -123,7 +123,7 @@ export function registerDepsCommands(program: Command): void {
         const ok = report.failed.length === 0 && report.skipped.length === 0;
         // Whose deps-… GC roots these are, for beamix roots (src/inspect/projects.ts).
         if (!opts.check) await (await import("../../inspect/projects.ts")).noteProject(store, report.project.dir, report.project.mixEnv);
-        if (timeline) await timeline.write(opts.timeline!, store, report.items, `beamix deps ${report.project.dir}`);
+        if (timeline) await timeline.write(store, report.items, `beamix deps ${report.project.dir}`);
         let pushed: PublishResult | undefined;
         if (push && ok) {
           pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {

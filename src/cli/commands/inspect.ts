@@ -1,6 +1,5 @@
 // `beamix size`, `beamix graph`, `beamix why-depends`, `beamix weather`, `beamix roots`: looking at
 // what the store holds (src/inspect/).
-import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { BeamixError, UsageError } from "../../errors.ts";
@@ -10,6 +9,7 @@ import { addRepoOptions, addStoreOption, addSubstituterOptions, openStoreFromOpt
 import { addProjectOptions, planFromOptions, rootsOf, SPEC_HELP, type PlanCliOptions } from "./build.ts";
 import { addToolchainOptions } from "../toolchain-options.ts";
 import { printJson, printLines } from "../output.ts";
+import { writeOutputFile } from "../output-file.ts";
 import { formatBytes } from "../../inspect/closure.ts";
 import { closureSizes } from "../../inspect/size.ts";
 import { closureGraph, graphToDot } from "../../inspect/graph.ts";
@@ -98,7 +98,7 @@ export function registerInspectCommands(program: Command): void {
       return withItems(specs, opts, async (store, items) => {
         const g = closureGraph(store, items);
         const text = opts.json ? JSON.stringify(g, null, 2) + "\n" : opts.format === "dot" ? graphToDot(g) : graphPage(g, specs.join(" "));
-        if (opts.output) await writeFile(opts.output, text);
+        if (opts.output) await writeOutputFile(opts.output, text);
         else process.stdout.write(text);
       });
     });
