@@ -10,14 +10,26 @@ type Registrar = (program: Command) => void;
 const GROUPS: { commands: string[]; load: () => Promise<Registrar> }[] = [
   { commands: ["build", "path", "log"], load: async () => (await import("./commands/build.ts")).registerBuildCommands },
   { commands: ["install", "remove", "upgrade", "profile", "shell"], load: async () => (await import("./commands/profile.ts")).registerProfileCommands },
-  { commands: ["deps"], load: async () => (await import("./commands/deps.ts")).registerDepsCommands },
+  {
+    commands: ["deps"],
+    load: async () => {
+      const [{ registerDepsCommands }, { registerDepsTree }] = await Promise.all([import("./commands/deps.ts"), import("./commands/lock.ts")]);
+      return (program) => (registerDepsCommands(program), registerDepsTree(program));
+    },
+  },
   { commands: ["key", "publish", "serve"], load: async () => (await import("./commands/substitute.ts")).registerSubstituteCommands },
   { commands: ["challenge"], load: async () => (await import("./commands/challenge.ts")).registerChallengeCommands },
   { commands: ["size", "graph", "why-depends", "weather", "roots"], load: async () => (await import("./commands/inspect.ts")).registerInspectCommands },
   { commands: ["gc", "verify"], load: async () => (await import("./commands/store.ts")).registerStoreCommands },
   { commands: ["import"], load: async () => (await import("./commands/import.ts")).registerImportCommands },
   { commands: ["hex"], load: async () => (await import("./commands/hex.ts")).registerHexCommands },
-  { commands: ["lock"], load: async () => (await import("./commands/lock.ts")).registerLockCommands },
+  {
+    commands: ["lock", "outdated", "audit"],
+    load: async () => {
+      const { registerLockCommands, registerLockReports } = await import("./commands/lock.ts");
+      return (program) => (registerLockCommands(program), registerLockReports(program));
+    },
+  },
   { commands: ["repo"], load: async () => (await import("./commands/repo.ts")).registerRepoCommands },
   { commands: ["toolchain"], load: async () => (await import("./commands/toolchain.ts")).registerToolchainCommands },
 ];
