@@ -2,9 +2,10 @@
 // above it, never a sibling of its own layer), so the design reads bottom-up and no two folders
 // depend on each other. `npm test` runs this check; docs/ARCHITECTURE.md explains each layer.
 const LAYERS = [
-  ["util", "erlang", "elixir", "signing", "build-system"], // bytes, terms, versions, signatures, build-system facts
+  ["util", "erlang", "signing", "build-system"], // bytes, Erlang terms, signatures, build-system facts
+  ["elixir"], //                               Elixir's versions, requirements and literal data
   ["config", "hex"], //                        where things live and who is trusted; Hex's formats
-  ["toolchain", "repos"], //                   the Erlang/Elixir/rebar3 in use; configured Hex repositories
+  ["toolchain", "repos", "native"], //         the Erlang/Elixir/rebar3 in use; configured Hex repositories; host libraries and ELF facts
   ["derivation", "resolve"], //                what a package build is; which versions a closure takes
   ["store", "mix"], //                         the content-addressed store; mix.lock
   ["sandbox"], //                              isolated processes

@@ -15,6 +15,7 @@ import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { buildTarball } from "../hex/tarball.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { lockEntryRepo } from "../mix/lock.ts";
+import { systemInputsOfTarball } from "../native/detect.ts";
 import { definitionFromHexRelease, validateDefinition, type Definition } from "../derivation/definition.ts";
 import { buildSystemGuessedByMix, buildSystemOfMixManager, type BuildSystem } from "../build-system/registry.ts";
 import { applyOverride, loadDefinitionDirs } from "../derivation/definition-file.ts";
@@ -89,6 +90,9 @@ export async function planFromLock(closure: DepsClosure, opts: LockPlanOptions):
           outerChecksum: t.outerChecksum,
           dependencies: inputDeps.map((a) => ({ package: nameOf.get(a)!, app: a, optional: optionalOf(a), repository: repoOf(a) })),
         });
+        // The same system inputs as `beamix build` finds, so both give the build one identity.
+        const system = systemInputsOfTarball(t.bytes, t.metadata);
+        if (system.length > 0) definition.systemInputs = system;
         pkg = { name: lock.package, version: lock.version, app: node.app, repo: repoName, node, definition, deps: [], source: { kind: "hex", repo }, tarball: t.bytes };
         if (t.metadata.app !== node.app) throw new BeamixError(`mix.lock: ${lock.package} ${lock.version} is locked as app ${node.app}, but its metadata says app ${t.metadata.app}`);
       } else {

@@ -12,6 +12,7 @@ import { basisHashOf, restrictConfig, sortReads, type ConfigRead } from "./compi
 import { createDerivation, derivationHash, derivationIdentity, type Derivation } from "./derivation.ts";
 import type { Definition } from "./definition.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
+import type { SystemInputFound } from "../native/system-inputs.ts";
 
 export interface FinalIdentity {
   derivation: Derivation;
@@ -35,10 +36,11 @@ export interface IdentityOptions {
   toolchain: ToolchainFacts;
   inputs: ReadonlyMap<string, string>; // final derivation hashes of the inputs present
   projectConfig?: CompileConfig;
+  system?: readonly SystemInputFound[]; // the definition's system inputs as found on this host
 }
 
 export function packageIdentity(opts: IdentityOptions): PackageIdentity {
-  const created = createDerivation({ definition: opts.definition, toolchain: opts.toolchain, inputs: opts.inputs });
+  const created = createDerivation({ definition: opts.definition, toolchain: opts.toolchain, inputs: opts.inputs, system: opts.system });
   const basis: Derivation = { ...created, compileConfig: {} };
   const configured = mergeConfig(created.definition.arguments.compileConfig, opts.projectConfig ?? {});
   for (const app of Object.keys(configured)) if (Object.keys(configured[app]).length === 0) delete configured[app];

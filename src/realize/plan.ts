@@ -21,6 +21,8 @@ import type { ConfigRead } from "../derivation/compile-env.ts";
 import { packageIdentity } from "../derivation/identity.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
+import { probeSystemInputs } from "../native/system-inputs.ts";
+import { systemInputsOfTarball } from "../native/detect.ts";
 import type { Store } from "../store/store.ts";
 
 // Where a package's source comes from: a repository (fetched and verified on demand) or bytes
@@ -166,14 +168,14 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   );
 
   // Every definition needs its release's metadata (build tools, files), which lives in the tarball.
-  const metadata = new Map<string, { metadata: HexMetadata; source: SourceRef }>();
+  const metadata = new Map<string, { metadata: HexMetadata; source: SourceRef; tarball: Uint8Array }>();
   await Promise.all(
     [...resolution.packages.values()].map(async (p) => {
       const local = locals.get(p.name);
-      if (local) return metadata.set(p.name, { metadata: local.metadata, source: { kind: "local", tarball: local.tarball, origin: local.origin } });
+      if (local) return metadata.set(p.name, { metadata: local.metadata, source: { kind: "local", tarball: local.tarball, origin: local.origin }, tarball: local.tarball });
       const repo = opts.repos.get(p.repo)!;
       const fetched = await repo.tarball(p.name, p.version);
-      metadata.set(p.name, { metadata: fetched.metadata, source: { kind: "hex", repo } });
+      metadata.set(p.name, { metadata: fetched.metadata, source: { kind: "hex", repo }, tarball: fetched.bytes });
     }),
   );
 
@@ -183,7 +185,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     if (done) return done;
     if (path.includes(name)) throw new BeamixError(`dependency cycle: ${[...path, name].join(" → ")}`);
     const r = resolution.packages.get(name)!;
-    const { metadata: meta, source } = metadata.get(name)!;
+    const { metadata: meta, source, tarball } = metadata.get(name)!;
     const automatic = definitionFromHexRelease(meta, {
       repo: r.repo,
       innerChecksum: r.release.innerChecksum,
@@ -192,6 +194,10 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     });
     if (opts.mixEnv) automatic.arguments.mixEnv = opts.mixEnv;
     const override = overrides.get(name);
+    if (override?.kind !== "definition") {
+      const system = systemInputsOfTarball(tarball, meta);
+      if (system.length > 0) automatic.systemInputs = system;
+    }
     const definition = override ? await applyOverride(override, automatic) : automatic;
     if (definition.source.type === "hex" && automatic.source.type === "hex" && definition.source.innerChecksum !== automatic.source.innerChecksum) {
       throw new BeamixError(`${override!.file}: source checksum ${definition.source.innerChecksum} does not match the registry's ${automatic.source.innerChecksum} for ${name} ${r.version}`);
@@ -223,7 +229,11 @@ export async function identifyKnown(plan: Plan, toolchain: Toolchain, store: Sto
     if (isIdentified(p)) continue;
     const inputs = p.deps.map((d) => plan.packages.get(d)!);
     if (!inputs.every(isIdentified)) continue;
-    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig });
+    // A missing system input leaves the package unidentified; realizing it says which is missing.
+    const declared = p.definition.systemInputs;
+    const system = declared ? await probeSystemInputs(declared, p.name).catch(() => undefined) : undefined;
+    if (declared && !system) continue;
+    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig, system });
     const candidates = id.configDependent ? await index.readSets(id.basisHash) : [[]];
     for (const reads of candidates) {
       const f = id.final(reads);

@@ -34,6 +34,8 @@ import type { Derivation } from "../derivation/derivation.ts";
 import { packageIdentity, type FinalIdentity, type PackageIdentity } from "../derivation/identity.ts";
 import { derivationToJson } from "../derivation/serialize.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
+import { probeSystemInputs } from "../native/system-inputs.ts";
+import { nativeFactsOfTree } from "../native/native-facts.ts";
 import type { Store, TreeHash } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
@@ -218,7 +220,15 @@ class Realization {
   private async realizeOne(p: PlannedPackage): Promise<RealizedItem> {
     const { store } = this;
     const inputs = new Map(p.deps.map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
-    const id = packageIdentity({ definition: p.definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig });
+    // Host libraries are looked for before anything else: a missing one fails here, in one line.
+    const declared = p.definition.systemInputs;
+    const system = declared
+      ? await probeSystemInputs(declared, label(p)).catch((err: unknown) => {
+          this.progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
+          throw err;
+        })
+      : undefined;
+    const id = packageIdentity({ definition: p.definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, system });
     const found = await this.lookup(p, id);
     if (found) {
       this.progress.event({ type: "done", label: label(p), result: "present", ms: 0 });
@@ -350,7 +360,9 @@ class Realization {
       try {
         const outcome = await buildOne(this.plan, self, staging, this.opts);
         const f = id.final(await readsOfTree(staging, p));
-        await this.register(p, id, f, staging, { references: outcome.references, deriver: {} });
+        // What its native code needs from the host, for whoever substitutes it later.
+        const native = await nativeFactsOfTree(staging);
+        await this.register(p, id, f, staging, { references: outcome.references, deriver: native ? { native } : {} });
         if (f.drvHash !== id.build.drvHash) {
           const log = await store.readLog(id.build.drvHash);
           if (log !== undefined) await store.writeLog(f.drvHash, log);

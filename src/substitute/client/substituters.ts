@@ -15,6 +15,7 @@ import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../../errors.ts";
 import type { Store, StoreItem, TreeHash } from "../../store/store.ts";
+import { removeTree } from "../../store/perms.ts";
 import { derivationHash, type Derivation } from "../../derivation/derivation.ts";
 import { derivationFromJson, derivationToJson } from "../../derivation/serialize.ts";
 import { checkArchiveSize, unpackArchive } from "../format/archive.ts";
@@ -26,6 +27,7 @@ import { CACHE_INFO_KEY, recordKey } from "../format/layout.ts";
 import { openCache } from "../backends/open-cache.ts";
 import { readHint } from "../format/compile-env-hints.ts";
 import type { ConfigRead } from "../../derivation/compile-env.ts";
+import { loadProblems, nativeFactsOfTree, treeLoadProblems, type NativeFacts } from "../../native/native-facts.ts";
 import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "../format/record.ts";
 
 export interface SubstitutersConfig {
@@ -48,7 +50,8 @@ export interface WantedItem {
 
 export type SubstituteAttempt =
   // references: store paths; tree: the restored tree's hash and size (verified against the record)
-  | { status: "substituted"; url: string; record: SubstituteRecord; references: string[]; tree: TreeHash }
+  // native: what the restored tree's ELF files need (src/native/native-facts.ts), when it has any
+  | { status: "substituted"; url: string; record: SubstituteRecord; references: string[]; tree: TreeHash; native?: NativeFacts }
   | { status: "absent" } // no cache has a trusted record of it
   | { status: "failed"; message: string }; // trusted records exist, but no download could be verified
 
@@ -226,9 +229,10 @@ export class Substituters {
   }
 
   // The candidates that may be tried, in order: records that parsed, name the wanted item (when
-  // given; else the first trusted record decides) and carry enough trusted signatures. Every other
-  // candidate is reported, once, as one line.
-  private screen(candidates: readonly Candidate[], want: string | undefined, what: string, report: (line: string) => void): Trusted[] {
+  // given; else the first trusted record decides), carry enough trusted signatures and whose
+  // native code can load on this host as far as the record says. Every other candidate is
+  // reported, once, as one line.
+  private async screen(candidates: readonly Candidate[], want: string | undefined, what: string, report: (line: string) => void): Promise<Trusted[]> {
     const ok: Trusted[] = [];
     for (const c of candidates) {
       const from = c.cache.backend.url;
@@ -243,7 +247,12 @@ export class Substituters {
         continue;
       }
       const trust = verifyRecord(r, this.trustedKeys, this.requireSigs);
-      if (!trust.ok) reject(trust.reason);
+      if (!trust.ok) {
+        reject(trust.reason);
+        continue;
+      }
+      const unloadable = await loadProblems(r.needed ?? [], r.glibc);
+      if (unloadable.length > 0) reject(`${unloadable.join("; ")}; building it instead`);
       else ok.push({ cache: c.cache, record: r });
     }
     return ok;
@@ -260,7 +269,15 @@ export class Substituters {
             ? r.references.map((ref) => join(store.dir, ref))
             : await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
         await this.download(cache.backend, r, staging);
-        return { status: "substituted", url: from, record: r, references, tree: { hash: r.narHash, size: r.narSize } };
+        // The record's Needed and Glibc lines are not signed: the tree's own ELF files decide.
+        const unloadable = await treeLoadProblems(staging);
+        if (unloadable.length > 0) {
+          await removeTree(staging);
+          await mkdir(staging, { mode: 0o755 });
+          throw new BeamixError(`${unloadable.join("; ")}; building it instead`);
+        }
+        const native = await nativeFactsOfTree(staging);
+        return { status: "substituted", url: from, record: r, references, tree: { hash: r.narHash, size: r.narSize }, ...(native ? { native } : {}) };
       } catch (err) {
         report(`cannot substitute ${label(r)} from ${from}: ${errorMessage(err)}`);
       }
@@ -273,7 +290,7 @@ export class Substituters {
   // empty, if this does not succeed). References missing from the store are substituted first.
   async fetchInto(store: Store, wanted: WantedItem, staging: string, ctx: CallContext = {}): Promise<SubstituteAttempt> {
     const report = ctx.report ?? this.report;
-    const trusted = this.screen(await this.query(wanted.drvHash, report), itemName(wanted), label(wanted), report);
+    const trusted = await this.screen(await this.query(wanted.drvHash, report), itemName(wanted), label(wanted), report);
     return this.tryCandidates(store, trusted, staging, ctx, report);
   }
 
@@ -326,7 +343,7 @@ export class Substituters {
     const report = opts.report ?? this.report;
     const existing = store.queryByDrvHash(drvHash);
     if (existing && (opts.item === undefined || existing.path === join(store.dir, opts.item))) return existing;
-    const trusted = this.screen(await this.query(drvHash, report), opts.item, opts.item ?? drvHash, report);
+    const trusted = await this.screen(await this.query(drvHash, report), opts.item, opts.item ?? drvHash, report);
     if (trusted.length === 0) return undefined;
     const r = trusted[0].record;
     const { item } = await store.ensureItem({ drvHash, name: r.name, version: r.version }, async (staging) => {
@@ -341,8 +358,9 @@ export class Substituters {
 // What the store records as the deriver of a substituted item: where it came from, and the
 // derivation when it is known to be the right one (the caller's own, or the record's when it
 // hashes to the signed derivation hash).
-export function substitutedDeriver(got: { url: string; record: SubstituteRecord }, derivation?: Derivation): Record<string, unknown> {
+export function substitutedDeriver(got: { url: string; record: SubstituteRecord; native?: NativeFacts }, derivation?: Derivation): Record<string, unknown> {
   const deriver: Record<string, unknown> = { drvHash: got.record.drvHash, substitutedFrom: got.url };
+  if (got.native) deriver.native = got.native;
   let d: Derivation | undefined = derivation;
   if (!d && got.record.deriver) {
     try {

@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { BeamixError } from "../../errors.ts";
 import type { StoreItem } from "../../store/store.ts";
 import type { ArchiveInfo } from "./archive.ts";
-import { formatRecord, MAX_RECORD_BYTES, type SubstituteRecord } from "./record.ts";
+import { formatRecord, GLIBC_RE, LIBRARY_RE, MAX_RECORD_BYTES, type SubstituteRecord } from "./record.ts";
 
 // Past this, the (informative) Deriver line is left out so records stay small.
 const MAX_DERIVER_BYTES = 32 * 1024;
@@ -14,6 +14,7 @@ const SIGNATURES_ROOM = 1024;
 
 interface DeriverShape {
   derivation?: { toolchain?: Record<string, unknown> };
+  native?: { needed?: unknown; glibc?: unknown }; // src/native/native-facts.ts
 }
 
 const TOOLCHAIN_KEYS: [string, string][] = [
@@ -56,6 +57,9 @@ export function recordForItem(item: StoreItem, archive: ArchiveInfo, url: string
   };
   const tc = toolchainLine(deriver.derivation?.toolchain);
   if (tc) record.toolchain = tc;
+  const native = deriver.native;
+  if (native && Array.isArray(native.needed) && native.needed.every((n) => typeof n === "string" && LIBRARY_RE.test(n))) record.needed = [...native.needed].sort();
+  if (native && typeof native.glibc === "string" && GLIBC_RE.test(native.glibc)) record.glibc = native.glibc;
   if (derivation && Buffer.byteLength(derivation) <= MAX_DERIVER_BYTES) record.deriver = derivation;
   // Clients refuse a record over MAX_RECORD_BYTES: leave the Deriver out when it would not fit,
   // and refuse here, with the reason, a record that cannot fit at all.

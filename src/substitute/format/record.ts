@@ -12,6 +12,8 @@
 //   NarSize: 5678                                  serialization (src/store/nar.ts): the store's narHash
 //   References: <item> <item>                      items it needs, as <drv hash>-<name>-<version>, sorted
 //   Toolchain: otp=25 otp-version=25.2.3 …         optional, informative
+//   Needed: libyaml-0.so.2 libc.so.6               optional: shared libraries its native code needs
+//   Glibc: 2.14                                    optional: the highest glibc symbol version it needs
 //   Deriver: {"definition":…}                      optional: the derivation as JSON, informative
 //   Sig: <key name>:<base64>                       zero or more Ed25519 signatures
 //
@@ -20,7 +22,9 @@
 // between caches holding the same item (URL, compression, file hash):
 //   beamix-substitute-1;<item>;sha256:<NarHash hex>;<NarSize>;<References sorted, comma-joined>
 // The archive's file hash is not signed: the client checks it against the record to fail early,
-// and then checks the decompressed tree against the signed NarHash and NarSize.
+// and then checks the decompressed tree against the signed NarHash and NarSize. Needed and Glibc
+// are not signed either: they let a client refuse native code that cannot load on its host
+// before downloading it, and the client checks the downloaded tree's own ELF files again.
 //
 // Readers ignore keys they do not know (later formats may add some) and refuse duplicates,
 // malformed values and missing required keys.
@@ -43,6 +47,8 @@ export interface SubstituteRecord {
   narSize: number;
   references: string[]; // item names, sorted
   toolchain?: string;
+  needed?: string[]; // shared libraries (ELF DT_NEEDED) from outside the item, sorted
+  glibc?: string;
   deriver?: string;
   signatures: string[];
 }
@@ -54,6 +60,8 @@ const VERSION_RE = /^[A-Za-z0-9_.+-]{1,100}$/;
 export const ITEM_NAME_RE = /^([0-9a-z]{16,64})-[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 const HASH_RE = /^sha256:([0-9a-f]{64})$/;
 const SIZE_RE = /^(0|[1-9][0-9]{0,15})$/;
+export const LIBRARY_RE = /^[A-Za-z0-9_.+-]{1,200}$/;
+export const GLIBC_RE = /^[0-9]{1,4}(\.[0-9]{1,4}){1,3}$/;
 
 export const itemName = (r: Pick<SubstituteRecord, "drvHash" | "name" | "version">): string => `${r.drvHash}-${r.name}-${r.version}`;
 
@@ -77,6 +85,8 @@ export function formatRecord(r: SubstituteRecord): string {
     `References: ${[...r.references].sort(byBytes).join(" ")}`,
   ];
   if (r.toolchain !== undefined) lines.push(`Toolchain: ${r.toolchain}`);
+  if (r.needed !== undefined) lines.push(`Needed: ${r.needed.join(" ")}`);
+  if (r.glibc !== undefined) lines.push(`Glibc: ${r.glibc}`);
   if (r.deriver !== undefined) lines.push(`Deriver: ${r.deriver}`);
   for (const s of r.signatures) lines.push(`Sig: ${s}`);
   for (const l of lines) {
@@ -139,6 +149,13 @@ export function parseRecord(text: string, origin: string): SubstituteRecord {
     signatures,
   };
   if (fields.has("Toolchain")) record.toolchain = get("Toolchain");
+  if (fields.has("Needed")) {
+    const text = get("Needed").trim();
+    const needed = text === "" ? [] : text.split(/ +/);
+    for (const n of needed) if (!LIBRARY_RE.test(n)) throw bad(`invalid Needed library ${JSON.stringify(n.slice(0, 80))}`);
+    record.needed = needed;
+  }
+  if (fields.has("Glibc")) record.glibc = check("Glibc", GLIBC_RE);
   if (fields.has("Deriver")) record.deriver = get("Deriver");
   if (record.references.includes(itemName(record))) throw bad("the item references itself");
   return record;
