@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BeamixError } from "../src/errors.ts";
 import { atom, bin, int, list, map, tuple, type Term } from "../src/erlang/term.ts";
-import { inspectAtom, inspectElixir, parseElixirLiteral } from "../src/mix/elixir-literal.ts";
+import { inspectAtom, inspectElixir } from "../src/elixir/inspect.ts";
+import { parseElixirLiteral } from "../src/elixir/literal.ts";
 import { formatMixLock, parseMixLock, readMixLockFile, type HexLockEntry, type MixLock, type MixLockEntry } from "../src/mix/lock.ts";
 
 const VECTORS = join(import.meta.dirname, "vectors", "hex");

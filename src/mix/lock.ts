@@ -17,7 +17,8 @@ import { readFile, readlink } from "node:fs/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { compareCodePoints } from "../erlang/order.ts";
 import type { Term } from "../erlang/term.ts";
-import { inspectElixir, parseElixirLiteral } from "./elixir-literal.ts";
+import { inspectElixir } from "../elixir/inspect.ts";
+import { parseElixirLiteral } from "../elixir/literal.ts";
 
 export interface LockDep {
   app: string; // OTP application name
