@@ -24,7 +24,7 @@ import { describeToolchain, type Toolchain } from "../toolchain/detect.ts";
 import { CONFIG_EXS_TEXT, CONFIG_TERMS_FILE, compileConfigTermsText } from "./compile-config.ts";
 import { buildEnvironment, environmentFileText, shellQuote } from "./environment.ts";
 import { appLibDir } from "../store/item-layout.ts";
-import { buildLayout, SANDBOX_INPUTS_DIR, type BuildLayout } from "./layout.ts";
+import { buildLayout, SANDBOX_BUILD_INPUTS_DIR, SANDBOX_INPUTS_DIR, type BuildLayout } from "./layout.ts";
 import { applyOverrides, PATCH_FILE, standardPhases, type Command, type Phase, type RecipeContext, type RecipeInput, type SystemRecipe } from "./phases.ts";
 import { CONFIG_EXS_FILE, STANDIN_FILE } from "./recipes/mix.ts";
 import { RECIPES } from "./recipes/registry.ts";
@@ -37,6 +37,7 @@ export interface BuildInput {
   version: string;
   storePath: string; // store item root: lib/erlang/lib/<app>-<version>/ holds ebin, priv, include
   direct: boolean;
+  requires?: string[]; // a build input's: the applications of its own inputs
 }
 
 export interface BuildRequest {
@@ -44,6 +45,9 @@ export interface BuildRequest {
   drvHash: string;
   sourceDir: string; // unpacked package source; copied, never written
   inputs: BuildInput[]; // the whole input closure (transitive), direct ones flagged
+  // Build-only inputs (rebar3 plugins) and their input closures: bound apart from the inputs,
+  // never on ERL_LIBS; the recipe hands them to its build tool.
+  buildInputs?: BuildInput[];
   compileConfig: CompileConfig; // merged: this package's effective config + its input closure's
   toolchain: Toolchain;
   outDir: string; // existing empty staging directory; gets lib/erlang/lib/<app>-<version>/
@@ -120,16 +124,16 @@ interface ResolvedInput extends BuildInput {
   libDir: string; // the same, as the build sees it
 }
 
-async function resolveInputs(req: BuildRequest): Promise<ResolvedInput[]> {
+async function resolveInputs(req: BuildRequest, given: readonly BuildInput[] = req.inputs, sandboxDir = SANDBOX_INPUTS_DIR): Promise<ResolvedInput[]> {
   const seen = new Map<string, string>();
   const out: ResolvedInput[] = [];
-  for (const i of req.inputs) {
+  for (const i of given) {
     const other = seen.get(i.app);
     if (other !== undefined) throw new PhaseFailure("setup", `inputs ${other} and ${i.name} ${i.version} both provide application ${i.app}`);
     seen.set(i.app, `${i.name} ${i.version}`);
     const hostLib = appLibDir(resolve(i.storePath), i.app, i.version);
     if (!(await isDir(join(hostLib, "ebin")))) throw new PhaseFailure("setup", `input ${i.name} ${i.version} has no ${hostLib}/ebin`);
-    const libDir = req.sandbox ? `${SANDBOX_INPUTS_DIR}/${i.app}-${i.version}` : hostLib;
+    const libDir = req.sandbox ? `${sandboxDir}/${i.app}-${i.version}` : hostLib;
     out.push({ ...i, hostLib, libDir });
   }
   return out;
@@ -161,7 +165,7 @@ async function writeHelpers(req: BuildRequest, host: BuildLayout): Promise<void>
 
 // Paths of this host whose appearance in an output means the output depends on where it was built.
 async function hostPaths(req: BuildRequest): Promise<string[]> {
-  const paths = [req.workDir, ...req.inputs.map((i) => i.storePath), ...req.readOnlyDirs];
+  const paths = [req.workDir, ...[...req.inputs, ...(req.buildInputs ?? [])].map((i) => i.storePath), ...req.readOnlyDirs];
   const out = new Set<string>();
   for (const p of paths) {
     out.add(resolve(p));
@@ -231,15 +235,16 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
   try {
     if (req.signal?.aborted) throw new PhaseFailure("setup", "build cancelled");
     const inputs = await resolveInputs(req);
+    const buildInputs = await resolveInputs(req, req.buildInputs ?? [], SANDBOX_BUILD_INPUTS_DIR);
     const recipeInputs: RecipeInput[] = inputs.map((i) => ({ app: i.app, version: i.version, libDir: i.libDir, direct: i.direct }));
     const erlLibs = req.sandbox ? (inputs.length > 0 ? [SANDBOX_INPUTS_DIR] : []) : [...new Set(inputs.map((i) => dirname(i.hostLib)))];
     env = buildEnvironment({ layout, toolchain: req.toolchain, erlLibs, mixEnv: def.arguments.mixEnv, declared: req.derivation.env });
     const binds: (string | Bind)[] = [...req.toolchain.readOnlyBinds, ...req.readOnlyDirs.map((d) => resolve(d))];
-    if (req.sandbox) for (const i of inputs) binds.push({ source: i.hostLib, target: i.libDir });
+    if (req.sandbox) for (const i of [...inputs, ...buildInputs]) binds.push({ source: i.hostLib, target: i.libDir });
 
     let phases: Phase[];
     try {
-      const ctx: RecipeContext = { app: def.app, version: def.version, mixEnv: def.arguments.mixEnv, check: def.arguments.check, layout, inputs: recipeInputs, toolchain: req.toolchain };
+      const ctx: RecipeContext = { app: def.app, version: def.version, mixEnv: def.arguments.mixEnv, check: def.arguments.check, layout, inputs: recipeInputs, buildInputs: buildInputs.map((i) => ({ app: i.app, version: i.version, libDir: i.libDir, direct: i.direct, requires: i.requires ?? [] })), toolchain: req.toolchain };
       phases = applyOverrides(standardPhases(RECIPES[req.derivation.definition.buildSystem](ctx), def.arguments.patches, def.arguments.check, layout), def.arguments.phases, `definition of ${label}`);
     } catch (err) {
       throw new PhaseFailure("setup", errorMessage(err));
@@ -250,6 +255,7 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
     log(req.sandbox ? `beamix: sandboxed (bwrap): build directory at ${layout.root}, inputs at ${SANDBOX_INPUTS_DIR}, no network\n` : UNSANDBOXED_NOTE);
     log(`beamix: limits: ${describeLimits(limits, req.sandbox ? ["memory", "processes", "disk"] : ["memory", "disk"])}${req.sandbox ? "" : " (processes are not limited without a sandbox)"}\n`);
     log(`beamix: inputs: ${inputs.length === 0 ? "none" : inputs.map((i) => `${i.app}-${i.version}${i.direct ? "" : " (transitive)"}`).join(", ")}\n`);
+    if (buildInputs.length > 0) log(`beamix: build inputs: ${buildInputs.map((i) => `${i.app}-${i.version}${i.direct ? "" : " (transitive)"}`).join(", ")}\n`);
     log(`beamix: phases: ${phases.map((p) => p.name).join(", ")}\n`);
 
     await removeTree(buildDir); // a leftover of an earlier attempt

@@ -8,6 +8,8 @@ import { appLibDir } from "../store/item-layout.ts";
 // Inside the sandbox, each input's `lib/erlang/lib/<app>-<version>` is bound below this
 // directory, which is the one ERL_LIBS entry: the store's location never reaches the build.
 export const SANDBOX_INPUTS_DIR = "/inputs";
+// Build-only inputs (rebar3 plugins) are bound below this one, which is not on ERL_LIBS.
+export const SANDBOX_BUILD_INPUTS_DIR = "/build-inputs";
 
 // Names inside the build directory.
 export const SOURCE_DIR = "source"; // the package copy; the working directory of every tool

@@ -37,6 +37,11 @@ export interface RecipeInput {
   direct: boolean;
 }
 
+// A build-only input (a rebar3 plugin or one of its inputs) as the build sees it.
+export interface RecipeBuildInput extends RecipeInput {
+  requires: string[]; // the applications of its own inputs
+}
+
 // What a build system's recipe is made from.
 export interface RecipeContext {
   app: string;
@@ -45,6 +50,7 @@ export interface RecipeContext {
   check: boolean;
   layout: BuildLayout; // as the build sees it
   inputs: RecipeInput[];
+  buildInputs?: RecipeBuildInput[]; // none when absent
   toolchain: Toolchain;
 }
 

@@ -7,7 +7,6 @@ import type { HexMetadata } from "../hex/metadata.ts";
 import { ConfigValueError, configFromJson, type CompileConfig } from "./config.ts";
 import { createHash } from "node:crypto";
 import { BUILD_SYSTEMS, buildSystemOfHexRelease, isBuildSystem, type BuildSystem } from "../build-system/registry.ts";
-import { DEBIAN_NAME, HEADER_NAME, LIBRARY_NAME, SYSTEM_INPUT_FIELDS, type SystemInput } from "../native/system-inputs.ts";
 
 export type Source =
   // innerChecksum (SHA-256 of VERSION ‖ metadata.config ‖ contents.tar.gz) is what the build
@@ -63,9 +62,12 @@ export interface Definition {
   source: Source;
   buildSystem: BuildSystem;
   inputs: Input[];
+  // Build-only packages: rebar3 plugins (read from the package's rebar.config at plan time, or
+  // named by a definition file). Realized like any package and handed to the build tool, they
+  // are part of the derivation but never a runtime input, a reference or a profile member.
+  // Absent when there are none.
+  buildInputs?: Input[];
   nativeInputs: string[]; // build-only tools, e.g. "make", "gcc", or "elixir"/"rebar3" for phases that call them
-  // Host libraries the C code builds against (src/native/system-inputs.ts); absent when none.
-  systemInputs?: SystemInput[];
   arguments: BuildArguments;
 }
 
@@ -150,16 +152,16 @@ function readSource(p: Problems, x: unknown): Source | undefined {
   }
 }
 
-function readInputs(p: Problems, x: unknown, defaultRepo: string): Input[] {
+function readInputs(p: Problems, x: unknown, defaultRepo: string, field = "inputs"): Input[] {
   if (x === undefined) return [];
   if (!Array.isArray(x)) {
-    p.add("inputs", "must be an array");
+    p.add(field, "must be an array");
     return [];
   }
   const out: Input[] = [];
   const seen = new Set<string>();
   x.forEach((item, i) => {
-    const at = `inputs[${i}]`;
+    const at = `${field}[${i}]`;
     const o: Obj | undefined = typeof item === "string" ? { name: item } : isObj(item) ? item : undefined;
     if (!o) {
       p.add(at, "must be a package name or {name, app?, optional?, repo?}");
@@ -189,31 +191,6 @@ function readStringList(p: Problems, x: unknown, path: string, re: RegExp, what:
     if (typeof v !== "string" || !re.test(v)) p.add(`${path}[${i}]`, `${JSON.stringify(v)} is not ${what}`);
     else if (out.includes(v)) p.add(`${path}[${i}]`, `${v} is listed twice`);
     else out.push(v);
-  });
-  return out;
-}
-
-// [{header: "yaml.h", library: "yaml", pkgConfig: "yaml-0.1", debian: "libyaml-dev"}, ...]
-function readSystemInputs(p: Problems, x: unknown): SystemInput[] {
-  if (x === undefined) return [];
-  if (!Array.isArray(x)) {
-    p.add("systemInputs", "must be an array of {header?, library?, pkgConfig?, debian?}");
-    return [];
-  }
-  const out: SystemInput[] = [];
-  x.forEach((item, i) => {
-    const at = `systemInputs[${i}]`;
-    if (!isObj(item)) return p.add(at, "must be an object {header?, library?, pkgConfig?, debian?}");
-    unknownKeys(p, item, SYSTEM_INPUT_FIELDS, at);
-    const rules = { header: [HEADER_NAME, "a header name like yaml.h or openssl/ssl.h"], library: [LIBRARY_NAME, "a library name as given to -l"], pkgConfig: [LIBRARY_NAME, "a pkg-config module name"], debian: [DEBIAN_NAME, "a Debian package name"] } as const;
-    const input: SystemInput = {};
-    for (const k of SYSTEM_INPUT_FIELDS) {
-      if (item[k] === undefined) continue;
-      const v = str(p, item, k, at, rules[k][0], rules[k][1]);
-      if (v !== undefined) input[k] = v;
-    }
-    if (item.header === undefined && item.library === undefined && item.pkgConfig === undefined) p.add(at, "needs a header, a library or a pkgConfig module to look for");
-    else out.push(input);
   });
   return out;
 }
@@ -371,7 +348,7 @@ export function validateDefinition(x: unknown, file?: string): Definition {
   const p = new Problems();
   const where = file ?? "definition";
   if (!isObj(x)) throw new BeamixError(`${where}: a definition must be an object`);
-  unknownKeys(p, x, ["name", "version", "app", "source", "buildSystem", "inputs", "nativeInputs", "systemInputs", "arguments"], "");
+  unknownKeys(p, x, ["name", "version", "app", "source", "buildSystem", "inputs", "buildInputs", "nativeInputs", "arguments"], "");
   const name = str(p, x, "name", "", PACKAGE_NAME, "a valid Hex package name");
   const version = str(p, x, "version", "");
   if (version !== undefined && !tryParseVersion(version)) p.add("version", `${JSON.stringify(version)} is not a valid version`);
@@ -383,17 +360,16 @@ export function validateDefinition(x: unknown, file?: string): Definition {
   const defaultRepo = source?.type === "hex" ? source.repo : "hexpm";
   const inputs = readInputs(p, x.inputs, defaultRepo);
   if (name !== undefined && inputs.some((i) => i.name === name)) p.add("inputs", `${name} cannot depend on itself`);
+  const buildInputs = readInputs(p, x.buildInputs, defaultRepo, "buildInputs");
+  if (name !== undefined && buildInputs.some((i) => i.name === name)) p.add("buildInputs", `${name} cannot build with itself`);
   const nativeInputs = readStringList(p, x.nativeInputs, "nativeInputs", TOOL_NAME, "a tool name");
-  const systemInputs = readSystemInputs(p, x.systemInputs);
   const args = readArguments(p, x.arguments);
 
   if (p.list.length > 0 || !name || !version || !app || !source || !buildSystem) {
     const label = file ?? (typeof x.name === "string" ? `definition of ${x.name}${typeof x.version === "string" ? ` ${x.version}` : ""}` : "definition");
     throw new BeamixError(`${label}: ${p.list.join("; ")}`);
   }
-  const def: Definition = { name, version, app, source, buildSystem, inputs, nativeInputs, arguments: args };
-  if (systemInputs.length > 0) def.systemInputs = systemInputs;
-  return def;
+  return { name, version, app, source, buildSystem, inputs, ...(buildInputs.length > 0 ? { buildInputs } : {}), nativeInputs, arguments: args };
 }
 
 export interface HexReleaseInfo {

@@ -17,7 +17,6 @@ import { canonicalConfig, mergeConfig, type CompileConfig } from "./config.ts";
 import { validateDefinition, type Definition, type Source } from "./definition.ts";
 import { buildSystemModule } from "../build-system/registry.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
-import type { SystemInputFound } from "../native/system-inputs.ts";
 
 export type { ToolchainFacts };
 
@@ -36,12 +35,10 @@ export interface Derivation {
   definition: Definition;
   toolchain: ToolchainSummary;
   inputs: Record<string, string>; // package name -> derivation hash, for the inputs present in the closure
+  buildInputs?: Record<string, string>; // the same for the definition's buildInputs; absent when it has none
   compileConfig: CompileConfig; // effective
   env: Record<string, string>; // declared environment of the build
   phasesVersion: number;
-  // The definition's system inputs as found on the host (src/native/system-inputs.ts), in
-  // its order; absent when it declares none.
-  system?: SystemInputFound[];
 }
 
 export function toolchainSummary(tc: ToolchainFacts, def: Pick<Definition, "name" | "version" | "buildSystem" | "nativeInputs">): ToolchainSummary {
@@ -94,10 +91,11 @@ export interface DerivationOptions {
   // Derivation hashes of the inputs present in the closure, by package name: every required
   // input of the definition, and each optional one that the closure contains.
   inputs: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+  // Derivation hashes of the definition's build-only inputs (every one is required).
+  buildInputs?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
   projectConfig?: CompileConfig;
   configApps?: readonly string[]; // more apps whose project config this package reads
   env?: Readonly<Record<string, string>>; // added to (and overriding) the definition's env
-  system?: readonly SystemInputFound[]; // the definition's system inputs as found, in its order
 }
 
 export function createDerivation(opts: DerivationOptions): Derivation {
@@ -116,6 +114,16 @@ export function createDerivation(opts: DerivationOptions): Derivation {
     given.delete(input.name);
   }
   if (given.size > 0) throw new BeamixError(`${where}: ${[...given.keys()].sort().join(", ")} given as inputs but not declared by the definition`);
+  const givenBuild = new Map(opts.buildInputs instanceof Map ? opts.buildInputs : Object.entries(opts.buildInputs ?? {}));
+  const buildInputs: Record<string, string> = {};
+  for (const input of def.buildInputs ?? []) {
+    const h = givenBuild.get(input.name);
+    if (h === undefined) throw new BeamixError(`${where}: no derivation given for its build input ${input.name}`);
+    if (!HASH.test(h)) throw new BeamixError(`${where}: the derivation hash given for ${input.name} is not 64 lowercase hex digits`);
+    buildInputs[input.name] = h;
+    givenBuild.delete(input.name);
+  }
+  if (givenBuild.size > 0) throw new BeamixError(`${where}: ${[...givenBuild.keys()].sort().join(", ")} given as build inputs but not declared by the definition`);
 
   const env: Record<string, string> = { ...def.arguments.env };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
@@ -124,22 +132,15 @@ export function createDerivation(opts: DerivationOptions): Derivation {
     }
     env[k] = v;
   }
-  const d: Derivation = {
+  return {
     definition: def,
     toolchain: toolchainSummary(opts.toolchain, def),
     inputs,
+    ...(Object.keys(buildInputs).length > 0 ? { buildInputs } : {}),
     compileConfig: effectiveCompileConfig(def, opts.projectConfig, opts.configApps),
     env,
     phasesVersion: buildSystemModule(def.buildSystem).phasesVersion,
   };
-  const declared = def.systemInputs ?? [];
-  if (declared.length > 0) {
-    const found = opts.system ?? [];
-    const same = (a: object, b: object) => JSON.stringify(Object.entries(a).filter(([k]) => k !== "version").sort()) === JSON.stringify(Object.entries(b).sort());
-    if (found.length !== declared.length || !found.every((f, i) => same(f, declared[i]))) throw new BeamixError(`${where}: its system inputs have not been looked for on this host`);
-    d.system = found.map((f) => ({ ...f }));
-  }
-  return d;
 }
 
 function sourceIdentity(s: Source): CanonicalValue {
@@ -155,6 +156,7 @@ function sourceIdentity(s: Source): CanonicalValue {
 
 // The value whose canonical JSON is hashed. Lists that are sets (inputs, native inputs) are
 // sorted; lists whose order means something (phase overrides, patches) are kept in order.
+// Build-only inputs appear only when there are some, so every other identity stays as it was.
 export function derivationIdentity(d: Derivation): CanonicalValue {
   const def = d.definition;
   const a = def.arguments;
@@ -182,8 +184,9 @@ export function derivationIdentity(d: Derivation): CanonicalValue {
     definitionConfig: canonicalConfig(a.compileConfig),
     compileConfig: canonicalConfig(d.compileConfig),
     env: { ...d.env },
-    // Present only when declared, so a derivation without any keeps its hash.
-    ...(d.system ? { systemInputs: d.system.map((f) => ({ ...f })) } : {}),
+    ...(def.buildInputs && def.buildInputs.length > 0
+      ? { declaredBuildInputs: [...def.buildInputs].sort(byName).map((i) => ({ name: i.name, app: i.app })), buildInputs: { ...d.buildInputs } }
+      : {}),
   };
 }
 

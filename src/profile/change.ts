@@ -4,7 +4,7 @@
 // the package (install, upgrade) or, for dependencies only, keeping them is impossible. A failed
 // resolution or build leaves the profile as it was.
 import { BeamixError } from "../errors.ts";
-import { identified, type Plan } from "../realize/plan.ts";
+import { identified, runtimePackageNames, type Plan } from "../realize/plan.ts";
 import type { RealizeResult } from "../realize/realize.ts";
 import { hexPackageSource } from "../resolve/source.ts";
 import { planClosure, realizeClosure, type ClosureOptions } from "./closure.ts";
@@ -194,7 +194,7 @@ function profilePackages(plan: Plan, requested: ReadonlyMap<string, RequestedPac
   for (const name of requested.keys()) {
     if (!plan.packages.has(name)) throw new Error(`internal: requested package ${name} is not in the planned closure`);
   }
-  return [...plan.packages.keys()].map((name) => identified(plan, name)).map((x) => ({
+  return runtimePackageNames(plan).map((name) => identified(plan, name)).map((x) => ({
     name: x.name,
     version: x.version,
     app: x.app,

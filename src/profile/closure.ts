@@ -3,7 +3,7 @@
 import { BeamixError } from "../errors.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import type { CompileConfig } from "../derivation/config.ts";
-import { identified, planBuild, type Plan } from "../realize/plan.ts";
+import { identified, planBuild, runtimePackageNames, type Plan } from "../realize/plan.ts";
 import { realize, type RealizeOptions, type RealizeResult } from "../realize/realize.ts";
 import { failureLine } from "../realize/failure-report.ts";
 import type { Store } from "../store/store.ts";
@@ -45,5 +45,5 @@ export async function realizeClosure(plan: Plan, opts: ClosureOptions, what: str
 
 // The store items of a realized plan, inputs first.
 export function closureItems(plan: Plan): { name: string; version: string; path: string; drvHash: string }[] {
-  return [...plan.packages.keys()].map((name) => identified(plan, name)).map((p) => ({ name: p.name, version: p.version, path: p.itemPath, drvHash: p.drvHash }));
+  return runtimePackageNames(plan).map((name) => identified(plan, name)).map((p) => ({ name: p.name, version: p.version, path: p.itemPath, drvHash: p.drvHash }));
 }

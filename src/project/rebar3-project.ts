@@ -15,14 +15,16 @@
 //   include_files / exclude_files / exclude_regexps are read too). src/APP.app.src is always
 //   included. Order: see files.ts (rebar3_hex itself sorts the whole list by path, and packs a
 //   re-printed .app.src; we pack the file as it is).
-// Nothing here runs the package's code: rebar.config.script and .app.src.script are never
-// evaluated, and the files are read as terms inside the sandbox (./reader-sandbox.ts).
+// The files are read as terms inside the sandbox (./reader-sandbox.ts); a rebar.config.script
+// is evaluated there as rebar3 evaluates it (./rebar3-config.ts), so deps it adds count. An
+// .app.src.script is not read.
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { Term } from "../erlang/term.ts";
 import type { HexMetadata, HexRequirement } from "../hex/metadata.ts";
 import { expandFiles, glob } from "./files.ts";
 import { consultFiles } from "./run-script.ts";
+import { readRebar3Config } from "./rebar3-config.ts";
 import { atomOf, getKey, itemsOf, pairsOf, textOf } from "./term-json.ts";
 
 export const REBAR3_HEX_DEFAULT_FILES = [
@@ -158,11 +160,10 @@ export async function readRebar3Package(dir: string): Promise<{ metadata: HexMet
     );
   }
   const appSrcFile = join(dir, appSrcs[0]);
-  const [appSrc, config, lock] = await consultFiles(dir, [appSrcs[0], "rebar.config", "rebar.lock"]);
+  const [[appSrc, lock], config] = await Promise.all([consultFiles(dir, [appSrcs[0], "rebar.lock"]), readRebar3Config(dir)]);
   if (!appSrc.ok) throw new BeamixError(`${appSrcFile}: ${appSrc.message}`);
   const res = appResourceOf(appSrc.term, appSrcFile);
-  const configPairs = config.ok ? (pairsOf(config.term) ?? []) : [];
-  if (!config.ok && !/no such file/.test(config.message)) throw new BeamixError(`${join(dir, "rebar.config")}: ${config.message}`);
+  const configPairs = config.pairs;
   if (!lock.ok && !/no such file/.test(lock.message)) throw new BeamixError(`${join(dir, "rebar.lock")}: ${lock.message}`);
 
   const pathsOf = async (keys: string[], fallback: string[]): Promise<string[]> => {

@@ -10,7 +10,8 @@ import { readFile } from "node:fs/promises";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { readTarball } from "../hex/tarball.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
-import { resolve, type PackageSource, type ReleaseInfo, type RootRequirement } from "../resolve/resolve.ts";
+import { resolve, type PackageSource, type ReleaseInfo, type ResolvedPackage, type RootRequirement } from "../resolve/resolve.ts";
+import { rebar3PluginInputs } from "./build-inputs.ts";
 import { hexPackageSource } from "../resolve/source.ts";
 import { parsePackageSpec } from "../resolve/names.ts";
 import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
@@ -21,8 +22,6 @@ import type { ConfigRead } from "../derivation/compile-env.ts";
 import { packageIdentity } from "../derivation/identity.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
-import { probeSystemInputs } from "../native/system-inputs.ts";
-import { systemInputsOfTarball } from "../native/detect.ts";
 import type { Store } from "../store/store.ts";
 
 // Where a package's source comes from: a repository (fetched and verified on demand) or bytes
@@ -37,6 +36,8 @@ export interface PackageToRealize {
   repo: string;
   definition: Definition;
   deps: string[]; // package names of the direct inputs present in the closure
+  buildDeps?: string[]; // package names of its build-only inputs (rebar3 plugins), when it has some
+  buildOnly?: true; // only some package's build input: never a runtime input or profile member
   source: SourceRef;
 }
 
@@ -168,24 +169,24 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   );
 
   // Every definition needs its release's metadata (build tools, files), which lives in the tarball.
-  const metadata = new Map<string, { metadata: HexMetadata; source: SourceRef; tarball: Uint8Array }>();
-  await Promise.all(
-    [...resolution.packages.values()].map(async (p) => {
-      const local = locals.get(p.name);
-      if (local) return metadata.set(p.name, { metadata: local.metadata, source: { kind: "local", tarball: local.tarball, origin: local.origin }, tarball: local.tarball });
-      const repo = opts.repos.get(p.repo)!;
-      const fetched = await repo.tarball(p.name, p.version);
-      metadata.set(p.name, { metadata: fetched.metadata, source: { kind: "hex", repo }, tarball: fetched.bytes });
-    }),
-  );
+  const metadata = new Map<string, { metadata: HexMetadata; source: SourceRef; tarball: () => Promise<Uint8Array> }>();
+  const fetchMetadata = (ps: Iterable<ResolvedPackage>) =>
+    Promise.all(
+      [...ps].map(async (p) => {
+        const local = locals.get(p.name);
+        if (local) return metadata.set(p.name, { metadata: local.metadata, source: { kind: "local", tarball: local.tarball, origin: local.origin }, tarball: async () => local.tarball });
+        const repo = opts.repos.get(p.repo)!;
+        const fetched = await repo.tarball(p.name, p.version);
+        metadata.set(p.name, { metadata: fetched.metadata, source: { kind: "hex", repo }, tarball: async () => (await repo.tarball(p.name, p.version)).bytes });
+      }),
+    );
+  await fetchMetadata(resolution.packages.values());
 
-  const packages = new Map<string, PlannedPackage>();
-  const visit = async (name: string, path: string[]): Promise<PlannedPackage> => {
-    const done = packages.get(name);
-    if (done) return done;
-    if (path.includes(name)) throw new BeamixError(`dependency cycle: ${[...path, name].join(" → ")}`);
-    const r = resolution.packages.get(name)!;
-    const { metadata: meta, source, tarball } = metadata.get(name)!;
+  // Each package's definition: the automatic one (with the rebar3 plugins its configuration
+  // names as build inputs), or what a definition file makes of it.
+  const definitions = new Map<string, Definition>();
+  const define = async (r: ResolvedPackage): Promise<void> => {
+    const { metadata: meta, tarball } = metadata.get(r.name)!;
     const automatic = definitionFromHexRelease(meta, {
       repo: r.repo,
       innerChecksum: r.release.innerChecksum,
@@ -193,24 +194,65 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
       dependencies: r.release.dependencies,
     });
     if (opts.mixEnv) automatic.arguments.mixEnv = opts.mixEnv;
-    const override = overrides.get(name);
-    if (override?.kind !== "definition") {
-      const system = systemInputsOfTarball(tarball, meta);
-      if (system.length > 0) automatic.systemInputs = system;
+    const override = overrides.get(r.name);
+    if (automatic.buildSystem === "rebar3" && override?.kind !== "definition") {
+      const plugins = await rebar3PluginInputs(await tarball(), `${r.name} ${r.version}`, r.repo);
+      if (plugins.length > 0) automatic.buildInputs = plugins;
     }
     const definition = override ? await applyOverride(override, automatic) : automatic;
     if (definition.source.type === "hex" && automatic.source.type === "hex" && definition.source.innerChecksum !== automatic.source.innerChecksum) {
-      throw new BeamixError(`${override!.file}: source checksum ${definition.source.innerChecksum} does not match the registry's ${automatic.source.innerChecksum} for ${name} ${r.version}`);
+      throw new BeamixError(`${override!.file}: source checksum ${definition.source.innerChecksum} does not match the registry's ${automatic.source.innerChecksum} for ${r.name} ${r.version}`);
     }
+    definitions.set(r.name, definition);
+  };
+  await Promise.all([...resolution.packages.values()].map(define));
+
+  // Build-only inputs are resolved apart from the runtime closure (as rebar3 installs plugins
+  // apart from dependencies), with the versions already chosen pinned, until nothing new turns
+  // up (a plugin may itself name plugins). They need not be named by the user.
+  const all = new Map(resolution.packages);
+  const buildOnly = new Set<string>();
+  for (let fresh = [...resolution.packages.values()]; fresh.length > 0; ) {
+    const wanted = new Map<string, RootRequirement>();
+    for (const p of fresh) {
+      for (const b of definitions.get(p.name)!.buildInputs ?? []) if (!all.has(b.name) && !wanted.has(b.name)) wanted.set(b.name, { name: b.name, app: b.app, repo: b.repo });
+    }
+    if (wanted.size === 0) break;
+    const pins = new Map(locked);
+    for (const q of all.values()) pins.set(q.name, q.version);
+    const more = await resolve([...wanted.values()], packageSource(opts.repos, locals), { locked: pins });
+    fresh = [...more.packages.values()].filter((q) => !all.has(q.name));
+    for (const q of fresh) {
+      all.set(q.name, q);
+      buildOnly.add(q.name);
+    }
+    await fetchMetadata(fresh);
+    await Promise.all(fresh.map(define));
+  }
+
+  const packages = new Map<string, PlannedPackage>();
+  const visit = async (name: string, path: string[]): Promise<PlannedPackage> => {
+    const done = packages.get(name);
+    if (done) return done;
+    if (path.includes(name)) throw new BeamixError(`dependency cycle: ${[...path, name].join(" → ")}`);
+    const r = all.get(name)!;
+    const { source } = metadata.get(name)!;
+    const definition = definitions.get(name)!;
+    const override = overrides.get(name);
     // The definition's inputs say what the build gets: optional ones only when in the closure.
+    const closure = buildOnly.has(name) ? all : resolution.packages;
     const deps: PlannedPackage[] = [];
     for (const input of definition.inputs) {
-      if (resolution.packages.has(input.name)) deps.push(await visit(input.name, [...path, name]));
+      if (closure.has(input.name)) deps.push(await visit(input.name, [...path, name]));
       else if (!input.optional) {
         throw new BeamixError(`${override?.file ?? `${name} ${r.version}`}: input ${input.name} is not in the closure; add it to what you build`);
       }
     }
+    const buildDeps: PlannedPackage[] = [];
+    for (const input of definition.buildInputs ?? []) buildDeps.push(await visit(input.name, [...path, name]));
     const planned: PlannedPackage = { name, version: r.version, app: definition.app, repo: r.repo, definition, deps: deps.map((d) => d.name), source };
+    if (buildDeps.length > 0) planned.buildDeps = buildDeps.map((d) => d.name);
+    if (buildOnly.has(name)) planned.buildOnly = true;
     packages.set(name, planned);
     return planned;
   };
@@ -228,12 +270,9 @@ export async function identifyKnown(plan: Plan, toolchain: Toolchain, store: Sto
   for (const p of plan.packages.values()) {
     if (isIdentified(p)) continue;
     const inputs = p.deps.map((d) => plan.packages.get(d)!);
-    if (!inputs.every(isIdentified)) continue;
-    // A missing system input leaves the package unidentified; realizing it says which is missing.
-    const declared = p.definition.systemInputs;
-    const system = declared ? await probeSystemInputs(declared, p.name).catch(() => undefined) : undefined;
-    if (declared && !system) continue;
-    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig, system });
+    const buildInputs = (p.buildDeps ?? []).map((d) => plan.packages.get(d)!);
+    if (!inputs.every(isIdentified) || !buildInputs.every(isIdentified)) continue;
+    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig, buildInputs: new Map(buildInputs.map((d) => [d.name, d.drvHash])) });
     const candidates = id.configDependent ? await index.readSets(id.basisHash) : [[]];
     for (const reads of candidates) {
       const f = id.final(reads);
@@ -243,6 +282,21 @@ export async function identifyKnown(plan: Plan, toolchain: Toolchain, store: Sto
       break;
     }
   }
+}
+
+// The packages a profile or a closure holds: all but those that are only build inputs.
+export function runtimePackageNames(plan: Plan): string[] {
+  return [...plan.packages.values()].filter((p) => !p.buildOnly).map((p) => p.name);
+}
+
+// What a package's build tool gets besides its inputs: each build input (rebar3 plugin) with its
+// own input closure, each once, inputs before dependents.
+export function buildInputClosure(plan: Plan, name: string): PlannedPackage[] {
+  const seen = new Map<string, PlannedPackage>();
+  for (const b of plan.packages.get(name)!.buildDeps ?? []) {
+    for (const d of [...inputClosure(plan, b), plan.packages.get(b)!]) if (!seen.has(d.name)) seen.set(d.name, d);
+  }
+  return [...seen.values()];
 }
 
 // The whole input closure of a planned package, each once, inputs before dependents.

@@ -34,15 +34,13 @@ import type { Derivation } from "../derivation/derivation.ts";
 import { packageIdentity, type FinalIdentity, type PackageIdentity } from "../derivation/identity.ts";
 import { derivationToJson } from "../derivation/serialize.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
-import { probeSystemInputs } from "../native/system-inputs.ts";
-import { nativeFactsOfTree } from "../native/native-facts.ts";
 import type { Store, TreeHash } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { chainLengths, runDag, type DagOutcome } from "../util/dag-scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { EarlyDownloads } from "./early-downloads.ts";
-import { inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
+import { buildInputClosure, inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
 import { quietProgress, warningsOnlyProgress, type Progress } from "./progress.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/client/substituters.ts";
 import { compileEnvOf } from "../substitute/format/compile-env-hints.ts";
@@ -176,7 +174,7 @@ class Realization {
     this.progress.total(plan.packages.size);
     const tasks = [...plan.packages.values()].map((p) => ({
       key: p.name,
-      deps: p.deps,
+      deps: [...p.deps, ...(p.buildDeps ?? [])],
       run: async () => {
         const item = await this.realizeOne(plan.packages.get(p.name)!);
         this.opts.onRealized?.(item);
@@ -220,15 +218,8 @@ class Realization {
   private async realizeOne(p: PlannedPackage): Promise<RealizedItem> {
     const { store } = this;
     const inputs = new Map(p.deps.map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
-    // Host libraries are looked for before anything else: a missing one fails here, in one line.
-    const declared = p.definition.systemInputs;
-    const system = declared
-      ? await probeSystemInputs(declared, label(p)).catch((err: unknown) => {
-          this.progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
-          throw err;
-        })
-      : undefined;
-    const id = packageIdentity({ definition: p.definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, system });
+    const buildInputs = new Map((p.buildDeps ?? []).map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
+    const id = packageIdentity({ definition: p.definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, buildInputs });
     const found = await this.lookup(p, id);
     if (found) {
       this.progress.event({ type: "done", label: label(p), result: "present", ms: 0 });
@@ -360,9 +351,7 @@ class Realization {
       try {
         const outcome = await buildOne(this.plan, self, staging, this.opts);
         const f = id.final(await readsOfTree(staging, p));
-        // What its native code needs from the host, for whoever substitutes it later.
-        const native = await nativeFactsOfTree(staging);
-        await this.register(p, id, f, staging, { references: outcome.references, deriver: native ? { native } : {} });
+        await this.register(p, id, f, staging, { references: outcome.references, deriver: {} });
         if (f.drvHash !== id.build.drvHash) {
           const log = await store.readLog(id.build.drvHash);
           if (log !== undefined) await store.writeLog(f.drvHash, log);
@@ -404,6 +393,17 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
     const closure = inputClosure(plan, p.name) as IdentifiedPackage[];
     const direct = new Set(p.deps);
     const inputs: BuildInput[] = closure.map((d) => ({ name: d.name, app: d.app, version: d.version, storePath: d.itemPath, direct: direct.has(d.name) }));
+    // Build inputs (rebar3 plugins) with what they need; their input applications are named so
+    // the build tool can load them without fetching anything.
+    const buildClosure = buildInputClosure(plan, p.name) as IdentifiedPackage[];
+    const buildInputs: BuildInput[] = buildClosure.map((d) => ({
+      name: d.name,
+      app: d.app,
+      version: d.version,
+      storePath: d.itemPath,
+      direct: (p.buildDeps ?? []).includes(d.name),
+      requires: d.deps.map((n) => plan.packages.get(n)!.app),
+    }));
     // Inputs that recorded compile_env reads are validated by Mix against the loaded config, so
     // a build sees the effective config of its whole input closure as well as its own.
     let compileConfig: CompileConfig = {};
@@ -416,13 +416,14 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
       drvHash: p.drvHash,
       sourceDir,
       inputs,
+      ...(buildInputs.length > 0 ? { buildInputs } : {}),
       compileConfig,
       toolchain: opts.toolchain,
       outDir: staging,
       workDir: join(tmp, "work"),
       // The input closure only, each item at its own path: not the store's database, logs or
       // other items.
-      readOnlyDirs: closure.map((d) => d.itemPath),
+      readOnlyDirs: [...closure, ...buildClosure].map((d) => d.itemPath),
       sandbox: opts.sandbox,
       timeoutMs: opts.timeoutMs,
       limits: opts.limits,

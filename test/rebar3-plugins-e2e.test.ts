@@ -1,0 +1,85 @@
+// rebar3 plugins as build-only inputs, through the CLI on the shapes corpus served on loopback:
+// nifxor names the cport plugin in rebar.config, rotnif only in rebar.config.script. Both build
+// with automatic definitions and no network, their NIFs load from the store, and the plugin is
+// neither a reference of their items nor a member of a profile.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beamix, runCommand, type CliResult } from "./support/cli.ts";
+import type { FixtureRegistry } from "./support/fixture-registry.ts";
+import { makeShapesRegistry } from "./support/shapes-registry.ts";
+import { startStaticServer, type StaticServer } from "./support/static-server.ts";
+import { openStore } from "../src/store/store.ts";
+import { appLibDir } from "../src/store/item-layout.ts";
+
+let work: string;
+let registry: FixtureRegistry;
+let server: StaticServer;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), "beamix-plugins-e2e-"));
+  registry = await makeShapesRegistry(join(work, "repo"));
+  server = await startStaticServer({ root: registry.dir });
+});
+
+after(async () => {
+  await server?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+const store = () => join(work, "store");
+const env = () => ({ BEAMIX_CACHE_DIR: join(work, "cache"), BEAMIX_DATA_DIR: join(work, "data"), HEX_MIRROR: "", HEX_MIRROR_URL: "", ERL_LIBS: "" });
+const repoArgs = () => ["--store", store(), "--repo", server.url, "--public-key", registry.publicKeyPath];
+const bx = (args: string[]): Promise<CliResult> => beamix(args, { env: env(), timeoutMs: 300_000 });
+
+async function erlEval(libs: string, expr: string): Promise<string> {
+  const r = await runCommand("erl", ["-noshell", "-eval", `io:format("~p", [${expr}]), halt().`], { env: { ...process.env, ERL_LIBS: libs }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+test("a NIF whose rebar.config names a plugin builds with it, and the plugin is only a build input", async () => {
+  const r = await bx(["build", "nifxor", ...repoArgs()]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr + r.stdout, /built cport 0\.1\.0/);
+  assert.match(r.stdout + r.stderr, /2 built/);
+  const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-nifxor-0.1.0"))!;
+  assert.ok(item, r.stdout);
+  assert.equal(await erlEval(join(item, "lib", "erlang", "lib"), "nifxor:xor_bytes(<<1,2,255>>, <<3,2,15>>)"), "<<2,0,240>>");
+  assert.deepEqual((await readdir(appLibDir(item, "nifxor", "0.1.0"))).sort(), ["ebin", "priv"]);
+
+  const s = await openStore(store());
+  try {
+    assert.deepEqual(s.references(item), []);
+    const deriver = s.queryItem(item)!.deriver as { derivation: { buildInputs?: Record<string, string>; definition: { buildInputs?: { name: string }[] } } };
+    assert.deepEqual(deriver.derivation.definition.buildInputs?.map((i) => i.name), ["cport"]);
+    assert.deepEqual(Object.keys(deriver.derivation.buildInputs ?? {}), ["cport"]);
+  } finally {
+    s.close();
+  }
+});
+
+test("a plugin named only in rebar.config.script is found by evaluating the script", async () => {
+  const r = await bx(["build", "rotnif", ...repoArgs()]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout + r.stderr, /1 built, 1 already present/);
+  const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-rotnif-0.1.0"))!;
+  assert.equal(await erlEval(join(item, "lib", "erlang", "lib"), "rotnif:rot13(<<\"Hello, beamix\">>)"), '<<"Uryyb, ornzvk">>');
+});
+
+test("installing a package built with a plugin puts only the package in the profile", async () => {
+  const profile = join(work, "profiles", "nif");
+  const r = await bx(["install", "nifxor", "rotnif", "--profile", profile, ...repoArgs(), "--json"]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const json = JSON.parse(r.stdout);
+  assert.deepEqual(json.changes.map((c: { name: string; to: string }) => `${c.name} ${c.to}`), ["nifxor 0.1.0", "rotnif 0.1.0"]);
+  assert.deepEqual((await readdir(join(profile, "lib", "erlang", "lib"))).sort(), ["nifxor-0.1.0", "rotnif-0.1.0"]);
+  const out = await runCommand(join(profile, "bin", "erl"), ["-noshell", "-eval", 'io:format("~p ~p", [rotnif:rot13(<<"abc">>), code:which(cport)]), halt().'], {
+    env: { ...process.env, ERL_LIBS: "" },
+    timeoutMs: 60_000,
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, '<<"nop">> non_existing');
+});
