@@ -66,6 +66,17 @@ async function unchanged(stamps: readonly Stamp[]): Promise<boolean> {
   return true;
 }
 
+// The store items the last complete run left in _build (whatever changed since); undefined when
+// no state is kept.
+export async function lastItems(file: string): Promise<ReadonlySet<string> | undefined> {
+  try {
+    const state = JSON.parse(await readFile(file, "utf8")) as DepsState<unknown>;
+    return state?.format === FORMAT && Array.isArray(state.items) ? new Set(state.items) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // The state of the last run, when this run would change nothing; else undefined.
 export async function unchangedState<R>(file: string, key: string, isValid: (item: string) => boolean): Promise<DepsState<R> | undefined> {
   let state: DepsState<R>;

@@ -31,7 +31,7 @@ import { openMixSession, type MixProjectInfo, type MixSession } from "./mix-quer
 import { planFromLock } from "./plan-from-lock.ts";
 import type { ConfigRead } from "../derivation/compile-env.ts";
 import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
-import { depsStateFile, depsStateKey, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
+import { depsStateFile, depsStateKey, lastItems, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
 
 export type RealizedDep = RealizedItem;
@@ -275,7 +275,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     // Only a complete set is written: a half-updated deps/ would fail in Mix anyway.
     const complete = realized.failed.length === 0 && (opts.check || realized.skipped.length === 0);
     const materialized = complete
-      ? await materializeDeps({ ...materializing, items: realized.items, staged })
+      ? await materializeDeps({ ...materializing, items: realized.items, staged, previousItems: stateFile ? await lastItems(stateFile) : undefined })
       : [];
     const byApp = new Map(materialized.map((m) => [m.app, m]));
     const failed = new Set(realized.failed.map((f) => f.name));

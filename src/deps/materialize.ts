@@ -64,6 +64,9 @@ export interface MaterializeOptions {
   scratch: string; // an empty directory for temporary files
   rebarConfigs?: ReadonlyMap<string, Promise<Buffer>>; // by app, from rebarConfigsOf (else asked here)
   staged?: StagedDeps; // from stageDeps with the same project and packages (else done here)
+  // The store items the project's _build held after the last complete run (deps-state.ts), when
+  // known: the project is recompiled only when its dependencies' items are not those.
+  previousItems?: ReadonlySet<string>;
 }
 
 // deps/APP of each package, compared with what it should be and, when it differs (and not
@@ -107,15 +110,25 @@ export async function materializeDeps(o: MaterializeOptions): Promise<Materializ
     if (!stage) throw new Error(`deps/ of ${p.app} was not staged`);
     return materializeOne(o, p, await stage, staged.builds.get(p));
   });
-  if (!o.check && reports.some((r) => r.build === "create" || r.build === "update")) await touchProjectCompileLock(o.project);
+  const rewritten = reports.some((r) => r.build === "create" || r.build === "update");
+  if (!o.check && rewritten && !sameItems(o.previousItems, o.items)) await touchProjectCompileLock(o.project);
   return reports;
 }
 
+// A _build rewritten with the very items the project was last given (a repair, copies turned
+// into hard links) changes no code the project was compiled against.
+function sameItems(before: ReadonlySet<string> | undefined, now: ReadonlyMap<string, RealizedDep>): boolean {
+  if (before === undefined) return false;
+  const paths = new Set([...now.values()].map((i) => i.path));
+  return paths.size === before.size && [...paths].every((p) => before.has(p));
+}
+
 // Mix's will_recompile after deps.compile compiled a fetchable dependency: the project's
-// manifests are then older than its config, so its next compile starts over.
+// manifests are then older than its config, so its next compile starts over. A project not
+// compiled yet is compiled whole anyway, and its _build entry is not beamix's to make.
 async function touchProjectCompileLock(project: MixProjectInfo): Promise<void> {
   const dir = join(project.buildPath, "lib", project.app, ".mix");
-  await mkdir(dir, { recursive: true });
+  if (!(await exists(dir))) return;
   const file = join(dir, "compile.lock");
   const now = new Date();
   await utimes(file, now, now).catch(async (err: NodeJS.ErrnoException) => {
