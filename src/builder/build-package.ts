@@ -85,17 +85,31 @@ class PhaseFailure extends Error {
 }
 
 // The line of a failed command's output most likely to say why: Elixir's "ERROR!" report, else
-// the first exception (the root cause), else the last line mentioning an error (make's own
-// "*** Error" summary aside), else the last line.
+// the first exception (the root cause), else the first compiler error (erlc's or a C
+// compiler's `FILE:LINE[:COL]: message`, warnings and notes aside: a missing include comes
+// before the errors it causes), else rebar3's own last complaint (a `===>` line saying what
+// failed, not its warnings that it goes on after, nor "Hook for compile failed!" when the
+// hook said why), else the last line mentioning an error (make's own "*** Error" summary
+// aside), else rebar3's hook summary, else the last line.
+// (Elixir's stack and warning locations, `lib/a.ex:2: (module)` or `lib/a.ex:9: A.f/1`, are not.)
+const COMPILER_ERROR = /^[^\s:][^:]*:\d+(:\d+)?: (?!(warning|note|Warning|in expansion of macro)\b|\(|[A-Z][\w.]*\.[^\s/]+\/\d)/;
+const REBAR3_WARNING = /^===> (Errors loading plugin|Failed to update package|Plugin \S+ not available|Skipping )/;
+const REBAR3_FAILURE = /^===> .*(fail|error|unable|not found|could not|missing|undefined)/i;
+const REBAR3_HOOK_SUMMARY = /^===> Hook for \S+ failed/;
+
 export function reasonLine(output: string): string {
   const lines = output
     .split("\n")
     .map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim())
     .filter((l) => l !== "" && !l.startsWith("beamix: build timed out"));
+  const rebar3 = (l: string) => REBAR3_FAILURE.test(l) && !REBAR3_WARNING.test(l) && !REBAR3_HOOK_SUMMARY.test(l);
   const line =
     lines.findLast((l) => l.startsWith("ERROR!")) ??
     lines.find((l) => l.startsWith("** (")) ??
-    lines.findLast((l) => /\berror\b/i.test(l) && !/^g?make(\[\d+\])?: \*\*\*/.test(l)) ??
+    lines.find((l) => COMPILER_ERROR.test(l)) ??
+    lines.findLast(rebar3)?.replace(/^===> /, "rebar3: ") ??
+    lines.findLast((l) => /\berror\b/i.test(l) && !/^g?make(\[\d+\])?: \*\*\*/.test(l) && !l.startsWith("===> ")) ??
+    lines.findLast((l) => REBAR3_HOOK_SUMMARY.test(l))?.replace(/^===> /, "rebar3: ") ??
     lines.at(-1) ??
     "";
   return line.length > 240 ? `${line.slice(0, 237)}...` : line;
