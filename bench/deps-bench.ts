@@ -58,7 +58,7 @@ export const WEBAPP_ROOTS = [
   { name: "wireserve", requirement: "~> 1.0" },
   { name: "jsonish", requirement: "~> 0.3" },
   { name: "nifsum", requirement: "~> 0.2" },
-  { name: "confetti", requirement: "~> 0.3" },
+  { name: "confetti", requirement: "~> 0.3", app: "confetti_app" }, // {:confetti_app, "~> 0.3", hex: :confetti}
 ];
 
 // The mix.lock `mix deps.get` writes for these requirements.
