@@ -13,10 +13,13 @@ import { fileURLToPath } from "node:url";
 import { beamix, type CliResult } from "./support/cli.ts";
 import { makeFixtureRegistry, type FixtureRegistry } from "./support/fixture-registry.ts";
 import { startStaticServer, type StaticServer } from "./support/static-server.ts";
+import { buildTarball } from "../src/hex/tarball.ts";
+import { buildRegistry } from "../src/hex/registry/build.ts";
 
 const VECTORS = fileURLToPath(new URL("./vectors/hex/", import.meta.url));
 const VECTORS_KEY = join(VECTORS, "registry", "public", "public_key");
 const AUTH_KEY = "team-read-key";
+const ORG_KEY = "acme-org-key";
 
 let work: string;
 let hexpm: FixtureRegistry;
@@ -26,7 +29,9 @@ let vectors: StaticServer;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "beamix-repos-e2e-"));
   hexpm = await makeFixtureRegistry(join(work, "hexpm"));
-  mirror = await startStaticServer({ root: hexpm.dir });
+  await makeOrganization(join(hexpm.dir, "repos", "acme"));
+  // repo.hex.pm serves an organization under /repos/ORG, to requests that carry its key.
+  mirror = await startStaticServer({ root: hexpm.dir, authKey: ORG_KEY, authUnder: "/repos/" });
   vectors = await startStaticServer({ root: join(VECTORS, "registry", "public"), authKey: AUTH_KEY });
 });
 
@@ -35,6 +40,21 @@ after(async () => {
   await vectors?.close();
   await rm(work, { recursive: true, force: true });
 });
+
+// The organization "acme" of the hexpm mirror: signed with hexpm's key, records naming "acme";
+// secret depends on beacon (hexpm) and on inner (acme).
+async function makeOrganization(dir: string): Promise<void> {
+  await mkdir(join(dir, "tarballs"), { recursive: true });
+  const requirement = (name: string, repository: string) => ({ name, app: name, requirement: name === "beacon" ? "~> 1.1" : "~> 1.0", optional: false, repository });
+  for (const [name, requirements] of [["inner", []], ["secret", [requirement("beacon", "hexpm"), requirement("inner", "acme")]]] as const) {
+    const { tarball } = buildTarball({
+      metadata: { name, version: "1.0.0", app: name, files: ["mix.exs"], licenses: [], buildTools: ["mix"], requirements: [...requirements], links: [], other: [] },
+      files: [{ path: "mix.exs", mode: 0o100644, data: Buffer.from(`defmodule ${name === "inner" ? "Inner" : "Secret"}.MixProject do\nend\n`) }],
+    });
+    await writeFile(join(dir, "tarballs", `${name}-1.0.0.tar`), tarball);
+  }
+  await buildRegistry({ dir, name: "acme", privateKeyPem: hexpm.privateKeyPem });
+}
 
 // Nothing from the caller's own configuration: each setup has its own beamix config directory
 // and HEX_HOME; the cache and the store are shared by the whole file (the offline tests need
@@ -169,6 +189,24 @@ test("beamix lock reproduces the Hex vectors' consumer mix.lock byte for byte; -
   assert.doesNotMatch(await readFile(join(dir, "mix.lock"), "utf8"), /"vec_opt"/);
   ok(await run("team", ["lock", dir]), "lock again");
   assert.deepEqual(await readFile(join(dir, "mix.lock")), expected);
+});
+
+test("an organization hexpm:ORG: <hexpm URL>/repos/ORG, hexpm's key, its own auth key; its packages lock as hexpm:ORG", async () => {
+  ok(await run("org", ["repo", "set", "hexpm", "--url", mirror.url, "--public-key", hexpm.publicKeyPath]), "repo set hexpm");
+  // Not configured: as in Hex, it is the source's organization, without a key of its own.
+  oneLineError(await run("org", ["hex", "info", "secret", "--repo-name", "hexpm:acme"]), /^beamix: registry hexpm:acme: .*\/repos\/acme\/packages\/secret refused the request \(HTTP 401\): it needs an auth key/);
+  ok(await run("org", ["repo", "add", "hexpm:acme", "--auth-key", ORG_KEY]), "repo add hexpm:acme");
+  const info = JSON.parse(ok(await run("org", ["hex", "info", "secret", "--repo-name", "hexpm:acme", "--json"]), "hex info").stdout);
+  assert.equal(info.repository, "hexpm:acme");
+  assert.deepEqual(info.releases[0].dependencies.map((d: { package: string; repository: string }) => `${d.package}@${d.repository}`), ["beacon@hexpm", "inner@hexpm:acme"]);
+  const dir = join(work, "projects", "org_app");
+  await mkdir(join(dir, "lib"), { recursive: true });
+  await writeFile(join(dir, "mix.exs"), `defmodule OrgApp.MixProject do\n  use Mix.Project\n  def project, do: [app: :org_app, version: "0.1.0", deps: [{:secret, "~> 1.0", organization: "acme"}]]\nend\n`);
+  ok(await run("org", ["lock", dir]), "lock");
+  const lock = await readFile(join(dir, "mix.lock"), "utf8");
+  assert.match(lock, /^  "beacon": \{:hex, :beacon, "1\.2\.0", .*, "hexpm", /m);
+  assert.match(lock, /^  "inner": \{:hex, :inner, "1\.0\.0", "[0-9a-f]{64}", \[:mix\], \[\], "hexpm:acme", /m);
+  assert.match(lock, /^  "secret": \{:hex, :secret, "1\.0\.0", "[0-9a-f]{64}", \[:mix\], \[\{:beacon, "~> 1\.1", \[hex: :beacon, repo: "hexpm", optional: false\]\}, \{:inner, "~> 1\.0", \[hex: :inner, repo: "hexpm:acme", optional: false\]\}\], "hexpm:acme", /m);
 });
 
 test("after one online run, the same commands succeed with --offline, HEX_OFFLINE=1, and with both registries down", async () => {

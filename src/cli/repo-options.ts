@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { HexRepo } from "../hex/registry/client.ts";
 import { BeamixError } from "../errors.ts";
 import { cacheDir } from "../config/paths.ts";
-import { mergeRepos, type ConfiguredRepo } from "../repos/configured.ts";
+import { mergeRepos, organizationRepo, type ConfiguredRepo } from "../repos/configured.ts";
 import { readHexSettings, type HexSettings } from "../repos/hex-config.ts";
 import { readRepoEntries, reposFile } from "../repos/repos-file.ts";
 import { useCaCertificates } from "../repos/ca-certificates.ts";
@@ -39,7 +39,7 @@ export async function reposFromOptions(opts: RepoOptions): Promise<Map<string, H
   const { repos, hex } = await configuredRepos();
   if (hex.cacertsPath) await useCaCertificates(hex.cacertsPath);
   const name = opts.repoName || "hexpm";
-  const target: ConfiguredRepo = repos.get(name) ?? { name, url: "", from: [] };
+  const target: ConfiguredRepo = repos.get(name) ?? (name.includes(":") ? organizationRepo(name, repos) : { name, url: "", from: [] });
   if (opts.repo) target.url = opts.repo.replace(/\/+$/, "");
   const publicKey = opts.publicKey || process.env.BEAMIX_HEX_PUBLIC_KEY;
   if (publicKey) {

@@ -45,21 +45,25 @@ export function mergeRepos(hex: HexSettings, beamix: RepoEntries, beamixFile: st
   if (hex.reposKey) hexpm.authKey = hex.reposKey;
 
   const all = new Map(plain);
-  for (const [name, { entry, from }] of orgs) {
-    const [sourceName, org] = splitOnce(name);
-    const source = plain.get(sourceName);
-    const orgUrl = source ? `${source.url}/repos/${org}` : undefined;
-    const url = entry.url ?? orgUrl ?? "";
-    const repo: ConfiguredRepo = { name, url, from };
-    const publicKeyPem = entry.publicKey ?? source?.publicKeyPem;
-    const authKey = entry.authKey ?? source?.authKey;
-    if (publicKeyPem) repo.publicKeyPem = publicKeyPem;
-    if (authKey) repo.authKey = authKey;
-    // A URL of its own (not the source's /repos/ORG) is a repository of its own, as in Hex.
-    if (url === orgUrl) repo.recordRepository = org;
-    all.set(name, repo);
-  }
+  for (const [name, { entry, from }] of orgs) all.set(name, organizationRepo(name, plain, entry, from));
   return all;
+}
+
+// SOURCE:ORG, configured (entry) or not (Hex's fetch_organization_fallback: all from the source).
+export function organizationRepo(name: string, repos: ReadonlyMap<string, ConfiguredRepo>, entry: RepoEntry = {}, from: string[] = []): ConfiguredRepo {
+  const [sourceName, org] = splitOnce(name);
+  const source = repos.get(sourceName);
+  const orgUrl = source ? `${source.url}/repos/${org}` : undefined;
+  const url = entry.url ?? orgUrl ?? "";
+  const repo: ConfiguredRepo = { name, url, from: from.length ? from : [`organization of ${sourceName}`] };
+  const publicKeyPem = entry.publicKey ?? source?.publicKeyPem;
+  const authKey = entry.authKey ?? source?.authKey;
+  if (publicKeyPem) repo.publicKeyPem = publicKeyPem;
+  if (authKey) repo.authKey = authKey;
+  // At the source's /repos/ORG, records name the organization; at a URL of its own, they name
+  // the source (hex_core checks repo_organization if set, else repo_name).
+  repo.recordRepository = url === orgUrl ? org : sourceName;
+  return repo;
 }
 
 function keys(entry: RepoEntry): { publicKeyPem?: string; authKey?: string } {

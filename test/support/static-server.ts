@@ -4,7 +4,7 @@
 // including requests left hanging on purpose. Files are served with an ETag (their SHA-256) and a
 // matching If-None-Match gets 304, as repo.hex.pm and its CDN do. With `authKey`, it is a private
 // repository: a request whose `authorization` header is not exactly that key gets 401, as
-// repo.hex.pm answers for an organization.
+// repo.hex.pm answers for an organization (only under `authUnder`, e.g. "/repos/", when given).
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { readFile, stat } from "node:fs/promises";
@@ -29,6 +29,7 @@ export async function startStaticServer(opts: {
   routes?: Record<string, Route>;
   maxBytes?: number;
   authKey?: string;
+  authUnder?: string;
 }): Promise<StaticServer> {
   const root = resolve(opts.root);
   const maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
@@ -40,7 +41,8 @@ export async function startStaticServer(opts: {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     requests.push(path);
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed");
-    if (opts.authKey !== undefined && req.headers.authorization !== opts.authKey) return send(res, 401, "unauthorized");
+    const guarded = opts.authKey !== undefined && (opts.authUnder === undefined || path.startsWith(opts.authUnder));
+    if (guarded && req.headers.authorization !== opts.authKey) return send(res, 401, "unauthorized");
     const route = routes.get(path);
     if (route && "hang" in route) return; // left open until close()
     if (route && "status" in route) return send(res, route.status, route.body ?? "");

@@ -276,11 +276,11 @@ export class HexRepo {
   }
 
   // A package record under this repository's own name: an organization's records say "acme"
-  // where beamix (and mix.lock) say "hexpm:acme".
+  // where beamix (and mix.lock) say "hexpm:acme", and so do its dependencies on its own packages.
   #asNamed(pkg: Package, resource: string): Package {
     this.#checkRepository(resource, pkg.repository);
     const own = this.#config.recordRepository;
-    if (own === undefined || own === this.name) return pkg;
+    if (own === undefined || !this.name.endsWith(`:${own}`)) return pkg;
     const named = (r: string) => (r === own ? this.name : r);
     return {
       ...pkg,
