@@ -45,6 +45,8 @@ before(async () => {
   assert.equal(ch.code, 0, ch.stderr);
   challengeJson = ch.stdout;
   await writeFile(join(work, "admin-token"), TOKEN + "\n", { mode: 0o600 });
+  const graph = await beamix(["graph", "trellis", "--format", "html", "-o", join(work, "graph.html"), "--store", store(), ...repoArgs()], { env: env() });
+  assert.equal(graph.code, 0, graph.stderr);
 });
 
 after(async () => {
@@ -168,4 +170,22 @@ test("the --timeline page of a build: a row per package, bars for the build phas
   await page.screenshot({ path: join(work, "timeline.png"), fullPage: true });
   await page.close();
   process.stderr.write(`screenshot: ${join(work, "timeline.png")}\n`);
+});
+
+test("the graph page (graph --format html): an item per box; clicking one lists its closure; the filter dims the others", async () => {
+  const page = await browser.newPage();
+  await page.goto(pathToFileURL(join(work, "graph.html")).href);
+  assert.match(await page.locator("#summary").innerText(), /^5 items, \d+ references, \d+\.\d KiB$/);
+  assert.equal(await page.locator("#graph g.node").count(), 5);
+  await page.locator("#graph g.node", { hasText: "plugboard 0.4.0" }).click();
+  assert.match(await page.locator("#details p").innerText(), /^plugboard 0\.4\.0: \d items in its closure, /);
+  const listed = await page.locator("#details li").allInnerTexts();
+  assert.ok(listed.some((l) => l.startsWith("plugboard 0.4.0")) && !listed.some((l) => l.startsWith("trellis")), listed.join(" | "));
+  await page.locator("#graph g.node", { hasText: "trellis 0.9.0" }).click();
+  assert.match(await page.locator("#details p").innerText(), /^trellis 0\.9\.0: 5 items in its closure, /);
+  await page.fill("#search", "beacon");
+  assert.equal(await page.locator("#graph g.node.dim").count(), 4);
+  await page.screenshot({ path: join(work, "graph.png"), fullPage: true });
+  await page.close();
+  process.stderr.write(`screenshot: ${join(work, "graph.png")}\n`);
 });
