@@ -5,7 +5,10 @@
 //   licenses and links from the first of those two that has them;
 // - requirements: one per word of DEPS, from `dep_NAME = hex VERSION [PACKAGE]`; the
 //   requirement is `hex_req_NAME` when set, else VERSION. LOCAL_DEPS are OTP applications and
-//   not packages. A dep fetched another way (git, ...) is refused;
+//   not packages. A dep fetched another way (`dep_NAME = git URL TAG`, hg) becomes, as
+//   erlang.mk publishes it, a requirement on the Hex package NAME: `hex_req_NAME` when set,
+//   else the TAG (cowboy's cowlib and ranch); one that names no version (git-submodule, cp,
+//   ln, svn) is refused;
 // - files: erlang.mk's HEX_TARBALL_FILES, in its order: early-plugins.mk, ebin/APP.app,
 //   ebin/APP.appup, erlang.mk, include/**.hrl, LICENSE*, Makefile, plugins.mk, priv/**,
 //   README*, rebar.config, src/** (trees sorted by path, regular files only, no dot files);
@@ -18,6 +21,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
+import { tryParseRequirement } from "../elixir/requirement.ts";
 import type { HexMetadata, HexRequirement } from "../hex/metadata.ts";
 import { glob } from "./files.ts";
 import { appResourceOf, linksProp, stringsProp, textProp } from "./rebar3-project.ts";
@@ -118,11 +122,21 @@ export async function readErlangMkPackage(dir: string): Promise<{ metadata: HexM
   const requirements = words(value("DEPS")).map((dep): HexRequirement => {
     const spec = words(value(`dep_${dep}`));
     if (spec.length === 0) throw new BeamixError(`${makefile}: dependency ${dep} has no dep_${dep} line`);
-    if (spec[0] !== "hex" || spec.length < 2) {
-      throw new BeamixError(`${makefile}: dependency ${dep} is fetched with ${spec[0]}; a Hex package can only depend on Hex packages`);
-    }
     const req = value(`hex_req_${dep}`)?.trim();
-    return { name: spec[2] ?? dep, app: dep, requirement: req || spec[1], optional: false, repository: "hexpm" };
+    if (spec[0] === "hex") {
+      if (spec.length < 2) throw new BeamixError(`${makefile}: dependency ${dep}: dep_${dep} = hex needs a version`);
+      return { name: spec[2] ?? dep, app: dep, requirement: req || spec[1], optional: false, repository: "hexpm" };
+    }
+    // erlang.mk's query_version: the commit or tag of git and hg deps; none for the others.
+    const tag = ["git", "git-subfolder", "hg"].includes(spec[0]) ? (value(`dep_${dep}_commit`)?.trim() || spec[2]) : undefined;
+    const requirement = req || tag;
+    if (!requirement) {
+      throw new BeamixError(`${makefile}: dependency ${dep} is fetched with ${spec[0]} and names no version; set hex_req_${dep} to the Hex requirement it is published with`);
+    }
+    if (!tryParseRequirement(requirement)) {
+      throw new BeamixError(`${makefile}: dependency ${dep} is fetched with ${spec[0]} at ${JSON.stringify(requirement)}, which is not a Hex requirement; set hex_req_${dep}`);
+    }
+    return { name: dep, app: dep, requirement, optional: false, repository: "hexpm" };
   });
 
   const paths: string[] = [];

@@ -20,6 +20,7 @@
 // .app.src.script is not read.
 import { join } from "node:path";
 import { BeamixError } from "../errors.ts";
+import { tryParseVersion } from "../elixir/version.ts";
 import type { Term } from "../erlang/term.ts";
 import type { HexMetadata, HexRequirement } from "../hex/metadata.ts";
 import { expandFiles, glob } from "./files.ts";
@@ -85,6 +86,10 @@ export function versionProp(res: AppResource, file: string): string {
   const s = textOf(v);
   if (s === null || s === "") {
     throw new BeamixError(`${file}: vsn must be a literal version string (rebar3 computes git or cmd versions at build time)`);
+  }
+  // `{vsn, "git"}` (and "semver") are strings too, which rebar3 replaces by what git describe says.
+  if (!tryParseVersion(s)) {
+    throw new BeamixError(`${file}: vsn ${JSON.stringify(s)} is not a version${s === "git" || s === "semver" ? " (rebar3 computes it from git tags at build time)" : ""}; write the version the package is published as`);
   }
   return s;
 }
