@@ -39,6 +39,15 @@ export function buildSystemOfHexRelease(buildTools: readonly string[], files: re
   return BUILD_SYSTEM_MODULES.find((m) => m.namedByHexBuildTools(tools))?.name ?? buildSystemGuessedByMix(files);
 }
 
+// Every build system a Hex release's build_tools name, in Mix's order (Mix's choice first);
+// without build_tools, Mix's guess from the files.
+export function buildSystemsOfHexRelease(buildTools: readonly string[], files: readonly string[] = []): BuildSystem[] {
+  const tools = new Set(buildTools);
+  const named = BUILD_SYSTEM_MODULES.filter((m) => m.namedByHexBuildTools(tools)).map((m) => m.name);
+  const guessed = buildSystemGuessedByMix(files);
+  return named.length > 0 ? named : guessed ? [guessed] : [];
+}
+
 // The build system of a project directory being packed for Hex: the strongest evidence.
 export async function buildSystemForPacking(has: HasFile): Promise<BuildSystem | undefined> {
   let best: { name: BuildSystem; strength: number } | undefined;

@@ -23,6 +23,7 @@ import { packageIdentity } from "../derivation/identity.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import type { Store } from "../store/store.ts";
+import { buildSystemsOfHexRelease, type BuildSystem } from "../build-system/registry.ts";
 
 // Where a package's source comes from: a repository (fetched and verified on demand) or bytes
 // the user gave us (a tarball, or a directory packed the way `beamix hex pack` does).
@@ -38,6 +39,9 @@ export interface PackageToRealize {
   deps: string[]; // package names of the direct inputs present in the closure
   buildDeps?: string[]; // package names of its build-only inputs (rebar3 plugins), when it has some
   buildOnly?: true; // only some package's build input: never a runtime input or profile member
+  // The other build systems its release's build_tools name, after the definition's own, tried in
+  // turn when a build fails (an automatic definition's only; `deps` keeps Mix's one choice).
+  fallbackBuildSystems?: BuildSystem[];
   source: SourceRef;
 }
 
@@ -185,6 +189,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
   // Each package's definition: the automatic one (with the rebar3 plugins its configuration
   // names as build inputs), or what a definition file makes of it.
   const definitions = new Map<string, Definition>();
+  const fallbacks = new Map<string, BuildSystem[]>();
   const define = async (r: ResolvedPackage): Promise<void> => {
     const { metadata: meta, tarball } = metadata.get(r.name)!;
     const automatic = definitionFromHexRelease(meta, {
@@ -200,6 +205,10 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
       if (plugins.length > 0) automatic.buildInputs = plugins;
     }
     const definition = override ? await applyOverride(override, automatic) : automatic;
+    if (!override) {
+      const others = buildSystemsOfHexRelease(meta.buildTools, meta.files).filter((b) => b !== definition.buildSystem);
+      if (others.length > 0) fallbacks.set(r.name, others);
+    }
     if (definition.source.type === "hex" && automatic.source.type === "hex" && definition.source.innerChecksum !== automatic.source.innerChecksum) {
       throw new BeamixError(`${override!.file}: source checksum ${definition.source.innerChecksum} does not match the registry's ${automatic.source.innerChecksum} for ${r.name} ${r.version}`);
     }
@@ -253,6 +262,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     const planned: PlannedPackage = { name, version: r.version, app: definition.app, repo: r.repo, definition, deps: deps.map((d) => d.name), source };
     if (buildDeps.length > 0) planned.buildDeps = buildDeps.map((d) => d.name);
     if (buildOnly.has(name)) planned.buildOnly = true;
+    if (fallbacks.has(name)) planned.fallbackBuildSystems = fallbacks.get(name);
     packages.set(name, planned);
     return planned;
   };

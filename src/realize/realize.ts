@@ -31,6 +31,7 @@ import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts
 import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import { compileEnvReads, readSetKey, type ConfigRead } from "../derivation/compile-env.ts";
 import type { Derivation } from "../derivation/derivation.ts";
+import type { Definition } from "../derivation/definition.ts";
 import { packageIdentity, type FinalIdentity, type PackageIdentity } from "../derivation/identity.ts";
 import { derivationToJson } from "../derivation/serialize.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
@@ -219,11 +220,16 @@ class Realization {
     const { store } = this;
     const inputs = new Map(p.deps.map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
     const buildInputs = new Map((p.buildDeps ?? []).map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
-    const id = packageIdentity({ definition: p.definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, buildInputs });
-    const found = await this.lookup(p, id);
-    if (found) {
+    const identify = (definition: Definition) => packageIdentity({ definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, buildInputs });
+    const id = identify(p.definition);
+    // The other build tools its release declares (proper: mix, rebar3, make) are tried in turn
+    // when the first one's build fails; an item one of them built is as good.
+    const alternatives = fallbackCandidates(p, identify);
+    for (const c of [{ p, id }, ...alternatives]) {
+      const found = await this.lookup(c.p, c.id);
+      if (!found) continue;
       this.progress.event({ type: "done", label: label(p), result: "present", ms: 0 });
-      return this.done(p, found, "present");
+      return this.done(c.p, found, "present");
     }
     if (this.opts.lookupOnly) {
       this.missing.push(p.name);
@@ -238,7 +244,7 @@ class Realization {
           this.progress.event({ type: "done", label: label(p), result: "present", ms: 0 });
           return this.done(p, again, "present");
         }
-        return (subs && (await this.substitute(p, id, subs))) ?? (await this.build(p, id));
+        return (subs && (await this.substitute(p, id, subs))) ?? (await this.buildWithFallback(p, id, alternatives));
       });
     } catch (err) {
       this.progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
@@ -336,6 +342,22 @@ class Realization {
     return undefined;
   }
 
+  // Builds with the definition's build system, then with each alternative in turn while the
+  // previous one fails; each switch is one warning line. The last failure is the package's.
+  private async buildWithFallback(p: PlannedPackage, id: PackageIdentity, alternatives: readonly Candidate[]): Promise<RealizedItem> {
+    let current: Candidate = { p, id };
+    for (const next of alternatives) {
+      try {
+        return await this.build(current.p, current.id);
+      } catch (err) {
+        if (!(err instanceof BuildFailure)) throw err;
+        this.report(`${label(p)}: the ${current.p.definition.buildSystem} build failed (${err.message}); building with ${next.p.definition.buildSystem}, which its build_tools also name`);
+        current = next;
+      }
+    }
+    return this.build(current.p, current.id);
+  }
+
   // Builds with every configured value (the reads are not known before), then registers the
   // output under the final identity of what it read. The log follows the item.
   private async build(p: PlannedPackage, id: PackageIdentity): Promise<RealizedItem> {
@@ -363,6 +385,26 @@ class Realization {
       }
     }, this.chains.get(p.name));
   }
+}
+
+interface Candidate {
+  p: PlannedPackage;
+  id: PackageIdentity;
+}
+
+// The package as each of its fallback build systems would build it; one whose identity cannot
+// be had here (its tool missing from the toolchain) is left out.
+function fallbackCandidates(p: PlannedPackage, identify: (d: Definition) => PackageIdentity): Candidate[] {
+  const out: Candidate[] = [];
+  for (const buildSystem of p.fallbackBuildSystems ?? []) {
+    const alt: PlannedPackage = { ...p, definition: { ...p.definition, buildSystem } };
+    try {
+      out.push({ p: alt, id: identify(alt.definition) });
+    } catch (err) {
+      if (!(err instanceof BeamixError)) throw err;
+    }
+  }
+  return out;
 }
 
 // An unsandboxed build is said on the terminal, once per run, not only in its log.
