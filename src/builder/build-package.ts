@@ -61,7 +61,12 @@ export interface BuildRequest {
   keepRoot?: string; // where kept build directories go (default: the OS temporary directory)
   signal?: AbortSignal;
   patchDir?: string; // where the definition's patch `file`s are (relative paths), usually the definition file's directory
+  // A precompiled NIF's verified archive (src/native/precompiled.ts): its directory is bound
+  // read-only at PRECOMPILED_DIR and named to the package's Mix code by envVar.
+  precompiledArchives?: { dir: string; envVar: string };
 }
+
+const PRECOMPILED_DIR = "/beamix-precompiled";
 
 // What the user may set of a build's limits: the sandbox's, and how much of its log is kept
 // (see build-log.ts). Unset ones take their defaults.
@@ -254,6 +259,11 @@ export async function buildPackage(req: BuildRequest): Promise<BuildResult> {
     const erlLibs = req.sandbox ? (inputs.length > 0 ? [SANDBOX_INPUTS_DIR] : []) : [...new Set(inputs.map((i) => dirname(i.hostLib)))];
     env = buildEnvironment({ layout, toolchain: req.toolchain, erlLibs, mixEnv: def.arguments.mixEnv, declared: req.derivation.env });
     const binds: (string | Bind)[] = [...req.toolchain.readOnlyBinds, ...req.readOnlyDirs.map((d) => resolve(d))];
+    if (req.precompiledArchives) {
+      const { dir, envVar } = req.precompiledArchives;
+      if (req.sandbox) binds.push({ source: resolve(dir), target: PRECOMPILED_DIR });
+      env[envVar] = req.sandbox ? PRECOMPILED_DIR : resolve(dir);
+    }
     if (req.sandbox) for (const i of [...inputs, ...buildInputs]) binds.push({ source: i.hostLib, target: i.libDir });
 
     let phases: Phase[];

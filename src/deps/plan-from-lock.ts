@@ -16,6 +16,7 @@ import { buildTarball } from "../hex/tarball.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
 import { lockEntryRepo } from "../mix/lock.ts";
 import { systemInputsOfTarball } from "../native/detect.ts";
+import { precompiledKindOfFiles } from "../native/precompiled.ts";
 import { definitionFromHexRelease, validateDefinition, type Definition } from "../derivation/definition.ts";
 import { buildSystemGuessedByMix, buildSystemOfMixManager, type BuildSystem } from "../build-system/registry.ts";
 import { applyOverride, loadDefinitionDirs } from "../derivation/definition-file.ts";
@@ -93,6 +94,7 @@ export async function planFromLock(closure: DepsClosure, opts: LockPlanOptions):
         // The same system inputs as `beamix build` finds, so both give the build one identity.
         const system = systemInputsOfTarball(t.bytes, t.metadata);
         if (system.length > 0) definition.systemInputs = system;
+        if (precompiledKindOfFiles(t.metadata.files)) definition.precompiledNif = "download";
         pkg = { name: lock.package, version: lock.version, app: node.app, repo: repoName, node, definition, deps: [], source: { kind: "hex", repo }, tarball: t.bytes };
         if (t.metadata.app !== node.app) throw new BeamixError(`mix.lock: ${lock.package} ${lock.version} is locked as app ${node.app}, but its metadata says app ${t.metadata.app}`);
       } else {

@@ -7,6 +7,7 @@ import type { HexMetadata } from "../hex/metadata.ts";
 import { ConfigValueError, configFromJson, type CompileConfig } from "./config.ts";
 import { createHash } from "node:crypto";
 import { BUILD_SYSTEMS, buildSystemOfHexRelease, isBuildSystem, type BuildSystem } from "../build-system/registry.ts";
+import { DEBIAN_NAME, HEADER_NAME, LIBRARY_NAME, SYSTEM_INPUT_FIELDS, type SystemInput } from "../native/system-inputs.ts";
 
 export type Source =
   // innerChecksum (SHA-256 of VERSION ‖ metadata.config ‖ contents.tar.gz) is what the build
@@ -68,6 +69,13 @@ export interface Definition {
   // Absent when there are none.
   buildInputs?: Input[];
   nativeInputs: string[]; // build-only tools, e.g. "make", "gcc", or "elixir"/"rebar3" for phases that call them
+  // Host libraries the C code builds against (src/native/system-inputs.ts); absent when none.
+  systemInputs?: SystemInput[];
+  // For a package that installs a precompiled NIF while it compiles (elixir_make's
+  // precompiler, rustler_precompiled; src/native/precompiled.ts): "download" fetches the archive
+  // for the build's target before the build, "build" builds the NIF from source. Absent for
+  // every other package.
+  precompiledNif?: "download" | "build";
   arguments: BuildArguments;
 }
 
@@ -191,6 +199,31 @@ function readStringList(p: Problems, x: unknown, path: string, re: RegExp, what:
     if (typeof v !== "string" || !re.test(v)) p.add(`${path}[${i}]`, `${JSON.stringify(v)} is not ${what}`);
     else if (out.includes(v)) p.add(`${path}[${i}]`, `${v} is listed twice`);
     else out.push(v);
+  });
+  return out;
+}
+
+// [{header: "yaml.h", library: "yaml", pkgConfig: "yaml-0.1", debian: "libyaml-dev"}, ...]
+function readSystemInputs(p: Problems, x: unknown): SystemInput[] {
+  if (x === undefined) return [];
+  if (!Array.isArray(x)) {
+    p.add("systemInputs", "must be an array of {header?, library?, pkgConfig?, debian?}");
+    return [];
+  }
+  const out: SystemInput[] = [];
+  x.forEach((item, i) => {
+    const at = `systemInputs[${i}]`;
+    if (!isObj(item)) return p.add(at, "must be an object {header?, library?, pkgConfig?, debian?}");
+    unknownKeys(p, item, SYSTEM_INPUT_FIELDS, at);
+    const rules = { header: [HEADER_NAME, "a header name like yaml.h or openssl/ssl.h"], library: [LIBRARY_NAME, "a library name as given to -l"], pkgConfig: [LIBRARY_NAME, "a pkg-config module name"], debian: [DEBIAN_NAME, "a Debian package name"] } as const;
+    const input: SystemInput = {};
+    for (const k of SYSTEM_INPUT_FIELDS) {
+      if (item[k] === undefined) continue;
+      const v = str(p, item, k, at, rules[k][0], rules[k][1]);
+      if (v !== undefined) input[k] = v;
+    }
+    if (item.header === undefined && item.library === undefined && item.pkgConfig === undefined) p.add(at, "needs a header, a library or a pkgConfig module to look for");
+    else out.push(input);
   });
   return out;
 }
@@ -348,7 +381,7 @@ export function validateDefinition(x: unknown, file?: string): Definition {
   const p = new Problems();
   const where = file ?? "definition";
   if (!isObj(x)) throw new BeamixError(`${where}: a definition must be an object`);
-  unknownKeys(p, x, ["name", "version", "app", "source", "buildSystem", "inputs", "buildInputs", "nativeInputs", "arguments"], "");
+  unknownKeys(p, x, ["name", "version", "app", "source", "buildSystem", "inputs", "buildInputs", "nativeInputs", "systemInputs", "precompiledNif", "arguments"], "");
   const name = str(p, x, "name", "", PACKAGE_NAME, "a valid Hex package name");
   const version = str(p, x, "version", "");
   if (version !== undefined && !tryParseVersion(version)) p.add("version", `${JSON.stringify(version)} is not a valid version`);
@@ -363,13 +396,19 @@ export function validateDefinition(x: unknown, file?: string): Definition {
   const buildInputs = readInputs(p, x.buildInputs, defaultRepo, "buildInputs");
   if (name !== undefined && buildInputs.some((i) => i.name === name)) p.add("buildInputs", `${name} cannot build with itself`);
   const nativeInputs = readStringList(p, x.nativeInputs, "nativeInputs", TOOL_NAME, "a tool name");
+  const systemInputs = readSystemInputs(p, x.systemInputs);
+  if (x.precompiledNif !== undefined && x.precompiledNif !== "download" && x.precompiledNif !== "build") p.add("precompiledNif", `must be "download" or "build", got ${JSON.stringify(x.precompiledNif)}`);
   const args = readArguments(p, x.arguments);
 
   if (p.list.length > 0 || !name || !version || !app || !source || !buildSystem) {
     const label = file ?? (typeof x.name === "string" ? `definition of ${x.name}${typeof x.version === "string" ? ` ${x.version}` : ""}` : "definition");
     throw new BeamixError(`${label}: ${p.list.join("; ")}`);
   }
-  return { name, version, app, source, buildSystem, inputs, ...(buildInputs.length > 0 ? { buildInputs } : {}), nativeInputs, arguments: args };
+  const def: Definition = { name, version, app, source, buildSystem, inputs, nativeInputs, arguments: args };
+  if (buildInputs.length > 0) def.buildInputs = buildInputs;
+  if (systemInputs.length > 0) def.systemInputs = systemInputs;
+  if (x.precompiledNif === "download" || x.precompiledNif === "build") def.precompiledNif = x.precompiledNif;
+  return def;
 }
 
 export interface HexReleaseInfo {

@@ -17,6 +17,7 @@ import { canonicalConfig, mergeConfig, type CompileConfig } from "./config.ts";
 import { validateDefinition, type Definition, type Source } from "./definition.ts";
 import { buildSystemModule } from "../build-system/registry.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
+import type { SystemInputFound } from "../native/system-inputs.ts";
 
 export type { ToolchainFacts };
 
@@ -39,6 +40,9 @@ export interface Derivation {
   compileConfig: CompileConfig; // effective
   env: Record<string, string>; // declared environment of the build
   phasesVersion: number;
+  // The definition's system inputs as found on the host (src/native/system-inputs.ts), in
+  // its order; absent when it declares none.
+  system?: SystemInputFound[];
 }
 
 export function toolchainSummary(tc: ToolchainFacts, def: Pick<Definition, "name" | "version" | "buildSystem" | "nativeInputs">): ToolchainSummary {
@@ -96,6 +100,7 @@ export interface DerivationOptions {
   projectConfig?: CompileConfig;
   configApps?: readonly string[]; // more apps whose project config this package reads
   env?: Readonly<Record<string, string>>; // added to (and overriding) the definition's env
+  system?: readonly SystemInputFound[]; // the definition's system inputs as found, in its order
 }
 
 export function createDerivation(opts: DerivationOptions): Derivation {
@@ -132,7 +137,7 @@ export function createDerivation(opts: DerivationOptions): Derivation {
     }
     env[k] = v;
   }
-  return {
+  const d: Derivation = {
     definition: def,
     toolchain: toolchainSummary(opts.toolchain, def),
     inputs,
@@ -141,6 +146,14 @@ export function createDerivation(opts: DerivationOptions): Derivation {
     env,
     phasesVersion: buildSystemModule(def.buildSystem).phasesVersion,
   };
+  const declared = def.systemInputs ?? [];
+  if (declared.length > 0) {
+    const found = opts.system ?? [];
+    const same = (a: object, b: object) => JSON.stringify(Object.entries(a).filter(([k]) => k !== "version").sort()) === JSON.stringify(Object.entries(b).sort());
+    if (found.length !== declared.length || !found.every((f, i) => same(f, declared[i]))) throw new BeamixError(`${where}: its system inputs have not been looked for on this host`);
+    d.system = found.map((f) => ({ ...f }));
+  }
+  return d;
 }
 
 function sourceIdentity(s: Source): CanonicalValue {
@@ -184,6 +197,9 @@ export function derivationIdentity(d: Derivation): CanonicalValue {
     definitionConfig: canonicalConfig(a.compileConfig),
     compileConfig: canonicalConfig(d.compileConfig),
     env: { ...d.env },
+    // Present only when declared, so a derivation without any keeps its hash.
+    ...(d.system ? { systemInputs: d.system.map((f) => ({ ...f })) } : {}),
+    ...(def.precompiledNif ? { precompiledNif: def.precompiledNif } : {}),
     ...(def.buildInputs && def.buildInputs.length > 0
       ? { declaredBuildInputs: [...def.buildInputs].sort(byName).map((i) => ({ name: i.name, app: i.app })), buildInputs: { ...d.buildInputs } }
       : {}),

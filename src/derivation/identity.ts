@@ -12,6 +12,7 @@ import { basisHashOf, restrictConfig, sortReads, type ConfigRead } from "./compi
 import { createDerivation, derivationHash, derivationIdentity, type Derivation } from "./derivation.ts";
 import type { Definition } from "./definition.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
+import type { SystemInputFound } from "../native/system-inputs.ts";
 
 export interface FinalIdentity {
   derivation: Derivation;
@@ -36,10 +37,11 @@ export interface IdentityOptions {
   inputs: ReadonlyMap<string, string>; // final derivation hashes of the inputs present
   buildInputs?: ReadonlyMap<string, string>; // final derivation hashes of the build-only inputs
   projectConfig?: CompileConfig;
+  system?: readonly SystemInputFound[]; // the definition's system inputs as found on this host
 }
 
 export function packageIdentity(opts: IdentityOptions): PackageIdentity {
-  const created = createDerivation({ definition: opts.definition, toolchain: opts.toolchain, inputs: opts.inputs, ...(opts.buildInputs ? { buildInputs: opts.buildInputs } : {}) });
+  const created = createDerivation({ definition: opts.definition, toolchain: opts.toolchain, inputs: opts.inputs, system: opts.system, ...(opts.buildInputs ? { buildInputs: opts.buildInputs } : {}) });
   const basis: Derivation = { ...created, compileConfig: {} };
   const configured = mergeConfig(created.definition.arguments.compileConfig, opts.projectConfig ?? {});
   for (const app of Object.keys(configured)) if (Object.keys(configured[app]).length === 0) delete configured[app];
