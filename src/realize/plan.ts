@@ -22,6 +22,9 @@ import type { ConfigRead } from "../derivation/compile-env.ts";
 import { packageIdentity } from "../derivation/identity.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
+import { probeSystemInputs } from "../native/system-inputs.ts";
+import { systemInputsOfTarball } from "../native/detect.ts";
+import { precompiledKindOfFiles } from "../native/precompiled.ts";
 import type { Store } from "../store/store.ts";
 import { buildSystemsOfHexRelease, type BuildSystem } from "../build-system/registry.ts";
 
@@ -204,6 +207,11 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
       const plugins = await rebar3PluginInputs(await tarball(), `${r.name} ${r.version}`, r.repo);
       if (plugins.length > 0) automatic.buildInputs = plugins;
     }
+    if (override?.kind !== "definition") {
+      const system = systemInputsOfTarball(await tarball(), meta);
+      if (system.length > 0) automatic.systemInputs = system;
+      if (precompiledKindOfFiles(meta.files)) automatic.precompiledNif = "download";
+    }
     const definition = override ? await applyOverride(override, automatic) : automatic;
     if (!override) {
       const others = buildSystemsOfHexRelease(meta.buildTools, meta.files).filter((b) => b !== definition.buildSystem);
@@ -282,7 +290,11 @@ export async function identifyKnown(plan: Plan, toolchain: Toolchain, store: Sto
     const inputs = p.deps.map((d) => plan.packages.get(d)!);
     const buildInputs = (p.buildDeps ?? []).map((d) => plan.packages.get(d)!);
     if (!inputs.every(isIdentified) || !buildInputs.every(isIdentified)) continue;
-    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig, buildInputs: new Map(buildInputs.map((d) => [d.name, d.drvHash])) });
+    // A missing system input leaves the package unidentified; realizing it says which is missing.
+    const declared = p.definition.systemInputs;
+    const system = declared ? await probeSystemInputs(declared, p.name).catch(() => undefined) : undefined;
+    if (declared && !system) continue;
+    const id = packageIdentity({ definition: p.definition, toolchain, inputs: new Map(inputs.map((d) => [d.name, d.drvHash])), projectConfig: plan.projectConfig, system, buildInputs: new Map(buildInputs.map((d) => [d.name, d.drvHash])) });
     const candidates = id.configDependent ? await index.readSets(id.basisHash) : [[]];
     for (const reads of candidates) {
       const f = id.final(reads);

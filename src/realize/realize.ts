@@ -35,6 +35,9 @@ import type { Definition } from "../derivation/definition.ts";
 import { packageIdentity, type FinalIdentity, type PackageIdentity } from "../derivation/identity.ts";
 import { derivationToJson } from "../derivation/serialize.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
+import { probeSystemInputs } from "../native/system-inputs.ts";
+import { nativeFactsOfTree } from "../native/native-facts.ts";
+import { precompiledForBuild } from "./precompiled-nif.ts";
 import type { Store, TreeHash } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
@@ -220,7 +223,15 @@ class Realization {
     const { store } = this;
     const inputs = new Map(p.deps.map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
     const buildInputs = new Map((p.buildDeps ?? []).map((d) => [d, this.plan.packages.get(d)!.drvHash!]));
-    const identify = (definition: Definition) => packageIdentity({ definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, buildInputs });
+    // Host libraries are looked for before anything else: a missing one fails here, in one line.
+    const declared = p.definition.systemInputs;
+    const system = declared
+      ? await probeSystemInputs(declared, label(p)).catch((err: unknown) => {
+          this.progress.event({ type: "failed", label: label(p), message: errorMessage(err) });
+          throw err;
+        })
+      : undefined;
+    const identify = (definition: Definition) => packageIdentity({ definition, toolchain: this.opts.toolchain, inputs, projectConfig: this.plan.projectConfig, system, buildInputs });
     const id = identify(p.definition);
     // The other build tools its release declares (proper: mix, rebar3, make) are tried in turn
     // when the first one's build fails; an item one of them built is as good.
@@ -373,7 +384,9 @@ class Realization {
       try {
         const outcome = await buildOne(this.plan, self, staging, this.opts);
         const f = id.final(await readsOfTree(staging, p));
-        await this.register(p, id, f, staging, { references: outcome.references, deriver: {} });
+        // What its native code needs from the host, for whoever substitutes it later.
+        const native = await nativeFactsOfTree(staging);
+        await this.register(p, id, f, staging, { references: outcome.references, deriver: native ? { native } : {} });
         if (f.drvHash !== id.build.drvHash) {
           const log = await store.readLog(id.build.drvHash);
           if (log !== undefined) await store.writeLog(f.drvHash, log);
@@ -450,6 +463,9 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
     // a build sees the effective config of its whole input closure as well as its own.
     let compileConfig: CompileConfig = {};
     for (const d of [...closure, p]) compileConfig = mergeConfig(compileConfig, d.derivation.compileConfig);
+    // A precompiled NIF's archive is fetched now, outside the sandbox (precompiled-nif.ts).
+    const precompiled = await precompiledForBuild(p.derivation.definition, sourceDir, opts.toolchain);
+    if (precompiled.compileConfig) compileConfig = mergeConfig(compileConfig, precompiled.compileConfig);
 
     // The builder's code is loaded only when something is built (not on a no-op run).
     const { buildPackage } = await import("../builder/build-package.ts");
@@ -458,6 +474,7 @@ export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string
       drvHash: p.drvHash,
       sourceDir,
       inputs,
+      ...(precompiled.archiveDir ? { precompiledArchives: precompiled.archiveDir } : {}),
       ...(buildInputs.length > 0 ? { buildInputs } : {}),
       compileConfig,
       toolchain: opts.toolchain,
