@@ -3,7 +3,7 @@
 // one line; the next run finds the item the fallback built. Through the CLI on the shapes corpus.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beamix, runCommand, type CliResult } from "./support/cli.ts";
@@ -47,4 +47,20 @@ test("when Mix's choice fails, the next tool of build_tools builds it, and the s
   assert.match(again.stdout + again.stderr, /0 built, 1 already present, 0 failed/);
   assert.doesNotMatch(again.stdout + again.stderr, /build failed/);
   assert.ok(again.stdout.includes(item));
+});
+
+test("an erlang.mk package with a git dependency builds against that dependency from the registry", async () => {
+  const r = await bx(["build", "squarefmt"]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-squarefmt-0.1.0"));
+  assert.ok(item, r.stdout);
+  // Its input, built from the registry as the requirement erlang.mk published for the git dependency.
+  const store = join(work, "store");
+  const libs = (await readdir(store)).filter((n) => /^[0-9a-f]{64}-(squarefmt|multitool)-0\.1\.0$/.test(n)).map((n) => join(store, n, "lib", "erlang", "lib"));
+  assert.equal(libs.length, 2);
+  const erl = await runCommand("erl", ["-noshell", "-eval", 'io:format("~s", [squarefmt:format(9)]), halt().'], {
+    env: { ...process.env, ERL_LIBS: libs.join(":") },
+    timeoutMs: 60_000,
+  });
+  assert.equal(erl.stdout, "9^2 = 81", erl.stderr);
 });

@@ -66,3 +66,25 @@ test('{vsn, "git"} is refused, not packed as version "git"', async () => {
   const dir = await variant(join(shapesDir, "nifxor-0.1.0"), "vsn-git", "src/nifxor.app.src", (t) => t.replace('{vsn, "0.1.0"}', '{vsn, "git"}'));
   await assert.rejects(readPackageDir(dir), /nifxor\.app\.src: vsn "git" is not a version \(rebar3 computes it from git tags at build time\)/);
 });
+
+test("a mix.exs that says another version than rebar.config's .app.src is refused as stale", async () => {
+  const dir = await variant(join(shapesDir, "multitool-0.1.0"), "stale-mix", "src/multitool.app.src", (t) => t.replace('{vsn, "0.1.0"}', '{vsn, "0.2.0"}'));
+  await assert.rejects(readPackageDir(dir), /stale-mix: mix\.exs says version 0\.1\.0, but rebar\.config's src\/multitool\.app\.src says 0\.2\.0; one of them is stale: make them agree$/);
+  // When they agree, the mix.exs is read, as before.
+  const same = await readPackageDir(join(shapesDir, "multitool-0.1.0"));
+  assert.equal(same.buildTool, "mix");
+  assert.deepEqual(same.metadata.buildTools, ["mix", "rebar3", "make"]);
+});
+
+test("an erlang.mk project lists build_tools make and rebar3, and its git dependency as a Hex requirement", async () => {
+  const read = await readPackageDir(join(shapesDir, "squarefmt-0.1.0"));
+  assert.equal(read.buildTool, "make");
+  assert.deepEqual(read.metadata.buildTools, ["make", "rebar3"]);
+  assert.deepEqual(read.metadata.requirements.map((r) => [r.name, r.requirement]), [["multitool", "~> 0.1"]]);
+  assert.ok(read.metadata.files.includes("erlang.mk"));
+  // A hand-written Makefile without erlang.mk or rebar.config stays make only.
+  assert.deepEqual((await readPackageDir(wireserve)).metadata.buildTools, ["make"]);
+  const withMk = await variant(wireserve, "with-erlang-mk", "Makefile", (t) => t);
+  await writeFile(join(withMk, "erlang.mk"), "# stand-in\n");
+  assert.deepEqual((await readPackageDir(withMk)).metadata.buildTools, ["make", "rebar3"]);
+});

@@ -13,8 +13,10 @@
 //   ebin/APP.appup, erlang.mk, include/**.hrl, LICENSE*, Makefile, plugins.mk, priv/**,
 //   README*, rebar.config, src/** (trees sorted by path, regular files only, no dot files);
 //   erlang.mk lists no directories;
-// - build_tools: ["make"], plus "rebar3" when a rebar.config is packaged (erlang.mk always
-//   writes both; rebar3 can only build such a package through its rebar.config).
+// - build_tools: ["make", "rebar3"] for an erlang.mk project (one that carries erlang.mk), as
+//   erlang.mk's Hex publishing always writes them (real cowlib and ranch locks say
+//   [:make, :rebar3]); for a hand-written Makefile, ["make"], plus "rebar3" when a
+//   rebar.config is packaged (rebar3 can only build such a package through it).
 // Only plain `VAR = value` lines are understood: a value that refers to other make variables
 // cannot be read without running make and is refused. make is never run; the Makefile is read
 // inside the sandbox, as every file of the package is read (./reader-sandbox.ts).
@@ -167,7 +169,7 @@ export async function readErlangMkPackage(dir: string): Promise<{ metadata: HexM
     app,
     files: paths,
     licenses: resources.map(({ file, res }) => stringsProp(res, "licenses", file)).find((l) => l !== undefined) ?? [],
-    buildTools: paths.includes("rebar.config") ? ["make", "rebar3"] : ["make"],
+    buildTools: paths.includes("erlang.mk") || paths.includes("rebar.config") ? ["make", "rebar3"] : ["make"],
     requirements,
     links: resources.map(({ file, res }) => linksProp(res, file)).find((l) => l.length > 0) ?? [],
     other: [],

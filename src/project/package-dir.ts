@@ -9,7 +9,9 @@
 //   Makefile and ebin/*.app                  -> make
 //   src/*.app.src                            -> rebar3
 // `buildTool` names the reader that was used; metadata.buildTools says what builds the package
-// (vec_erl's shim is read as "mix" and packs a rebar3 package).
+// (vec_erl's shim is read as "mix" and packs a rebar3 package). When a mix.exs or an erlang.mk
+// Makefile wins over a rebar.config whose src/APP.app.src says another version, one of them is
+// stale (eredis and fast_xml were packed with their mix.exs's old version): refused.
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -17,7 +19,7 @@ import type { HexMetadata } from "../hex/metadata.ts";
 import { readErlangMkPackage } from "./erlang-mk-project.ts";
 import { glob, packageEntries, type PackageFile } from "./files.ts";
 import { readMixPackage } from "./mix-project.ts";
-import { readRebar3Package } from "./rebar3-project.ts";
+import { appSrcVersion, readRebar3Package } from "./rebar3-project.ts";
 import { buildSystemForPacking, type BuildSystem } from "../build-system/registry.ts";
 
 // How each build system's project directory is read into Hex metadata and a file list.
@@ -57,6 +59,13 @@ export async function readPackageDir(dir: string): Promise<PackageSource> {
   const buildTool = await detectBuildTool(abs);
   const read = PROJECT_READERS[buildTool];
   const { metadata, paths } = await read(abs);
+  if (buildTool !== "rebar3" && ((await has(abs, "rebar.config")) || (await has(abs, "rebar.config.script")))) {
+    const other = await appSrcVersion(abs);
+    if (other !== undefined && other !== metadata.version) {
+      const by = buildTool === "mix" ? "mix.exs" : "the Makefile";
+      throw new BeamixError(`${dir}: ${by} says version ${metadata.version}, but rebar.config's src/${metadata.app}.app.src says ${other}; one of them is stale: make them agree`);
+    }
+  }
   const files = await packageEntries(abs, paths);
   if (files.length === 0) throw new BeamixError(`${join(dir)}: the package has no files`);
   return { metadata, files, buildTool };

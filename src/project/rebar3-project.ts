@@ -94,6 +94,17 @@ export function versionProp(res: AppResource, file: string): string {
   return s;
 }
 
+// The version src/APP.app.src gives, when it is a literal one (undefined when there is no single
+// .app.src or it says "git" or computes the version).
+export async function appSrcVersion(dir: string): Promise<string | undefined> {
+  const appSrcs = await glob(dir, "src/*.app.src", { matchDot: false });
+  if (appSrcs.length !== 1) return undefined;
+  const [read] = await consultFiles(dir, [appSrcs[0]]);
+  if (!read.ok) return undefined;
+  const vsn = textOf(getKey(appResourceOf(read.term, join(dir, appSrcs[0])).props, "vsn"));
+  return vsn !== null && tryParseVersion(vsn) ? vsn : undefined;
+}
+
 // Top-level locked packages of rebar.lock: app name -> [package name, version].
 function lockedPackages(terms: Term | undefined): Map<string, [string, string]> {
   const out = new Map<string, [string, string]>();
