@@ -19,8 +19,7 @@ export interface CacheWeather {
 }
 
 export async function closureWeather(store: Store, roots: readonly string[], subs: Substituters, report?: (line: string) => void): Promise<CacheWeather[]> {
-  const nodes = closureNodes(store, roots);
-  const items = store.listItems().filter((i) => nodes.some((n) => n.path === i.path));
+  const items = closureNodes(store, roots).map((n) => store.queryItem(n.path)!);
   const usable = new Set((await subs.caches(report)).map((c) => c.backend.url));
   const caches = new Map<string, CacheWeather>(
     subs.urls.map((url) => [url, { url, usable: usable.has(url), available: 0, total: items.length, downloadBytes: 0, narBytes: 0, items: [] }]),
