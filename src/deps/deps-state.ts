@@ -19,7 +19,7 @@ const FORMAT = "beamix-deps-state/1";
 const DIR = "deps-state";
 
 // [path, kind, ino, size, mtimeNs, ctimeNs]
-type Stamp = [string, "f" | "d" | "l", string, string, string, string];
+export type Stamp = [string, "f" | "d" | "l", string, string, string, string];
 
 export interface DepsState<R> {
   format: typeof FORMAT;
@@ -37,7 +37,7 @@ export function depsStateKey(parts: unknown): string {
   return sha256Hex(JSON.stringify({ format: FORMAT, parts }, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : Buffer.isBuffer(v) ? v.toString("hex") : v)));
 }
 
-async function stampOf(path: string): Promise<Stamp | undefined> {
+export async function stampOf(path: string): Promise<Stamp | undefined> {
   const s = await lstat(path, { bigint: true }).catch(() => undefined);
   if (!s) return undefined;
   const kind = s.isDirectory() ? "d" : s.isSymbolicLink() ? "l" : "f";
@@ -58,7 +58,8 @@ export async function stampTrees(roots: readonly string[]): Promise<Stamp[]> {
   return out;
 }
 
-async function unchanged(stamps: readonly Stamp[]): Promise<boolean> {
+// Whether every file, link and directory is exactly as stamped.
+export async function stampsUnchanged(stamps: readonly Stamp[]): Promise<boolean> {
   for (const s of stamps) {
     const now = await stampOf(s[0]);
     if (!now || now.some((v, i) => v !== s[i])) return false;
@@ -79,23 +80,30 @@ export async function lastItems(file: string): Promise<ReadonlySet<string> | und
 
 // The state of the last run, when this run would change nothing; else undefined.
 export async function unchangedState<R>(file: string, key: string, isValid: (item: string) => boolean): Promise<DepsState<R> | undefined> {
-  let state: DepsState<R>;
+  const state = await readDepsState<R>(file);
+  if (state?.key !== key || !state.items.every(isValid)) return undefined;
+  return (await stampsUnchanged(state.stamps)) ? state : undefined;
+}
+
+// The state in `file`, whatever it says; undefined when missing or malformed.
+export async function readDepsState<R>(file: string): Promise<DepsState<R> | undefined> {
   try {
-    state = JSON.parse(await readFile(file, "utf8")) as DepsState<R>;
+    const state = JSON.parse(await readFile(file, "utf8")) as DepsState<R>;
+    if (state?.format !== FORMAT || typeof state.key !== "string" || !Array.isArray(state.items) || !Array.isArray(state.stamps)) return undefined;
+    return state;
   } catch {
     return undefined;
   }
-  if (state?.format !== FORMAT || state.key !== key || !Array.isArray(state.items) || !Array.isArray(state.stamps)) return undefined;
-  if (!state.items.every(isValid)) return undefined;
-  return (await unchanged(state.stamps)) ? state : undefined;
 }
 
-// Best effort: a state that cannot be written only costs the next run its shortcut.
-export async function saveDepsState<R>(file: string, state: Omit<DepsState<R>, "format">): Promise<void> {
+// Best effort: a state that cannot be written only costs the next run its shortcut. Says
+// whether it was written.
+export async function saveDepsState<R>(file: string, state: Omit<DepsState<R>, "format">): Promise<boolean> {
   try {
     await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
     await writeFileAtomic(file, JSON.stringify({ format: FORMAT, ...state }) + "\n");
+    return true;
   } catch {
-    // the next run takes the full path
+    return false; // the next run takes the full path
   }
 }

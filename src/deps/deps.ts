@@ -62,6 +62,18 @@ export interface DepsOptions {
   // Mix's session on this project in this MIX_ENV (depsMixEnv), when the caller opened it ahead
   // to get the VM started; syncDeps closes it.
   mix?: MixSession;
+  // Told, when the run left everything in place, what a later run can compare with instead of
+  // running at all (src/deps/unchanged-replay.ts): the state file and its key, the files Mix's
+  // answers and the lock came from (undefined: they may depend on more), and the items used.
+  onSettled?: (settled: SettledRun) => void;
+}
+
+export interface SettledRun {
+  stateFile: string;
+  stateKey: string;
+  inputs: string[] | undefined;
+  items: string[];
+  roots: string[]; // the GC root links that keep the items
 }
 
 // The MIX_ENV beamix deps prepares: the one asked for, else MIX_ENV, else dev (as Mix).
@@ -107,8 +119,15 @@ function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buf
   });
 }
 
+async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[]): Promise<void> {
+  if (!opts.onSettled) return;
+  const answered = mix.answerInputs ? await mix.answerInputs() : undefined;
+  const roots = (await opts.store.listRoots()).filter((r) => r.name.startsWith(rootPrefix(project))).map((r) => r.link);
+  opts.onSettled({ stateFile, stateKey, inputs: answered && [...answered, project.lockfile], items, roots });
+}
+
 // The report of a run that changes nothing, from the last complete run's.
-function unchangedReport(r: DepsReport): DepsReport {
+export function unchangedReport(r: DepsReport): DepsReport {
   return {
     ...r,
     packages: r.packages.map((p) => ({ ...p, status: "present", deps: "unchanged", build: "unchanged", reasons: [] })),
@@ -122,12 +141,19 @@ function unchangedReport(r: DepsReport): DepsReport {
 // GC roots for the items a project uses, one per package, named after the project directory
 // and MIX_ENV; the roots of packages it no longer uses are removed. (_build holds copies, so
 // the project works without them; they spare a rebuild after `beamix gc`.)
+const rootPrefix = (project: MixProjectInfo): string => `deps-${sha256Hex(`${project.dir}\0${project.mixEnv}`).slice(0, 16)}-`;
+
 async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<void> {
-  const key = sha256Hex(`${project.dir}\0${project.mixEnv}`).slice(0, 16);
-  const prefix = `deps-${key}-`;
+  const prefix = rootPrefix(project);
   const want = new Map([...items.values()].map((i) => [`${prefix}${i.name}`, i.path]));
-  for (const r of await store.listRoots()) if (r.name.startsWith(prefix) && !want.has(r.name)) await store.removeRoot(r.name);
-  for (const [name, path] of want) await store.addRoot(name, path);
+  const have = new Map<string, string | undefined>();
+  for (const r of await store.listRoots()) {
+    if (!r.name.startsWith(prefix)) continue;
+    if (want.has(r.name)) have.set(r.name, r.item);
+    else await store.removeRoot(r.name);
+  }
+  // A root that already leads to its item is left alone: replacing it takes the gc lock.
+  for (const [name, path] of want) if (have.get(name) !== path) await store.addRoot(name, path);
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -188,9 +214,11 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     if (stateFile && (await mix.answeredFromCache)) {
       const [tc, project, config] = await Promise.all([opts.toolchain, mix.project, mix.config]);
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
-      const state = lockBytes && (await unchangedState<DepsReport>(stateFile, stateKey(project, config, lockBytes, tc, opts), (p) => opts.store.isValid(p)));
-      if (state) {
+      const key = lockBytes && stateKey(project, config, lockBytes, tc, opts);
+      const state = key && (await unchangedState<DepsReport>(stateFile, key, (p) => opts.store.isValid(p)));
+      if (key && state) {
         await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
+        await settled(opts, mix, project, stateFile, key, state.items);
         return unchangedReport(state.report);
       }
     }
@@ -315,7 +343,9 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
       if (lockBytes) {
         const stamps = await stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
-        await saveDepsState(stateFile, { key: stateKey(project, projectConfig, lockBytes, tc.value, opts), items: report.items.map((i) => i.path), stamps, report });
+        const key = stateKey(project, projectConfig, lockBytes, tc.value, opts);
+        const items = report.items.map((i) => i.path);
+        if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items);
       }
     }
     return report;

@@ -176,6 +176,12 @@ class CachedSession implements MixSession {
     return { project, config, cached: false };
   }
 
+  async answerInputs(): Promise<string[] | undefined> {
+    await this.project.catch(() => {});
+    const { entry } = await this.loaded;
+    return entry.project?.files.map(([path]) => path);
+  }
+
   async children(app: string, dir: string, env: string): Promise<DepChildren> {
     const { entry } = await this.loaded;
     const mixExs = join(dir, "mix.exs");

@@ -217,6 +217,9 @@ export interface MixSession {
   project: Promise<MixProjectInfo>;
   // True when the project and its config were answered without starting a VM (mix-answers.ts).
   answeredFromCache?: Promise<boolean>;
+  // The files the project's and its config's answers depend on, when those answers depend on
+  // nothing else (mix-answers.ts); undefined when they may (a config that reads the environment).
+  answerInputs?(): Promise<string[] | undefined>;
   // Mix's answers as it sent them (ETF), for a cache of answers (mix-answers.ts).
   raw?: Promise<{ project: Buffer; config: Buffer }>;
   childrenRaw?(app: string, dir: string, env: string): Promise<{ children: DepChildren; etf: Buffer }>;

@@ -292,6 +292,13 @@ async function probe(loc: Located): Promise<Toolchain> {
   };
 }
 
+// The files whose identity stands for the toolchain `opts` would detect (as its cache keys it),
+// or null when none can (a version manager's shim). A caller that keeps an answer derived from
+// the toolchain compares these instead of detecting it again.
+export async function toolchainFileStamps(opts: DetectOptions = {}): Promise<FileStamp[] | null> {
+  return cacheKey(await locate(opts, opts.searchPath ?? process.env.PATH ?? ""));
+}
+
 // Detects the toolchain on PATH, or the one named by `opts`.
 export async function detectToolchain(opts: DetectOptions = {}): Promise<Toolchain> {
   const searchPath = opts.searchPath ?? process.env.PATH ?? "";

@@ -8,7 +8,8 @@ import { DEFAULT_PRIORITY } from "../../substitute/format/cache-info.ts";
 import { readSecretKeyFile } from "../../signing/keys.ts";
 import { openCache } from "../../substitute/backends/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/server/publish.ts";
-import { depsMixEnv, syncDeps, type DepsReport } from "../../deps/deps.ts";
+import { depsMixEnv, syncDeps, unchangedReport, type DepsReport, type SettledRun } from "../../deps/deps.ts";
+import { currentCall, recordUnchangedRun } from "../../deps/unchanged-replay.ts";
 import { openCachedMixSession } from "../../deps/mix-answers.ts";
 import { defaultProgress } from "../progress-display.ts";
 import type { Progress } from "../../realize/progress.ts";
@@ -28,7 +29,6 @@ import {
   type StoreOptions,
   type SubstituterOptions,
 } from "../context.ts";
-import { printJson, printLines } from "../output.ts";
 import { priorityOption } from "../options.ts";
 import { failureLines } from "../../realize/failure-report.ts";
 import { addLoadPathOption } from "../definition-options.ts";
@@ -81,6 +81,7 @@ export function registerDepsCommands(program: Command): void {
     // Its answers are kept: when none of their inputs changed, no VM starts (mix-answers.ts).
     const mix = openCachedMixSession(dir, depsMixEnv(opts.env));
     let handedOver = false;
+    let settled: SettledRun | undefined;
     try {
       // Checked before anything is built, so a CI run with a wrong key fails at once.
       const push = await pushTarget(opts);
@@ -119,6 +120,7 @@ export function registerDepsCommands(program: Command): void {
           definitionDirs: opts.loadPath,
           substituters,
           fallback: opts.fallback,
+          onSettled: (s) => (settled = s),
         });
         const ok = report.failed.length === 0 && report.skipped.length === 0;
         // Whose deps-… GC roots these are, for beamix roots (src/inspect/projects.ts).
@@ -136,14 +138,12 @@ export function registerDepsCommands(program: Command): void {
             },
           });
         }
-        if (opts.json) {
-          printJson({
-            ...report,
-            items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
-            ...(pushed ? { push: { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints } } : {}),
-          });
-        } else printLines(reportLines(report));
-        process.stderr.write(summary(report, opts.check ?? false, substituters !== undefined) + "\n");
+        const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints };
+        const output = depsOutput(report, opts, substituters !== undefined, pushedJson);
+        process.stdout.write(output.stdout);
+        process.stderr.write(output.stderr);
+        // What the same command prints next time if nothing changes, said without loading the CLI.
+        if (settled) await recordUnchangedRun(currentCall(process.argv.slice(2).slice(1)), settled, { ...depsOutput(unchangedReport(report), opts, substituters !== undefined), exitCode: 0 });
         if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
         else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
         if (!ok || (opts.check && report.changed)) process.exitCode = 1;
@@ -179,6 +179,25 @@ async function pushTarget(opts: DepsCliOptions) {
   const cache = openCache(opts.to);
   if (!cache.writable) throw new BeamixError(`${opts.to}: cannot push there (read-only); push to a file:// directory and serve it`);
   return { cache, secret, priority };
+}
+
+// What a run prints: the report on stdout (text or JSON), the summary on stderr.
+function depsOutput(report: DepsReport, opts: DepsCliOptions, substituting: boolean, push?: unknown): { stdout: string; stderr: string } {
+  const lines = reportLines(report);
+  const stdout = opts.json
+    ? JSON.stringify(
+        {
+          ...report,
+          items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
+          ...(push ? { push } : {}),
+        },
+        null,
+        2,
+      ) + "\n"
+    : lines.length
+      ? lines.join("\n") + "\n"
+      : "";
+  return { stdout, stderr: summary(report, opts.check ?? false, substituting) + "\n" };
 }
 
 function reportLines(r: DepsReport): string[] {

@@ -1,0 +1,131 @@
+// `beamix deps` when nothing changed, answered before the command line is even parsed: the
+// full path's own early end (deps-state.ts) still loads the whole CLI, opens the store's
+// database, detects the toolchain and reads Mix's answers, which costs several times the work
+// left to do. A run that ended with everything in place records here what its output would be
+// next time and every fact that output rests on; the next run with the same command line,
+// working directory and environment compares those facts (a few dozen stats and hashes of small
+// files) and, when all hold, prints the recorded output. On any doubt it does nothing, and the
+// full path runs (and records again).
+//
+// The facts, beyond the deps-state of the project (its key, and the identity of every file and
+// directory it left in deps/ and _build/):
+// - the command line, working directory and the environment variables that can change the
+//   outcome (PATH, HOME, locale, and every BEAMIX_, MIX_, HEX_, XDG_, ERL_, ELIXIR_, REBAR_ one);
+//   whether stdout and stderr are terminals;
+// - the content of the files Mix's answers about the project came from (mix.exs, the config
+//   files Config.Reader read) and of mix.lock: recorded only when those answers depend on
+//   nothing else (mix-answers.ts never keeps a config that reads the environment or the clock);
+// - the identity of the toolchain's files, as its cache keys it (never recorded behind a shim);
+// - the identity of every store item the project uses and of its GC roots. An item is removed
+//   only by moving its directory away first (store-core.ts), so a directory with the same inode
+//   and ctime is still the valid item; a removed root sends the run down the full path, which
+//   adds it again.
+// Commands with effects beyond the project (--push), or whose output is not the report (--check,
+// --timeline), definition directories (-L) and named toolchains are never replayed.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cacheDir } from "../config/paths.ts";
+import { detectOptionsFor } from "../toolchain/choice.ts";
+import { toolchainFileStamps } from "../toolchain/detect.ts";
+import type { FileStamp } from "../toolchain/cache.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
+import { readDepsState, stampOf, stampsUnchanged, type Stamp } from "./deps-state.ts";
+import type { SettledRun } from "./deps.ts";
+
+const FORMAT = "beamix-deps-replay/1";
+const RELEVANT_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|(BEAMIX|MIX|HEX|XDG|ERL|ELIXIR|REBAR)_[A-Za-z0-9_]*)$/;
+const NEVER_REPLAYED = ["--push", "--to", "--sign-with", "--priority", "--check", "--timeline", "-L", "--load-path", "--toolchain", "--erlang", "--elixir", "--rebar3", "--help", "-h"];
+
+export interface RunOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+// Everything a run is asked with: the arguments after `deps`, where, and how.
+export interface RunCall {
+  argv: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  terminals: readonly boolean[]; // [stdout, stderr]
+}
+
+interface Record {
+  format: typeof FORMAT;
+  call: { argv: string[]; cwd: string; env: [string, string][]; terminals: boolean[] };
+  stateFile: string;
+  stateKey: string;
+  inputs: [path: string, sha256: string | null][];
+  toolchain: FileStamp[];
+  stamps: Stamp[]; // store items and GC roots
+  output: RunOutput;
+}
+
+export function currentCall(argv: readonly string[]): RunCall {
+  return { argv, cwd: process.cwd(), env: process.env, terminals: [!!process.stdout.isTTY, !!process.stderr.isTTY] };
+}
+
+const replayable = (argv: readonly string[]): boolean => !argv.some((a) => NEVER_REPLAYED.some((f) => a === f || a.startsWith(`${f}=`)));
+
+function callOf(c: RunCall): Record["call"] {
+  const env = Object.entries(c.env)
+    .filter((e): e is [string, string] => RELEVANT_ENV.test(e[0]) && e[1] !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return { argv: [...c.argv], cwd: c.cwd, env, terminals: [...c.terminals] };
+}
+
+function recordFile(c: RunCall): string {
+  const root = c.env.BEAMIX_CACHE_DIR || cacheDir();
+  return join(root, "deps-state", `replay-${sha256Hex(JSON.stringify(callOf(c)))}.json`);
+}
+
+async function contentHash(path: string): Promise<string | null> {
+  try {
+    return sha256Hex(await readFile(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+const sameStamps = (a: readonly FileStamp[], b: readonly FileStamp[]): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+// The output the last run recorded for this call, when nothing it rests on changed.
+export async function replayUnchangedRun(c: RunCall): Promise<RunOutput | undefined> {
+  if (!replayable(c.argv)) return undefined;
+  try {
+    const r = JSON.parse(await readFile(recordFile(c), "utf8")) as Record;
+    if (r?.format !== FORMAT || JSON.stringify(r.call) !== JSON.stringify(callOf(c))) return undefined;
+    const state = await readDepsState(r.stateFile);
+    if (state?.key !== r.stateKey) return undefined;
+    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+    if (toolchain === null || !sameStamps(toolchain, r.toolchain)) return undefined;
+    for (const [path, sha] of r.inputs) if ((await contentHash(path)) !== sha) return undefined;
+    if (!(await stampsUnchanged(r.stamps)) || !(await stampsUnchanged(state.stamps))) return undefined;
+    return r.output;
+  } catch {
+    return undefined; // missing, malformed, unreadable: the full path decides
+  }
+}
+
+// Records what the next identical call of a run that settled (deps.ts) would print. Best effort.
+export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output: RunOutput): Promise<void> {
+  if (!replayable(c.argv) || settled.inputs === undefined) return;
+  try {
+    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+    if (toolchain === null) return;
+    const stamps: Stamp[] = [];
+    for (const path of [...settled.items, ...settled.roots]) {
+      const s = await stampOf(path);
+      if (!s) return;
+      stamps.push(s);
+    }
+    const inputs: Record["inputs"] = [];
+    for (const path of settled.inputs) inputs.push([path, await contentHash(path)]);
+    const record: Record = { format: FORMAT, call: callOf(c), stateFile: settled.stateFile, stateKey: settled.stateKey, inputs, toolchain, stamps, output };
+    await writeFileAtomic(recordFile(c), JSON.stringify(record) + "\n");
+  } catch {
+    // the next run takes the full path
+  }
+}
