@@ -1,10 +1,10 @@
 // rebar3 plugins as build-only inputs, through the CLI on the shapes corpus served on loopback:
 // nifxor names the cport plugin in rebar.config, rotnif only in rebar.config.script. Both build
 // with automatic definitions and no network, their NIFs load from the store, and the plugin is
-// neither a reference of their items nor a member of a profile.
+// neither a reference of their items nor a member of a profile, nor of `beamix deps` output.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beamix, runCommand, type CliResult } from "./support/cli.ts";
@@ -82,4 +82,25 @@ test("installing a package built with a plugin puts only the package in the prof
   });
   assert.equal(out.code, 0, out.stderr);
   assert.equal(out.stdout, '<<"nop">> non_existing');
+});
+
+test("beamix deps builds a dependency with its plugin, and writes out only the dependency", async () => {
+  const project = join(work, "nifuser");
+  await mkdir(join(project, "lib"), { recursive: true });
+  await writeFile(
+    join(project, "mix.exs"),
+    'defmodule Nifuser.MixProject do\n  use Mix.Project\n  def project, do: [app: :nifuser, version: "0.1.0", deps: [{:nifxor, "~> 0.1"}]]\nend\n',
+  );
+  await writeFile(join(project, "lib", "nifuser.ex"), "defmodule Nifuser do\n  def mask(a, b), do: :nifxor.xor_bytes(a, b)\nend\n");
+  const lockEnv = { ...env(), HEX_MIRROR: server.url, BEAMIX_HEX_PUBLIC_KEY: registry.publicKeyPath, HEX_HOME: join(work, "hex-home"), BEAMIX_CONFIG_DIR: join(work, "config"), MIX_ENV: "" };
+  const lock = await beamix(["lock", project], { env: lockEnv, timeoutMs: 300_000 });
+  assert.equal(lock.code, 0, `${lock.stdout}\n${lock.stderr}`);
+  const r = await beamix(["deps", project, "--json", ...repoArgs()], { env: { ...env(), MIX_ENV: "" }, timeoutMs: 600_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const json = JSON.parse(r.stdout) as { packages: { name: string; status: string }[] };
+  assert.deepEqual(json.packages.map((p) => p.name), ["nifxor"]);
+  assert.deepEqual(await readdir(join(project, "deps")), ["nifxor"]);
+  assert.deepEqual((await readdir(join(project, "_build", "dev", "lib"))).filter((d) => !d.startsWith(".")), ["nifxor"]);
+  await stat(join(project, "_build", "dev", "lib", "nifxor", "priv", "nifxor.so"));
+  assert.equal(await erlEval(join(project, "_build", "dev", "lib"), "nifxor:xor_bytes(<<7>>, <<5>>)"), "<<2>>");
 });

@@ -20,6 +20,7 @@ import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { lockEntryRepo, readMixLockFile } from "../mix/lock.ts";
 import { realize, type FailedBuild, type RealizedItem } from "../realize/realize.ts";
 import { identifyKnown, type Plan } from "../realize/plan.ts";
+import { addPluginInputs } from "../realize/build-inputs.ts";
 import type { Progress } from "../realize/progress.ts";
 import type { Store } from "../store/store.ts";
 import type { Substituters } from "../substitute/client/substituters.ts";
@@ -281,6 +282,8 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     cacheWarnings.release((message) => opts.progress?.event({ type: "warning", message }));
 
     const plan: Plan = { roots: [...packages.keys()], packages: new Map(packages), projectConfig };
+    // rebar3 plugins are build-only packages of the plan, never of `packages` (what deps writes).
+    await addPluginInputs(plan, { repos: opts.repos });
     await identifyKnown(plan, tc.value, opts.store);
     const realized = await realize(plan, {
       store: opts.store,
@@ -293,7 +296,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       ...(opts.limits ? { limits: opts.limits } : {}),
       progress: opts.progress,
       lookupOnly: opts.check,
-      ...(opts.check ? {} : { onRealized: (item: RealizedDep) => stageBuild(depsStaged, materializing, packages.get(item.name)!, item) }),
+      ...(opts.check ? {} : { onRealized: (item: RealizedDep) => packages.has(item.name) && stageBuild(depsStaged, materializing, packages.get(item.name)!, item) }),
       ...(opts.workRoot ? { workRoot: opts.workRoot } : {}),
       ...(opts.substituters && !opts.check ? { substituters: opts.substituters, fallback: opts.fallback } : {}),
     });
