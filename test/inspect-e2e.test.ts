@@ -113,7 +113,7 @@ test("why-depends: the chain from trellis to beacon; none from beacon to trellis
   assert.equal(none.stderr.trim(), "beamix: beacon 1.2.0 does not depend on trellis 0.9.0");
 });
 
-test("weather: a full cache holds 5 of 5, a partial one 1 of 5 and names the rest; an untrusting client counts nothing", async () => {
+test("weather: a full cache holds 5 of 5, a partial one 1 of 5 and names the rest, built or not; an untrusting client counts nothing", async () => {
   const caches = [`file://${join(work, "cache-full")}`, `file://${join(work, "cache-part")}`];
   const args = ["weather", "trellis", "--substituters", caches[0], "--substituters", caches[1], "--trusted-key", publicKey];
   const r = json<{ url: string; available: number; total: number; downloadBytes: number; items: { name: string; state: string }[] }[]>(await inA([...args, "--json"]));
@@ -129,6 +129,13 @@ test("weather: a full cache holds 5 of 5, a partial one 1 of 5 and names the res
   assert.equal(untrusting.code, 0, untrusting.stderr);
   assert.match(untrusting.stderr, /no trusted public keys/);
   assert.match(untrusting.stdout, /not usable/);
+  // Before building anything: a fresh store asks about the planned closure (identities known beforehand).
+  const unbuilt = json<{ available: number; total: number }[]>(await run(["weather", "trellis", "--store", join(work, "store-unbuilt"), ...repoArgs(), "--substituters", caches[1], "--trusted-key", publicKey, "--json"]));
+  assert.deepEqual(unbuilt.map((c) => [c.available, c.total]), [[1, 5]]);
+  // A store path's closure works as well.
+  const beaconPath = json<{ path: string }[]>(await inA(["path", "beacon@~> 1.2", "--json"]))[0].path;
+  const byPath = json<{ available: number; total: number }[]>(await inA(["weather", beaconPath, "--substituters", caches[1], "--trusted-key", publicKey, "--json"]));
+  assert.deepEqual(byPath.map((c) => [c.available, c.total]), [[1, 1]]);
   const none = await inA(["weather", "trellis"]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no binary cache to ask/);

@@ -1,12 +1,19 @@
 // `beamix weather`: how much of a closure each binary cache holds, like `guix weather`. Each
 // cache is asked for the signed record of every item (no archive is downloaded); an item counts
-// as available from a cache only when the record is trusted and states the tree the store holds.
-import type { Store } from "../store/store.ts";
+// as available from a cache only when the record is trusted (and, when the local store has the
+// item, states the same tree). The closure need not be built: a plan's identities are known
+// before building whenever nothing configured can change them.
 import type { Substituters } from "../substitute/client/substituters.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { closureNodes } from "./closure.ts";
 
-export type ItemWeather = "available" | "absent" | "untrusted" | "differs" | "error";
+export type ItemWeather = "available" | "absent" | "untrusted" | "differs" | "error" | "unknown";
+
+export interface WeatherItem {
+  name: string;
+  version: string;
+  drvHash?: string; // unknown until its inputs are realized or its config reads are known
+  narHash?: string; // when the local store has it
+}
 
 export interface CacheWeather {
   url: string;
@@ -15,26 +22,23 @@ export interface CacheWeather {
   total: number;
   downloadBytes: number; // archives of the available items, as stored in the cache
   narBytes: number; // their trees
-  items: { item: string; name: string; version: string; state: ItemWeather; detail?: string }[];
+  items: { item: string | null; name: string; version: string; state: ItemWeather; detail?: string }[];
 }
 
-export async function closureWeather(store: Store, roots: readonly string[], subs: Substituters, report?: (line: string) => void): Promise<CacheWeather[]> {
-  const items = closureNodes(store, roots).map((n) => store.queryItem(n.path)!);
+export async function closureWeather(items: readonly WeatherItem[], subs: Substituters, report?: (line: string) => void): Promise<CacheWeather[]> {
   const usable = new Set((await subs.caches(report)).map((c) => c.backend.url));
-  const caches = new Map<string, CacheWeather>(
-    subs.urls.map((url) => [url, { url, usable: usable.has(url), available: 0, total: items.length, downloadBytes: 0, narBytes: 0, items: [] }]),
-  );
+  const caches = subs.urls.map((url): CacheWeather => ({ url, usable: usable.has(url), available: 0, total: items.length, downloadBytes: 0, narBytes: 0, items: [] }));
   const slots = new Semaphore(8);
-  const answers = await Promise.all(items.map((i) => slots.use(async () => ({ i, results: await subs.lookup(i.drvHash, report) }))));
+  const answers = await Promise.all(items.map((i) => slots.use(async () => ({ i, results: i.drvHash ? await subs.lookup(i.drvHash, report) : undefined }))));
   for (const { i, results } of answers) {
-    for (const c of caches.values()) {
-      if (!c.usable) continue;
-      const r = results.find((x) => x.url === c.url);
-      const base = { item: `${i.drvHash}-${i.name}-${i.version}`, name: i.name, version: i.version };
-      if (!r || (!r.record && r.error === undefined)) c.items.push({ ...base, state: "absent" });
+    const base = { item: i.drvHash ? `${i.drvHash}-${i.name}-${i.version}` : null, name: i.name, version: i.version };
+    for (const c of caches.filter((x) => x.usable)) {
+      const r = results?.find((x) => x.url === c.url);
+      if (!results) c.items.push({ ...base, state: "unknown", detail: "its identity depends on compile-time config it was never built with here" });
+      else if (!r || (!r.record && r.error === undefined)) c.items.push({ ...base, state: "absent" });
       else if (r.error !== undefined) c.items.push({ ...base, state: "error", detail: r.error });
       else if (!r.trusted) c.items.push({ ...base, state: "untrusted", detail: r.untrustedReason });
-      else if (r.record!.narHash !== i.narHash) c.items.push({ ...base, state: "differs", detail: `the cache's tree is sha256:${r.record!.narHash}, the store's sha256:${i.narHash}` });
+      else if (i.narHash !== undefined && r.record!.narHash !== i.narHash) c.items.push({ ...base, state: "differs", detail: `the cache's tree is sha256:${r.record!.narHash}, the store's sha256:${i.narHash}` });
       else {
         c.items.push({ ...base, state: "available" });
         c.available++;
@@ -43,6 +47,6 @@ export async function closureWeather(store: Store, roots: readonly string[], sub
       }
     }
   }
-  for (const c of caches.values()) c.items.sort((a, b) => a.item.localeCompare(b.item));
-  return [...caches.values()];
+  for (const c of caches) c.items.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  return caches;
 }

@@ -14,7 +14,7 @@ import { formatBytes } from "../../inspect/closure.ts";
 import { closureSizes } from "../../inspect/size.ts";
 import { closureGraph, graphToDot } from "../../inspect/graph.ts";
 import { whyDepends } from "../../inspect/why-depends.ts";
-import { closureWeather } from "../../inspect/weather.ts";
+import { closureWeather, type WeatherItem } from "../../inspect/weather.ts";
 import { listRootEntries, removeRoots } from "../../inspect/roots.ts";
 import { graphPage } from "../../view/graph-page.ts";
 
@@ -46,6 +46,30 @@ async function itemsOf(specs: string[], opts: PlanCliOptions): Promise<{ store: 
 function isItemPath(spec: string, opts: PlanCliOptions): boolean {
   const storeDir = resolve(opts.store ?? defaultStoreDir());
   return spec.startsWith("/") && resolve(spec).startsWith(storeDir + "/");
+}
+
+// The closure weather asks about: store paths' closures, and the specs' planned closures (built
+// or not: a planned package's identity is known before building unless config can change it).
+async function weatherItems(specs: string[], opts: PlanCliOptions): Promise<{ store: Store; items: WeatherItem[] }> {
+  const paths = specs.filter((s) => isItemPath(s, opts));
+  const planned = specs.filter((s) => !isItemPath(s, opts));
+  const { store, plan } = planned.length ? await planFromOptions(planned, opts) : { store: await openStoreFromOptions(opts), plan: undefined };
+  try {
+    const byPath = new Map<string, WeatherItem>();
+    for (const p of store.closure(paths.map((s) => checkedItem(store, resolve(s))))) {
+      const i = store.queryItem(p)!;
+      byPath.set(p, { name: i.name, version: i.version, drvHash: i.drvHash, narHash: i.narHash });
+    }
+    const fromPlan = [...(plan?.packages.values() ?? [])].map((p): WeatherItem => {
+      const local = p.itemPath !== undefined ? store.queryItem(p.itemPath) : undefined;
+      return { name: p.name, version: p.version, ...(p.drvHash ? { drvHash: p.drvHash } : {}), ...(local ? { narHash: local.narHash } : {}) };
+    });
+    const seen = new Set([...byPath.values()].map((i) => i.drvHash));
+    return { store, items: [...byPath.values(), ...fromPlan.filter((i) => i.drvHash === undefined || !seen.has(i.drvHash))] };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 function checkedItem(store: Store, path: string): string {
@@ -120,12 +144,13 @@ export function registerInspectCommands(program: Command): void {
 
   const weather = inspectCommand(program, "weather", "how much of a closure each binary cache holds, with trusted records (like guix weather)").argument("<spec...>", ITEM_HELP);
   addSubstituterOptions(weather);
-  weather.action((specs: string[], opts: PlanCliOptions & SubstituterOptions) =>
-    withItems(specs, opts, async (store, items) => {
-      const say = (line: string) => void process.stderr.write(`beamix: ${line}\n`);
-      const subs = await substitutersFromOptions({ ...opts, substitutes: true }, say);
-      if (!subs) throw new UsageError("no binary cache to ask: give --substituters URL (or list caches in the config file)");
-      const caches = await closureWeather(store, items, subs, say);
+  weather.action(async (specs: string[], opts: PlanCliOptions & SubstituterOptions) => {
+    const say = (line: string) => void process.stderr.write(`beamix: ${line}\n`);
+    const subs = await substitutersFromOptions({ ...opts, substitutes: true }, say);
+    if (!subs) throw new UsageError("no binary cache to ask: give --substituters URL (or list caches in the config file)");
+    const { store, items } = await weatherItems(specs, opts);
+    try {
+      const caches = await closureWeather(items, subs, say);
       if (opts.json) return printJson(caches);
       printLines(
         caches.flatMap((c) => [
@@ -136,8 +161,10 @@ export function registerInspectCommands(program: Command): void {
           ...c.items.filter((i) => i.state !== "available").map((i) => `  ${i.state}: ${i.name} ${i.version}${i.detail ? ` (${i.detail})` : ""}`),
         ]),
       );
-    }),
-  );
+    } finally {
+      await store.close();
+    }
+  });
 
   const roots = program
     .command("roots")
