@@ -98,6 +98,17 @@ test("a NIF linked against the host's libyaml builds with its automatic definiti
   assert.match(run.stdout, /^\{\{:ok, 8\}, "0\.2\.\d+"\}$/m);
 });
 
+test("beamix import hex writes the system inputs it found: the imported definition gives the same item", async () => {
+  const defs = join(work, "imported");
+  const imp = await bx(["import", "hex", "yamlcount", "-o", defs]);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(await readFile(join(defs, "yamlcount.ts"), "utf8"), /^  systemInputs: \[\{ header: "yaml\.h", library: "yaml", debian: "libyaml-dev" \}\],$/m);
+  const r = await build("a", ["-L", defs]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.built, 0);
+  assert.equal(r.json.roots[0].path, (await onlyItem(store("a"))).path);
+});
+
 test("a missing system header fails before the build, in one line naming it and its Debian package", async () => {
   const defs = await definitionDir("defs-missing", '(d) => ({ ...d, systemInputs: [...(d.systemInputs ?? []), { header: "beamix_absent_test.h", debian: "libbeamix-absent-dev" }] })');
   const r = await bx(["build", "yamlcount", "--store", store("missing"), "-L", defs]);

@@ -122,6 +122,17 @@ test("automatic definitions: each archive is fetched outside the sandbox and ver
   }
 });
 
+test("beamix import hex writes precompiledNif: the imported definition gives the same item", async () => {
+  const defs = join(work, "imported");
+  const imp = await beamix(["import", "hex", "ccnif", "-o", defs, "--repo", hexServer.url, "--public-key", registry.publicKeyPath], { env: env() });
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(await readFile(join(defs, "ccnif.ts"), "utf8"), /^  precompiledNif: "download",$/m);
+  const r = await build("a", ["ccnif"], ["-L", defs]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.built, 0);
+  assert.equal(r.json.roots[0].path, await itemOf("a", "ccnif"));
+});
+
 test("built from source when a definition asks: another identity, the NIF made here", async () => {
   const defs = join(work, "defs-source");
   await mkdir(defs, { recursive: true });

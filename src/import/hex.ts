@@ -7,6 +7,8 @@
 // unedited import gives the same derivations, hashes and store paths as no import at all;
 // whatever the user then edits changes that package and its dependents only.
 import { readFileSync } from "node:fs";
+import { systemInputsOfTarball } from "../native/detect.ts";
+import { precompiledKindOfFiles } from "../native/precompiled.ts";
 import { fileURLToPath } from "node:url";
 import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
 import type { HexMetadata } from "../hex/metadata.ts";
@@ -71,7 +73,7 @@ export function nativeToolsNote(metadata: Pick<HexMetadata, "files">, buildSyste
   );
 }
 
-function moduleFor(p: ResolvedPackage, metadata: HexMetadata, repo: HexRepo, typesPath: string | null): ImportedPackage {
+function moduleFor(p: ResolvedPackage, metadata: HexMetadata, tarball: Uint8Array, repo: HexRepo, typesPath: string | null): ImportedPackage {
   // Exactly what planBuild derives for this release.
   const definition = definitionFromHexRelease(metadata, {
     repo: p.repo,
@@ -80,6 +82,11 @@ function moduleFor(p: ResolvedPackage, metadata: HexMetadata, repo: HexRepo, typ
     dependencies: p.release.dependencies,
   });
   definition.arguments.mixEnv = DEFAULT_MIX_ENV;
+  // As planBuild adds them (src/native/): the system libraries its C sources include, and
+  // whether it installs a precompiled NIF.
+  const system = systemInputsOfTarball(tarball, metadata);
+  if (system.length > 0) definition.systemInputs = system;
+  if (precompiledKindOfFiles(metadata.files)) definition.precompiledNif = "download";
   const sourceUrl = repo.resourceUrl(tarballResource(p.name, p.version));
   const text = renderDefinitionModule(definition, {
     title: `${p.name} ${p.version}, a Hex package (repository ${p.repo}), as a beamix definition.`,
@@ -111,7 +118,7 @@ export async function importHex(spec: string, opts: HexImportOptions): Promise<I
     wanted.map(async (p) => {
       const repo = opts.repos.get(p.repo)!; // the resolver read the release from it
       const fetched = await repo.tarball(p.name, p.version);
-      return moduleFor(p, fetched.metadata, repo, typesPath);
+      return moduleFor(p, fetched.metadata, fetched.bytes, repo, typesPath);
     }),
   );
   return imported.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -157,6 +157,8 @@ export function renderDefinitionModule(def: Definition, notes: ModuleNotes): str
   lines.push(...inputLines(def, notes));
   if (notes.nativeToolsNote) lines.push(...commentLines(notes.nativeToolsNote, "  ", true));
   lines.push(`  nativeInputs: ${literal(def.nativeInputs, "  ", "nativeInputs: ".length)},`);
+  if (def.systemInputs) lines.push(`  systemInputs: ${literal(def.systemInputs.map((i) => ({ ...i })), "  ", "systemInputs: ".length)},`);
+  if (def.precompiledNif) lines.push(`  precompiledNif: ${quote(def.precompiledNif)},`);
   const args = { mixEnv: a.mixEnv, env: a.env, check: a.check, phases: a.phases, patches: a.patches };
   lines.push("  arguments: {");
   for (const [k, v] of Object.entries(args)) lines.push(`    ${k}: ${literal(v, "    ", k.length + 2)},`);
