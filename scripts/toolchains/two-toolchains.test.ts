@@ -20,6 +20,7 @@ let work: string;
 let registry: FixtureRegistry;
 let server: StaticServer;
 let system: string; // an install prefix whose bin/ links to the system's tools
+let systemOtp: string;
 
 before(async () => {
   if (!modern || !systemPath) throw new Error("run through scripts/toolchains/test.ts: BEAMIX_TOOLCHAIN and BEAMIX_SYSTEM_PATH are not set");
@@ -27,6 +28,7 @@ before(async () => {
   registry = await makeFixtureRegistry(join(work, "repo"));
   server = await startStaticServer({ root: registry.dir });
   const tc = await detectToolchain({ searchPath: systemPath, cacheDir: null });
+  systemOtp = tc.otpVersion;
   system = join(work, "system");
   await mkdir(join(system, "bin"), { recursive: true });
   for (const [name, path] of [["erl", tc.paths.erl], ["elixir", tc.paths.elixir], ["rebar3", tc.paths.rebar3]] as const) {
@@ -52,8 +54,9 @@ async function build(toolchain: string): Promise<Map<string, string>> {
 }
 
 test("another Erlang and Elixir give other derivation hashes; rebuilding with them is bit-identical", async () => {
-  const show = await beamix(["toolchain", "show", "--toolchain", modern!], { env: env() });
+  const show = await beamix(["toolchain", "show", "--json", "--toolchain", modern!], { env: env() });
   assert.equal(show.code, 0, show.stderr);
+  const modernOtp = (JSON.parse(show.stdout) as { otpVersion: string }).otpVersion;
   const onSystem = await build(system);
   const onModern = await build(modern!);
   assert.equal(onModern.size, 3);
@@ -64,4 +67,11 @@ test("another Erlang and Elixir give other derivation hashes; rebuilding with th
   const check = await beamix(["build", "--check", ...SPECS, ...args(modern!)], { env: env(), timeoutMs: 900_000 });
   assert.equal(check.code, 0, check.stderr);
   for (const line of [/mimetable 1\.0\.0: bit-identical/, /beacon 1\.2\.0: bit-identical/, /wirecodec 1\.0\.0: bit-identical/]) assert.match(check.stdout, line);
+
+  // The store's items were built with two toolchains, and `toolchain list` says which.
+  const list = await beamix(["toolchain", "list", "--json", "--store", join(work, "store")], { env: env() });
+  assert.equal(list.code, 0, list.stderr);
+  const built = (JSON.parse(list.stdout) as { store: { otpVersion: string; items: number }[] }).store;
+  assert.deepEqual(built.map((b) => b.otpVersion).sort(), [systemOtp, modernOtp].sort());
+  assert.ok(built.every((b) => b.items === 3), JSON.stringify(built));
 });
