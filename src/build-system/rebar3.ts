@@ -6,7 +6,7 @@ const REBAR_FILES = ["rebar", "rebar.config", "rebar.config.script", "rebar.lock
 
 export const rebar3: BuildSystemModule<"rebar3"> = {
   name: "rebar3",
-  phasesVersion: 2, // 2: plugins in _checkouts, a shipped _checkouts removed
+  phasesVersion: 1,
   tools: ["rebar3"],
   // Mix still accepts the old `rebar` manager and builds such packages with rebar3.
   mixManagers: ["rebar3", "rebar"],

@@ -14,7 +14,8 @@ import { SOURCE_DIR } from "../layout.ts";
 import { sh, type Command, type RecipeBuildInput, type RecipeContext, type SystemRecipe } from "../phases.ts";
 
 function checkoutsCommand(plugins: readonly RecipeBuildInput[]): Command {
-  const lines = ["mkdir _checkouts"];
+  // A shipped _checkouts would stand in for the plugins.
+  const lines = ["rm -rf _checkouts", "mkdir _checkouts"];
   for (const p of plugins) {
     const dir = shellQuote(`_checkouts/${p.app}`);
     const config = `{deps, [${p.requires.map((a) => `'${a}'`).join(", ")}]}.\n`;
@@ -29,9 +30,8 @@ export function rebar3Recipe(ctx: RecipeContext): SystemRecipe {
   const paths = ctx.inputs.map((i) => `${i.libDir}/ebin`).join(":");
   const plugins = ctx.buildInputs ?? [];
   return {
-    // A shipped _build holds another machine's rebar3 state, and a shipped _checkouts would
-    // stand in for dependencies.
-    configure: [{ argv: ["rm", "-rf", "_build", "_checkouts"], cwd: SOURCE_DIR }, ...(plugins.length > 0 ? [checkoutsCommand(plugins)] : [])],
+    // A shipped _build holds another machine's rebar3 state.
+    configure: [{ argv: ["rm", "-rf", "_build"], cwd: SOURCE_DIR }, ...(plugins.length > 0 ? [checkoutsCommand(plugins)] : [])],
     build: [{ argv: [rebar3, "bare", "compile", "--paths", paths], cwd: SOURCE_DIR, env: { REBAR_PROFILE: "prod" } }],
     check: [{ argv: [rebar3, "eunit"], cwd: SOURCE_DIR }],
     installFrom: ["."],
