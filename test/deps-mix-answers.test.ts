@@ -39,13 +39,18 @@ after(async () => {
 });
 
 async function deps(env: Record<string, string> = {}): Promise<number> {
+  return (await depsIn(project, env)).vms;
+}
+
+// Runs beamix deps in dir; vms: how many Erlang VMs it started.
+async function depsIn(dir: string, env: Record<string, string> = {}): Promise<{ vms: number; stderr: string }> {
   const before = (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length;
-  const r = await beamix(["deps", project, "--env", "test", "--store", join(work, "store"), "--repo", server.url, "--public-key", registry.publicKeyPath], {
+  const r = await beamix(["deps", dir, "--env", "test", "--store", join(work, "store"), "--repo", server.url, "--public-key", registry.publicKeyPath], {
     env: { BEAMIX_CACHE_DIR: join(work, "cache"), HEX_MIRROR: "", HEX_MIRROR_URL: "", MIX_ENV: "", ERL_AFLAGS: `-eval file:write_file(\\"${vmLog}\\",<<118,109,10>>,[append])`, ...env },
     timeoutMs: 600_000,
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  return (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length - before;
+  return { vms: (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length - before, stderr: r.stderr };
 }
 
 test("an unchanged project is not read by Mix again; a changed mix.exs, config or MIX_ variable is", async () => {
@@ -100,4 +105,24 @@ test("nothing changed since the last complete run: no registry request and nothi
   const n = server.requests.length;
   await deps();
   assert.ok(server.requests.length > n, "a changed mix.lock is verified against the registry again");
+});
+
+test("another checkout of the same project is not read by Mix again; one whose answers name a place outside it is", async () => {
+  await writeFile(join(project, "config", "test.exs"), `import Config\n`);
+  await deps(); // answers learnt (or kept) for this checkout
+  const checkout = join(work, "elsewhere", "hello_beacon");
+  await cp(project, checkout, { recursive: true, filter: (src) => !src.includes("/_build") && !src.includes("/deps") });
+  const first = await depsIn(checkout);
+  assert.equal(first.vms, 0, "the answers moved with the project");
+  // What Mix would have answered there: paths in the new checkout.
+  assert.ok((await stat(join(checkout, "_build", "test", "lib", "beacon", "ebin", "beacon.beam"))).isFile());
+  assert.match(first.stderr, new RegExp(`${checkout}/_build/test/lib`));
+
+  // deps_path outside the project: it means another place from each checkout, so Mix is asked.
+  const mixExs = join(checkout, "mix.exs");
+  await writeFile(mixExs, (await readFile(mixExs, "utf8")).replace("version:", `deps_path: "../shared_deps",\n      version:`));
+  assert.equal((await depsIn(checkout)).vms, 1);
+  const third = join(work, "third", "hello_beacon");
+  await cp(checkout, third, { recursive: true, filter: (src) => !src.includes("/_build") });
+  assert.equal((await depsIn(third)).vms, 1, "answers naming ../shared_deps are not moved");
 });

@@ -4,7 +4,8 @@
 // (mix-query.ts) only when an answer is missing or may be stale.
 //
 // An entry is found by what every answer depends on before any file is read: the project's
-// directory, MIX_ENV, every MIX_* and HEX_* variable, the Elixir and Erlang installs it runs
+// directory (or, for an entry whose answers move with the project, the content of its mix.exs:
+// relocate-answers.ts), MIX_ENV, every MIX_* and HEX_* variable, the Elixir and Erlang installs it runs
 // (their files' identity, as the toolchain cache keys them) and beamix's own helper sources.
 // It then holds, for each answer, the files Mix read for it with their SHA-256: mix.exs and
 // every config file Config.Reader imported for the project and its config; a dependency's
@@ -25,9 +26,10 @@ import { findExecutable, fileStamp } from "../toolchain/detect.ts";
 import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText } from "./relocate-answers.ts";
 import { decodeChildren, decodeProject, openMixSession, type DepChildren, type MixProjectInfo, type MixSession } from "./mix-query.ts";
 
-const FORMAT = "beamix-mix-answers/2";
+const FORMAT = "beamix-mix-answers/3";
 const DIR = "mix-answers";
 // What evaluating a file can read besides the files and variables the key covers.
 const UNCACHEABLE = /\bSystem\.|\bFile\.|\bCode\.|:os\.|:file\.|\bPort\.|Path\.wildcard|\bMix\.shell\b/;
@@ -36,6 +38,7 @@ type FileHashes = [path: string, sha256: string | null][]; // null: the file doe
 
 interface Entry {
   format: typeof FORMAT;
+  dir?: string; // the project directory the answers are about
   project?: { files: FileHashes; project: string; config: string }; // ETF, base64
   children: Record<string, string>; // app \0 env \0 hash of the dir's mix.exs -> ETF, base64
   rebar: Record<string, string>; // app \0 hash of the rebar files -> mix.rebar.config, base64
@@ -68,8 +71,9 @@ async function unchanged(files: FileHashes): Promise<boolean> {
 }
 
 // Everything an entry depends on before any project file is read. The Elixir and Erlang are the
-// ones the session's VM would run: the chosen toolchain's, first on the child's PATH.
-async function entryKey(dir: string, mixEnv: string): Promise<string | undefined> {
+// ones the session's VM would run: the chosen toolchain's, first on the child's PATH. Two keys:
+// one for this directory, and one, for answers that move with the project, by its mix.exs.
+async function entryKeys(dir: string, mixExsSha: string | null, mixEnv: string): Promise<{ here: string; movable?: string } | undefined> {
   const path = toolchainEnv(await chosenToolchain(), process.env).PATH ?? "";
   const [elixir, erl] = await Promise.all([findExecutable("elixir", path), findExecutable("erl", path)]);
   if (!elixir || !erl) return undefined; // the real session says what is missing
@@ -77,16 +81,38 @@ async function entryKey(dir: string, mixEnv: string): Promise<string | undefined
   const env = Object.entries(process.env)
     .filter(([k]) => k.startsWith("MIX_") || k.startsWith("HEX_"))
     .sort(([a], [b]) => (a < b ? -1 : 1));
-  return sha256Hex(
-    JSON.stringify({
-      format: FORMAT,
-      dir,
-      mixEnv,
-      env,
-      tools: await Promise.all([elixir, erl].map(fileStamp)),
-      helpers: helpers.map((b) => sha256Hex(b)),
-    }),
-  );
+  const base = { format: FORMAT, mixEnv, env, tools: await Promise.all([elixir, erl].map(fileStamp)), helpers: helpers.map((b) => sha256Hex(b)) };
+  const key = (where: object) => sha256Hex(JSON.stringify({ ...base, where }));
+  return { here: key({ dir }), ...(mixExsSha ? { movable: key({ mixExs: mixExsSha }) } : {}) };
+}
+
+async function readEntry(file: string): Promise<Entry | undefined> {
+  try {
+    const e = JSON.parse(await readFile(file, "utf8")) as Entry;
+    if (e?.format === FORMAT && typeof e.children === "object" && typeof e.rebar === "object") return e;
+  } catch {
+    // missing or damaged: a miss
+  }
+  return undefined;
+}
+
+// Whether every answer of the entry moves with the project (relocate-answers.ts).
+function movable(e: Entry, dir: string): boolean {
+  const p = e.project;
+  if (p && !(p.files.every(([f]) => isUnder(f, dir)) && movableEtf(unb64(p.project), dir) && movableEtf(unb64(p.config), dir))) return false;
+  return Object.values(e.children).every((c) => movableEtf(unb64(c), dir)) && Object.values(e.rebar).every((r) => movableText(unb64(r), dir));
+}
+
+function moveEntry(e: Entry, from: string, to: string): Entry {
+  const p = e.project;
+  const mapValues = (o: Record<string, string>, f: (b: Buffer) => Buffer) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, b64(f(unb64(v)))]));
+  return {
+    format: FORMAT,
+    dir: to,
+    ...(p ? { project: { files: p.files.map(([f, sha]): [string, string | null] => [movePath(f, from, to), sha]), project: b64(moveEtf(unb64(p.project), from, to)), config: b64(moveEtf(unb64(p.config), from, to)) } } : {}),
+    children: mapValues(e.children, (b) => moveEtf(b, from, to)),
+    rebar: mapValues(e.rebar, (b) => moveText(b, from, to)),
+  };
 }
 
 const b64 = (b: Buffer) => b.toString("base64");
@@ -103,7 +129,7 @@ class CachedSession implements MixSession {
   private readonly dir: string;
   private readonly mixEnv: string;
   private readonly cache: string;
-  private readonly loaded: Promise<{ file?: string; entry: Entry }>;
+  private readonly loaded: Promise<{ here?: string; movable?: string; entry: Entry }>;
   private real: MixSession | undefined;
   private learnt = false;
   private failed = false;
@@ -130,18 +156,23 @@ class CachedSession implements MixSession {
     this.config.catch(() => {});
   }
 
-  private async load(): Promise<{ file?: string; entry: Entry }> {
-    const empty: Entry = { format: FORMAT, children: {}, rebar: {} };
-    const key = await entryKey(this.dir, this.mixEnv).catch(() => undefined);
-    if (!key) return { entry: empty };
-    const file = join(this.cache, `${key}.json`);
-    try {
-      const e = JSON.parse(await readFile(file, "utf8")) as Entry;
-      if (e?.format === FORMAT && typeof e.children === "object" && typeof e.rebar === "object") return { file, entry: e };
-    } catch {
-      // missing or damaged: a miss
+  private async load(): Promise<{ here?: string; movable?: string; entry: Entry }> {
+    const empty: Entry = { format: FORMAT, dir: this.dir, children: {}, rebar: {} };
+    const mixExs = await fileHash(join(this.dir, "mix.exs")).catch(() => ({ sha: null }));
+    const keys = await entryKeys(this.dir, mixExs.sha, this.mixEnv).catch(() => undefined);
+    if (!keys) return { entry: empty };
+    const here = join(this.cache, `${keys.here}.json`);
+    const movableFile = keys.movable && join(this.cache, `${keys.movable}.json`);
+    const found = (await readEntry(here)) ?? (movableFile ? await readEntry(movableFile) : undefined);
+    // Answers learnt in another checkout of the same project: moved here (relocate-answers.ts).
+    if (found?.dir && found.dir !== this.dir) {
+      try {
+        return { here, movable: movableFile, entry: moveEntry(found, found.dir, this.dir) };
+      } catch {
+        return { here, movable: movableFile, entry: empty }; // malformed: ask Mix
+      }
     }
-    return { file, entry: empty };
+    return { here, movable: movableFile, entry: found ? { ...found, dir: this.dir } : empty };
   }
 
   // The real session, started at the first miss; never once closing began (a VM started then
@@ -229,7 +260,9 @@ class CachedSession implements MixSession {
     this.end();
     await this.real?.close(abort);
     if (abort || this.failed || !this.learnt) return;
-    const { file, entry } = await this.loaded;
+    const { here, movable: movableFile, entry } = await this.loaded;
+    // Answers that move with the project are kept by its mix.exs, for every checkout of it.
+    const file = movableFile && movable(entry, this.dir) ? movableFile : here;
     if (!file) return;
     await mkdir(this.cache, { recursive: true, mode: 0o700 }).catch(() => {});
     await writeFileAtomic(file, JSON.stringify(entry) + "\n").catch(() => {}); // best effort: the next run asks Mix

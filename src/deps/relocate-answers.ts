@@ -1,0 +1,68 @@
+// Mix's answers about a project, moved with the project. A fresh checkout of the same project in
+// another directory (a CI workspace, a second clone) gets the same answers from Mix except that
+// every absolute path under the project's directory starts with the new directory instead:
+// build_path, deps_path, lockfile, config_path, each dependency's dest and build, and config
+// values made with Path.expand(..., __DIR__). So an answer whose absolute paths all lie under
+// its project's directory is movable: rewriting that prefix gives what Mix would answer there.
+// One with an absolute path anywhere else (deps_path: "../deps" expands outside, a config value
+// naming /srv/data) could mean either a fixed place or one relative to the project, so it is not
+// moved: Mix is asked again in the new directory.
+import { binaryToTerm, termToBinary } from "../erlang/etf.ts";
+import type { Term } from "../erlang/term.ts";
+
+export const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir}/`);
+
+function mapStrings(t: Term, f: (s: string) => string): Term {
+  switch (t.type) {
+    case "binary": {
+      const s = t.value.toString("utf8");
+      const out = f(s);
+      return out === s ? t : { type: "binary", value: Buffer.from(out, "utf8") };
+    }
+    case "string":
+      return { type: "string", value: f(t.value) };
+    case "list":
+      return { type: "list", items: t.items.map((x) => mapStrings(x, f)), ...(t.tail ? { tail: mapStrings(t.tail, f) } : {}) };
+    case "tuple":
+      return { type: "tuple", items: t.items.map((x) => mapStrings(x, f)) };
+    case "map":
+      return { type: "map", entries: t.entries.map(([k, v]) => [mapStrings(k, f), mapStrings(v, f)]) };
+    default:
+      return t;
+  }
+}
+
+// Whether every absolute path among the answer's strings lies under dir.
+export function movableTerm(t: Term, dir: string): boolean {
+  let ok = true;
+  mapStrings(t, (s) => {
+    if (s.startsWith("/") && !isUnder(s, dir)) ok = false;
+    return s;
+  });
+  return ok;
+}
+
+export function movableEtf(etf: Buffer, dir: string): boolean {
+  return movableTerm(binaryToTerm(etf), dir);
+}
+
+const moved = (s: string, from: string, to: string): string => (isUnder(s, from) ? to + s.slice(from.length) : s);
+
+export function moveEtf(etf: Buffer, from: string, to: string): Buffer {
+  return termToBinary(mapStrings(binaryToTerm(etf), (s) => moved(s, from, to)));
+}
+
+export function movePath(path: string, from: string, to: string): string {
+  return moved(path, from, to);
+}
+
+// A mix.rebar.config (Erlang terms as text) has no structure cheap to walk; its paths, if any,
+// are Mix's under the project's directory.
+export function movableText(text: Buffer, dir: string): boolean {
+  const abs = text.toString("utf8").match(/"\/[^"]*"/g) ?? [];
+  return abs.every((q) => isUnder(q.slice(1, -1), dir));
+}
+
+export function moveText(text: Buffer, from: string, to: string): Buffer {
+  return Buffer.from(text.toString("utf8").replace(/"(\/[^"]*)"/g, (q, p: string) => `"${moved(p, from, to)}"`), "utf8");
+}
