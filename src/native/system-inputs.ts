@@ -10,7 +10,7 @@
 // header and library files found: never a host path.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { BeamixError } from "../errors.ts";
 
@@ -68,7 +68,7 @@ async function findLibraryFile(library: string): Promise<string | undefined> {
     if (r.missing) throw new BeamixError(`no C compiler (cc) on this host to look for the library ${library}; install the Debian package build-essential`);
     const path = r.stdout.trim();
     // An unknown file is printed back as given.
-    if (r.ok && isAbsolute(path) && (await readFile(path).then(() => true, () => false))) return path;
+    if (r.ok && isAbsolute(path) && (await access(path).then(() => true, () => false))) return path;
   }
   return undefined;
 }
