@@ -73,17 +73,25 @@ async function findLibraryFile(library: string): Promise<string | undefined> {
   return undefined;
 }
 
+// The build sandbox binds /usr and the top-level library directories (src/sandbox/bwrap.ts).
+const SANDBOX_SEES = /^\/(usr|lib|lib32|lib64|libx32)\//;
+
+function visible(path: string, what: string): string {
+  if (!SANDBOX_SEES.test(path)) throw new BeamixError(`${what} was found at ${path}, which the build sandbox does not see (it sees /usr and /lib*)`);
+  return path;
+}
+
 async function probe(i: SystemInput): Promise<SystemInputFound> {
   const files: string[] = [];
   if (i.header !== undefined) {
     const h = await findHeader(i.header);
     if (!h) throw new BeamixError(`system header ${i.header} not found by the C compiler (cc -E)${installHint(i)}`);
-    files.push(h);
+    files.push(visible(h, `system header ${i.header}`));
   }
   if (i.library !== undefined) {
     const l = await findLibraryFile(i.library);
     if (!l) throw new BeamixError(`system library ${i.library} (lib${i.library}.so) not found by the linker (cc -print-file-name)${installHint(i)}`);
-    files.push(l);
+    files.push(visible(l, `system library ${i.library}`));
   }
   let version: string | undefined;
   if (i.pkgConfig !== undefined) {
