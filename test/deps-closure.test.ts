@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseMixLock, type GitLockEntry } from "../src/mix/lock.ts";
 import { dependencyClosure, type ClosureInput } from "../src/deps/closure.ts";
-import type { DepDecl, MixProjectInfo } from "../src/deps/mix-query.ts";
+import type { DepDecl, MixProjectInfo } from "../src/deps/mix-answer-terms.ts";
 
 const SUM = "0".repeat(64);
 

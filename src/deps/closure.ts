@@ -20,7 +20,7 @@ import { compareTerms } from "../erlang/order.ts";
 import type { Term } from "../erlang/term.ts";
 import type { GitLockEntry, HexLockEntry, MixLock } from "../mix/lock.ts";
 import { lockEntryRepo } from "../mix/lock.ts";
-import type { DepDecl, MixProjectInfo } from "./mix-query.ts";
+import type { DepDecl, MixProjectInfo } from "./mix-answer-terms.ts";
 import { join } from "node:path";
 
 export interface DepEdge {

@@ -27,7 +27,8 @@ import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText } from "./relocate-answers.ts";
-import { decodeChildren, decodeProject, openMixSession, type DepChildren, type MixProjectInfo, type MixSession } from "./mix-query.ts";
+import { decodeChildren, decodeProject, type DepChildren, type MixProjectInfo } from "./mix-answer-terms.ts";
+import { openMixSession, type MixSession } from "./mix-query.ts";
 
 const FORMAT = "beamix-mix-answers/3";
 const DIR = "mix-answers";
