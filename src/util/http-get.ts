@@ -53,19 +53,30 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpRe
           state.current?.destroy();
         }, opts.deadlineMs).unref();
   let current = url;
+  let headers = opts.headers;
   try {
     for (let hops = opts.maxRedirects ?? 5; ; hops--) {
-      const res = await once(current, opts, state);
+      const res = await once(current, { ...opts, headers }, state);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode ?? 0) || !location) return wrap(current, res, state, opts, () => clearTimeout(deadline));
       res.destroy();
       if (hops === 0) throw new BeamixError(`${opts.method ?? "GET"} ${url}: too many redirects`);
-      current = new URL(location, current).href;
+      const next = new URL(location, current);
+      // Credentials (a repository's auth key) go to the origin they were given for only, as
+      // browsers and curl do: a redirect elsewhere (a CDN, or a hostile mirror) never sees them.
+      if (next.origin !== new URL(current).origin) headers = withoutCredentials(headers);
+      current = next.href;
     }
   } catch (err) {
     clearTimeout(deadline);
     throw err;
   }
+}
+
+const CREDENTIALS = new Set(["authorization", "cookie", "proxy-authorization"]);
+
+function withoutCredentials(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  return headers && Object.fromEntries(Object.entries(headers).filter(([k]) => !CREDENTIALS.has(k.toLowerCase())));
 }
 
 function once(url: string, opts: HttpGetOptions, state: RequestState): Promise<IncomingMessage> {
