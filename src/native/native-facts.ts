@@ -15,7 +15,7 @@ export interface NativeFacts {
   builtWithGlibc?: string; // the C library of the host that made the tree (informative)
 }
 
-const MAX_OBJECT_BYTES = 1024 * 1024 * 1024; // a NIF larger than this is not read (and not a NIF)
+const MAX_OBJECT_BYTES = 256 * 1024 * 1024; // a NIF larger than this is not read (and not a NIF)
 const MAX_DEPTH = 64;
 
 async function elfFiles(root: string): Promise<string[]> {
