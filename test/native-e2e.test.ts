@@ -109,6 +109,17 @@ test("beamix import hex writes the system inputs it found: the imported definiti
   assert.equal(r.json.roots[0].path, (await onlyItem(store("a"))).path);
 });
 
+test("beamix deps finds the same item for a Mix project that depends on it", async () => {
+  const proj = join(work, "proj");
+  await mkdir(proj, { recursive: true });
+  await writeFile(join(proj, "mix.exs"), 'defmodule Proj.MixProject do\n  use Mix.Project\n  def project, do: [app: :proj, version: "0.1.0", deps: [{:yamlcount, "~> 0.1"}]]\nend\n');
+  const lock = await bx(["lock", proj]);
+  assert.equal(lock.code, 0, lock.stderr);
+  const deps = await bx(["deps", proj, "--env", "prod", "--store", store("a")]);
+  assert.equal(deps.code, 0, deps.stderr);
+  assert.match(deps.stderr, /^0 built, 1 already present, /m);
+});
+
 test("a missing system header fails before the build, in one line naming it and its Debian package", async () => {
   const defs = await definitionDir("defs-missing", '(d) => ({ ...d, systemInputs: [...(d.systemInputs ?? []), { header: "beamix_absent_test.h", debian: "libbeamix-absent-dev" }] })');
   const r = await bx(["build", "yamlcount", "--store", store("missing"), "-L", defs]);
