@@ -43,12 +43,19 @@ async function erlEval(libs: string, expr: string): Promise<string> {
 test("a NIF whose rebar.config names a plugin builds with it, and the plugin is only a build input", async () => {
   const r = await bx(["build", "nifxor", ...repoArgs()]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  // The plugin and its own dependency are built first, as build-only inputs.
   assert.match(r.stderr + r.stdout, /built cport 0\.1\.0/);
-  assert.match(r.stdout + r.stderr, /2 built/);
+  assert.match(r.stderr + r.stdout, /built portcmd 0\.1\.0/);
+  assert.match(r.stdout + r.stderr, /3 built/);
   const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-nifxor-0.1.0"))!;
   assert.ok(item, r.stdout);
   assert.equal(await erlEval(join(item, "lib", "erlang", "lib"), "nifxor:xor_bytes(<<1,2,255>>, <<3,2,15>>)"), "<<2,0,240>>");
   assert.deepEqual((await readdir(appLibDir(item, "nifxor", "0.1.0"))).sort(), ["ebin", "priv"]);
+  const log = await bx(["log", "nifxor", ...repoArgs()]);
+  assert.equal(log.code, 0, log.stderr);
+  assert.match(log.stdout, /^beamix: inputs: none$/m);
+  assert.match(log.stdout, /^beamix: build inputs: portcmd-0\.1\.0 \(transitive\), cport-0\.1\.0$/m);
+  assert.match(log.stdout, /===> cport: .*nifxor\.so/);
 
   const s = await openStore(store());
   try {
@@ -64,7 +71,7 @@ test("a NIF whose rebar.config names a plugin builds with it, and the plugin is 
 test("a plugin named only in rebar.config.script is found by evaluating the script", async () => {
   const r = await bx(["build", "rotnif", ...repoArgs()]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout + r.stderr, /1 built, 1 already present/);
+  assert.match(r.stdout + r.stderr, /1 built, 2 already present/);
   const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-rotnif-0.1.0"))!;
   assert.equal(await erlEval(join(item, "lib", "erlang", "lib"), "rotnif:rot13(<<\"Hello, beamix\">>)"), '<<"Uryyb, ornzvk">>');
 });
@@ -76,12 +83,12 @@ test("installing a package built with a plugin puts only the package in the prof
   const json = JSON.parse(r.stdout);
   assert.deepEqual(json.changes.map((c: { name: string; to: string }) => `${c.name} ${c.to}`), ["nifxor 0.1.0", "rotnif 0.1.0"]);
   assert.deepEqual((await readdir(join(profile, "lib", "erlang", "lib"))).sort(), ["nifxor-0.1.0", "rotnif-0.1.0"]);
-  const out = await runCommand(join(profile, "bin", "erl"), ["-noshell", "-eval", 'io:format("~p ~p", [rotnif:rot13(<<"abc">>), code:which(cport)]), halt().'], {
+  const out = await runCommand(join(profile, "bin", "erl"), ["-noshell", "-eval", 'io:format("~p ~p ~p", [rotnif:rot13(<<"abc">>), code:which(cport), code:which(portcmd)]), halt().'], {
     env: { ...process.env, ERL_LIBS: "" },
     timeoutMs: 60_000,
   });
   assert.equal(out.code, 0, out.stderr);
-  assert.equal(out.stdout, '<<"nop">> non_existing');
+  assert.equal(out.stdout, '<<"nop">> non_existing non_existing');
 });
 
 test("beamix deps builds a dependency with its plugin, and writes out only the dependency", async () => {
