@@ -16,7 +16,8 @@ import { buildPackage, type BuildInput, type BuildResult } from "../src/builder/
 import { searchableParts } from "../src/builder/beam-chunks.ts";
 import { findEmbeddedPaths } from "../src/builder/validate.ts";
 import type { CompileConfig } from "../src/derivation/config.ts";
-import { validateDefinition, type PhaseOverride } from "../src/derivation/definition.ts";
+import { type PhaseOverride } from "../src/derivation/definition.ts";
+import { validateDefinition } from "../src/derivation/definition-validate.ts";
 import { createDerivation, derivationHash } from "../src/derivation/derivation.ts";
 import { parseTerms } from "../src/erlang/parse.ts";
 import { termsEqual } from "../src/erlang/order.ts";

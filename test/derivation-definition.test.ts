@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { BeamixError } from "../src/errors.ts";
 import { atom, bin, list, tuple } from "../src/erlang/term.ts";
 import type { HexMetadata } from "../src/hex/metadata.ts";
-import { definitionFromHexRelease, validateDefinition } from "../src/derivation/definition.ts";
+import { definitionFromHexRelease } from "../src/derivation/definition-from-hex.ts";
+import { validateDefinition } from "../src/derivation/definition-validate.ts";
 import { buildSystemOfHexRelease as chooseBuildSystem } from "../src/build-system/registry.ts";
 
 const SHA = "ab".repeat(32);

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { atom, int, list, tuple, type Term } from "../src/erlang/term.ts";
 import { BeamixError } from "../src/errors.ts";
 import { canonicalJson } from "../src/derivation/canonical.ts";
-import { validateDefinition, type Definition } from "../src/derivation/definition.ts";
+import { type Definition } from "../src/derivation/definition.ts";
+import { validateDefinition } from "../src/derivation/definition-validate.ts";
 import {
   createDerivation,
   derivationHash,

@@ -3,7 +3,8 @@
 // hash by the version found (a derivation without any keeps its hash).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { validateDefinition, type Definition } from "../src/derivation/definition.ts";
+import { type Definition } from "../src/derivation/definition.ts";
+import { validateDefinition } from "../src/derivation/definition-validate.ts";
 import { createDerivation, derivationHash, derivationIdentity } from "../src/derivation/derivation.ts";
 import { probeSystemInputs } from "../src/native/system-inputs.ts";
 import type { ToolchainFacts } from "../src/toolchain/detect.ts";

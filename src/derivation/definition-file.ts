@@ -9,7 +9,8 @@ import { readdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BeamixError, errorMessage } from "../errors.ts";
-import { validateDefinition, type Definition } from "./definition.ts";
+import { type Definition } from "./definition.ts";
+import { validateDefinition } from "./definition-validate.ts";
 
 export type DefinitionOverride =
   | { kind: "definition"; file: string; definition: Definition }

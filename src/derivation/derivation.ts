@@ -14,7 +14,8 @@
 import { BeamixError } from "../errors.ts";
 import { canonicalSha256, type CanonicalValue } from "./canonical.ts";
 import { canonicalConfig, mergeConfig, type CompileConfig } from "./config.ts";
-import { validateDefinition, type Definition, type Source } from "./definition.ts";
+import { type Definition, type Source } from "./definition.ts";
+import { validateDefinition } from "./definition-validate.ts";
 import { buildSystemModule } from "../build-system/registry.ts";
 import type { ToolchainFacts } from "../toolchain/detect.ts";
 import type { SystemInputFound } from "../native/system-inputs.ts";

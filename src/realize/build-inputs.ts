@@ -4,7 +4,8 @@
 // rebar3 recipe puts them where rebar3 finds plugins without fetching), never a profile,
 // a `deps` tree or an item's references.
 import { BeamixError } from "../errors.ts";
-import { definitionFromHexRelease, type Input } from "../derivation/definition.ts";
+import { type Input } from "../derivation/definition.ts";
+import { definitionFromHexRelease } from "../derivation/definition-from-hex.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { pluginsOfTarball } from "../project/rebar3-plugins.ts";
 import { DEFAULT_REPO, hexPackageSource, resolve, type RootRequirement } from "../resolve/resolve.ts";

@@ -14,7 +14,8 @@ import { resolve, type PackageSource, type ReleaseInfo, type ResolvedPackage, ty
 import { rebar3PluginInputs } from "./build-inputs.ts";
 import { hexPackageSource } from "../resolve/source.ts";
 import { parsePackageSpec } from "../resolve/names.ts";
-import { definitionFromHexRelease, type Definition } from "../derivation/definition.ts";
+import { type Definition } from "../derivation/definition.ts";
+import { definitionFromHexRelease } from "../derivation/definition-from-hex.ts";
 import { applyOverride, isDefinitionFile, loadDefinitionDirs, loadDefinitionFile, overridePackage, type DefinitionOverride } from "../derivation/definition-file.ts";
 import type { Derivation } from "../derivation/derivation.ts";
 import type { CompileConfig } from "../derivation/config.ts";
