@@ -50,7 +50,8 @@ const bundledRequire: import("esbuild").Plugin = {
 async function bundle(dir: string): Promise<number> {
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: { main: "src/cli/program.ts" },
+    // The CLI, and the replay of an unchanged `beamix deps` that bin/beamix.js tries first.
+    entryPoints: { main: "src/cli/program.ts", "deps-replay": "src/deps/unchanged-replay.ts" },
     outdir: dir,
     bundle: true,
     splitting: true,

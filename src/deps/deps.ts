@@ -346,7 +346,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     if (stateFile && complete && report.failed.length === 0 && report.skipped.length === 0) {
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
       if (lockBytes) {
-        const stamps = await stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
+        const stamps = stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
         const key = stateKey(project, projectConfig, lockBytes, tc.value, opts);
         const items = report.items.map((i) => i.path);
         if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items);

@@ -22,7 +22,7 @@ import { cacheDir as defaultCacheDir } from "../config/paths.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR } from "../project/run-script.ts";
-import { findExecutable, fileStamp } from "../toolchain/detect.ts";
+import { findExecutable, fileStamp } from "../toolchain/locate.ts";
 import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";

@@ -3,8 +3,8 @@
 // database, detects the toolchain and reads Mix's answers, which costs several times the work
 // left to do. A run that ended with everything in place records here what its output would be
 // next time and every fact that output rests on; the next run with the same command line,
-// working directory and environment compares those facts (a few dozen stats and hashes of small
-// files) and, when all hold, prints the recorded output. On any doubt it does nothing, and the
+// working directory and environment compares those facts (a few hundred stat calls) and, when
+// all hold, prints the recorded output. On any doubt it does nothing, and the
 // full path runs (and records again).
 //
 // The facts, beyond the deps-state of the project (its key, and the identity of every file and
@@ -12,9 +12,10 @@
 // - the command line, working directory and the environment variables that can change the
 //   outcome (PATH, HOME, locale, and every BEAMIX_, MIX_, HEX_, XDG_, ERL_, ELIXIR_, REBAR_ one);
 //   whether stdout and stderr are terminals;
-// - the content of the files Mix's answers about the project came from (mix.exs, the config
-//   files Config.Reader read) and of mix.lock: recorded only when those answers depend on
-//   nothing else (mix-answers.ts never keeps a config that reads the environment or the clock);
+// - the identity (inode, size, mtime, ctime) of the files Mix's answers about the project came
+//   from (mix.exs, the config files Config.Reader read) and of mix.lock: recorded only when those
+//   answers depend on nothing else (mix-answers.ts never keeps a config that reads the
+//   environment or the clock);
 // - the identity of the toolchain's files, as its cache keys it (never recorded behind a shim);
 // - the identity of every store item the project uses and of its GC roots. An item is removed
 //   only by moving its directory away first (store-core.ts), so a directory with the same inode
@@ -22,14 +23,13 @@
 //   adds it again.
 // Commands with effects beyond the project (--push), or whose output is not the report (--check,
 // --timeline), definition directories (-L) and named toolchains are never replayed.
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../config/paths.ts";
 import { detectOptionsFor } from "../toolchain/choice.ts";
-import { toolchainFileStamps } from "../toolchain/detect.ts";
+import { toolchainFileStamps } from "../toolchain/locate.ts";
 import type { FileStamp } from "../toolchain/cache.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
-import { sha256Hex } from "../util/sha256.ts";
 import { readDepsState, stampOf, stampsUnchanged, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
 
@@ -56,7 +56,7 @@ interface Record {
   call: { argv: string[]; cwd: string; env: [string, string][]; terminals: boolean[] };
   stateFile: string;
   stateKey: string;
-  inputs: [path: string, sha256: string | null][];
+  inputs: InputStamp[];
   toolchain: FileStamp[];
   stamps: Stamp[]; // store items and GC roots
   output: RunOutput;
@@ -75,19 +75,27 @@ function callOf(c: RunCall): Record["call"] {
   return { argv: [...c.argv], cwd: c.cwd, env, terminals: [...c.terminals] };
 }
 
-function recordFile(c: RunCall): string {
-  const root = c.env.BEAMIX_CACHE_DIR || cacheDir();
-  return join(root, "deps-state", `replay-${sha256Hex(JSON.stringify(callOf(c)))}.json`);
+// Two 32-bit FNV-1a lanes with different offsets, over UTF-16 code units: a name, not a proof
+// (the record's own call is compared in full), and no node:crypto to load before the answer.
+function nameHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
-async function contentHash(path: string): Promise<string | null> {
-  try {
-    return sha256Hex(await readFile(path));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
+function recordFile(c: RunCall): string {
+  const root = c.env.BEAMIX_CACHE_DIR || cacheDir();
+  return join(root, "deps-state", `replay-${nameHash(JSON.stringify(callOf(c)))}.json`);
 }
+
+// An input's identity, or a mark that it does not exist (an absent config file is an input too).
+type InputStamp = Stamp | [path: string, absent: "-"];
+const inputStamp = (path: string): InputStamp => stampOf(path) ?? [path, "-"];
 
 const sameStamps = (a: readonly FileStamp[], b: readonly FileStamp[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 
@@ -95,14 +103,14 @@ const sameStamps = (a: readonly FileStamp[], b: readonly FileStamp[]): boolean =
 export async function replayUnchangedRun(c: RunCall): Promise<RunOutput | undefined> {
   if (!replayable(c.argv)) return undefined;
   try {
-    const r = JSON.parse(await readFile(recordFile(c), "utf8")) as Record;
+    const r = JSON.parse(readFileSync(recordFile(c), "utf8")) as Record;
     if (r?.format !== FORMAT || JSON.stringify(r.call) !== JSON.stringify(callOf(c))) return undefined;
-    const state = await readDepsState(r.stateFile);
+    const state = readDepsState(r.stateFile);
     if (state?.key !== r.stateKey) return undefined;
     const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
     if (toolchain === null || !sameStamps(toolchain, r.toolchain)) return undefined;
-    for (const [path, sha] of r.inputs) if ((await contentHash(path)) !== sha) return undefined;
-    if (!(await stampsUnchanged(r.stamps)) || !(await stampsUnchanged(state.stamps))) return undefined;
+    if (!r.inputs.every((s) => JSON.stringify(inputStamp(s[0])) === JSON.stringify(s))) return undefined;
+    if (!stampsUnchanged(r.stamps) || !stampsUnchanged(state.stamps)) return undefined;
     return r.output;
   } catch {
     return undefined; // missing, malformed, unreadable: the full path decides
@@ -117,12 +125,11 @@ export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output
     if (toolchain === null) return;
     const stamps: Stamp[] = [];
     for (const path of [...settled.items, ...settled.roots]) {
-      const s = await stampOf(path);
+      const s = stampOf(path);
       if (!s) return;
       stamps.push(s);
     }
-    const inputs: Record["inputs"] = [];
-    for (const path of settled.inputs) inputs.push([path, await contentHash(path)]);
+    const inputs = settled.inputs.map(inputStamp);
     const record: Record = { format: FORMAT, call: callOf(c), stateFile: settled.stateFile, stateKey: settled.stateKey, inputs, toolchain, stamps, output };
     await writeFileAtomic(recordFile(c), JSON.stringify(record) + "\n");
   } catch {

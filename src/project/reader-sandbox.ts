@@ -18,7 +18,7 @@ import { defaultLimits } from "../sandbox/limits.ts";
 import { makeScratchDir } from "../sandbox/scratch-dir.ts";
 import { unsandboxedRunner } from "../sandbox/unsandboxed.ts";
 import { removeTree } from "../store/perms.ts";
-import { findExecutable } from "../toolchain/detect.ts";
+import { findExecutable } from "../toolchain/locate.ts";
 import { chosenToolchain } from "../toolchain/choice.ts";
 
 export const PRIV_DIR = fileURLToPath(new URL("../../priv/", import.meta.url));

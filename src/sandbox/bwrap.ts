@@ -18,7 +18,7 @@ import { execFile } from "node:child_process";
 import { lstat, readlink } from "node:fs/promises";
 import { isAbsolute, normalize, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
-import { findExecutable } from "../toolchain/detect.ts";
+import { findExecutable } from "../toolchain/locate.ts";
 import { makePidsCgroup } from "./cgroup.ts";
 import { limitHitIn, limitMessage, prlimitPrefix, tailKeeper, type LimitName } from "./limits.ts";
 import { checkBuildDir, killQuietly, runChild, type Bind, type RunResult, type RunSpec, type Runner } from "./process.ts";

@@ -12,7 +12,7 @@
 //   file by file.
 import { totalmem } from "node:os";
 import { BeamixError } from "../errors.ts";
-import { findExecutable } from "../toolchain/detect.ts";
+import { findExecutable } from "../toolchain/locate.ts";
 import type { LogSink } from "./process.ts";
 
 export interface SandboxLimits {

@@ -10,7 +10,8 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { detectToolchain, type DetectOptions, type Toolchain } from "./detect.ts";
+import type { Toolchain } from "./detect.ts";
+import type { DetectOptions } from "./locate.ts";
 
 export interface ToolchainChoice {
   toolchain?: string; // --toolchain DIR (else BEAMIX_TOOLCHAIN)
@@ -102,7 +103,9 @@ export function chosenDetectOptions(): DetectOptions {
 export function chosenToolchain(): Promise<Toolchain> {
   if (!detected) {
     try {
-      detected = detectToolchain(chosenDetectOptions());
+      const opts = chosenDetectOptions();
+      // Loaded here: what only chooses (the replay of an unchanged `beamix deps`) never detects.
+      detected = import("./detect.ts").then((m) => m.detectToolchain(opts));
     } catch (err) {
       detected = Promise.reject(err); // BEAMIX_TOOLCHAIN naming no toolchain
     }

@@ -3,11 +3,12 @@
 // read from their .app files without starting a VM. The result is cached, keyed by the inode,
 // size, mtime and ctime of the files that define the toolchain, so later calls cost a few stats.
 import { execFile } from "node:child_process";
-import { access, readFile, realpath, stat, constants } from "node:fs/promises";
-import { delimiter, dirname, isAbsolute, join, resolve, sep, basename } from "node:path";
+import { readFile, realpath } from "node:fs/promises";
+import { delimiter, dirname, join, resolve, sep, basename } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { readEscriptEntry } from "./escript.ts";
-import { loadCachedToolchain, saveCachedToolchain, type FileStamp } from "./cache.ts";
+import { loadCachedToolchain, saveCachedToolchain } from "./cache.ts";
+import { cacheKey, elixirAppFile, exists, locate, type DetectOptions, type Located } from "./locate.ts";
 import { cacheDir } from "../config/paths.ts";
 
 // The facts derivations depend on (see src/derivation/derivation.ts).
@@ -43,14 +44,6 @@ export interface Toolchain extends ToolchainFacts {
   readOnlyBinds: string[];
 }
 
-export interface DetectOptions {
-  erlRoot?: string; // an OTP installation root (the directory with bin/erl and releases/)
-  elixirBin?: string; // the elixir executable
-  rebar3?: string; // the rebar3 executable
-  searchPath?: string; // PATH used to find tools not named above (default: process.env.PATH)
-  cacheDir?: string | null; // where toolchains.json lives; null disables the cache
-}
-
 // Variables that change what erl or elixir do, not wanted while asking them about themselves.
 const VM_ENV = ["ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS", "ERL_LIBS", "ERL_COMPILER_OPTIONS", "ELIXIR_ERL_OPTIONS", "ERL_CRASH_DUMP"];
 
@@ -70,51 +63,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, what: string)
       } else resolvePromise(stdout);
     });
   });
-}
-
-async function isExecutableFile(p: string): Promise<boolean> {
-  try {
-    const s = await stat(p);
-    if (!s.isFile()) return false;
-    await access(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
-  for (const dir of searchPath.split(delimiter)) {
-    if (!dir || !isAbsolute(dir)) continue; // a relative PATH entry would depend on the cwd
-    const p = join(dir, name);
-    if (await isExecutableFile(p)) return p;
-  }
-  return undefined;
-}
-
-async function explicitExecutable(p: string, what: string): Promise<string> {
-  const abs = resolve(p);
-  if (!(await isExecutableFile(abs))) throw new BeamixError(`${what} ${abs} is not an executable file`);
-  return realpath(abs);
-}
-
-// A file's identity (inode, size, mtime, ctime), which changes whenever the file does.
-export async function fileStamp(path: string): Promise<FileStamp> {
-  try {
-    const s = await stat(path, { bigint: true });
-    return { path, ino: s.ino.toString(), size: s.size.toString(), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
-  } catch {
-    return { path, ino: "", size: "", mtimeNs: "", ctimeNs: "" }; // absent: recorded as such
-  }
 }
 
 const ERL_EVAL = [
@@ -164,8 +112,6 @@ async function appVsn(file: string): Promise<string | undefined> {
   }
 }
 
-const elixirAppFile = (root: string) => join(root, "lib", "elixir", "ebin", "elixir.app");
-
 // The root of an Elixir install from its `elixir` script. A real install has the script in
 // <root>/bin; anything else (a version manager's shim) is asked where its Elixir lives.
 async function elixirRoot(elixirReal: string, erlBin: string): Promise<string> {
@@ -206,57 +152,6 @@ function outermost(paths: string[]): string[] {
   return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q.endsWith(sep) ? q : q + sep)));
 }
 
-interface Located {
-  erl: string; // as found (may be a shim)
-  erlReal: string;
-  erlRootGuess: string | null; // the OTP root when erl is <root>/bin/erl of a real install
-  elixirReal: string | null;
-  rebar3Real: string | null;
-}
-
-async function locate(opts: DetectOptions, searchPath: string): Promise<Located> {
-  let erl: string;
-  if (opts.erlRoot) {
-    erl = join(resolve(opts.erlRoot), "bin", "erl");
-    if (!(await isExecutableFile(erl))) throw new BeamixError(`${resolve(opts.erlRoot)} is not an Erlang/OTP installation: no executable bin/erl`);
-  } else {
-    const found = await findExecutable("erl", searchPath);
-    if (!found) throw new BeamixError("no erl on PATH: install Erlang/OTP or name an installation with its root directory");
-    erl = found;
-  }
-  const erlReal = await realpath(erl);
-  const rootGuess = dirname(dirname(erlReal));
-  const erlRootGuess = basename(dirname(erlReal)) === "bin" && (await exists(join(rootGuess, "releases"))) ? rootGuess : null;
-
-  let elixirReal: string | null = null;
-  if (opts.elixirBin) elixirReal = await explicitExecutable(opts.elixirBin, "elixir executable");
-  else {
-    const found = await findExecutable("elixir", searchPath);
-    elixirReal = found ? await realpath(found) : null;
-  }
-  let rebar3Real: string | null = null;
-  if (opts.rebar3) rebar3Real = await explicitExecutable(opts.rebar3, "rebar3 executable");
-  else {
-    const found = await findExecutable("rebar3", searchPath);
-    rebar3Real = found ? await realpath(found) : null;
-  }
-  return { erl, erlReal, erlRootGuess, elixirReal, rebar3Real };
-}
-
-// The files whose change means the toolchain may have changed. Only possible when every tool
-// is a real install: a version manager's shim can switch versions without any file changing.
-async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
-  if (!loc.erlRootGuess) return null;
-  const files = [loc.erlReal, join(loc.erlRootGuess, "releases")];
-  if (loc.elixirReal) {
-    const root = dirname(dirname(loc.elixirReal));
-    if (basename(dirname(loc.elixirReal)) !== "bin" || !(await exists(elixirAppFile(root)))) return null;
-    files.push(loc.elixirReal, elixirAppFile(root));
-  }
-  if (loc.rebar3Real) files.push(loc.rebar3Real);
-  return Promise.all(files.map(fileStamp));
-}
-
 async function probe(loc: Located): Promise<Toolchain> {
   const facts = await erlangFacts(loc.erl);
   const erlBin = join(facts.root, "bin");
@@ -290,13 +185,6 @@ async function probe(loc: Located): Promise<Toolchain> {
     binDirs: uniq([erlBin, elixirRootDir && join(elixirRootDir, "bin"), loc.rebar3Real && dirname(loc.rebar3Real)]),
     readOnlyBinds: outermost(uniq([facts.root, elixirRootDir, loc.rebar3Real])),
   };
-}
-
-// The files whose identity stands for the toolchain `opts` would detect (as its cache keys it),
-// or null when none can (a version manager's shim). A caller that keeps an answer derived from
-// the toolchain compares these instead of detecting it again.
-export async function toolchainFileStamps(opts: DetectOptions = {}): Promise<FileStamp[] | null> {
-  return cacheKey(await locate(opts, opts.searchPath ?? process.env.PATH ?? ""));
 }
 
 // Detects the toolchain on PATH, or the one named by `opts`.

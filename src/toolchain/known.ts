@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import { errorMessage } from "../errors.ts";
 import { cacheDir } from "../config/paths.ts";
 import { cachedToolchains } from "./cache.ts";
-import { detectToolchain, type DetectOptions, type Toolchain } from "./detect.ts";
+import { detectToolchain, type Toolchain } from "./detect.ts";
+import type { DetectOptions } from "./locate.ts";
 
 export interface KnownToolchain {
   sources: string[]; // "PATH", "BEAMIX_TOOLCHAIN", "profile …", "detected before", …

@@ -1,0 +1,123 @@
+// Where the toolchain's tools are, and the files whose identity stands for it: found on PATH (or
+// named), without starting anything. Apart from detect.ts, which asks the tools about themselves,
+// so that callers which only compare (the toolchain cache, the replay of an unchanged
+// \`beamix deps\`) load no process or compression code.
+// Synchronous file system calls on purpose: each is a cached stat of a few files, and dozens of
+// them one await at a time through the thread pool cost more than all of them done at once.
+import { accessSync, constants, realpathSync, statSync } from "node:fs";
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from "node:path";
+import { BeamixError } from "../errors.ts";
+import type { FileStamp } from "./cache.ts";
+
+export interface DetectOptions {
+  erlRoot?: string; // an OTP installation root (the directory with bin/erl and releases/)
+  elixirBin?: string; // the elixir executable
+  rebar3?: string; // the rebar3 executable
+  searchPath?: string; // PATH used to find tools not named above (default: process.env.PATH)
+  cacheDir?: string | null; // where toolchains.json lives; null disables the cache
+}
+
+export async function isExecutableFile(p: string): Promise<boolean> {
+  try {
+    const s = statSync(p);
+    if (!s.isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
+  for (const dir of searchPath.split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue; // a relative PATH entry would depend on the cwd
+    const p = join(dir, name);
+    if (await isExecutableFile(p)) return p;
+  }
+  return undefined;
+}
+
+async function explicitExecutable(p: string, what: string): Promise<string> {
+  const abs = resolve(p);
+  if (!(await isExecutableFile(abs))) throw new BeamixError(`${what} ${abs} is not an executable file`);
+  return realpathSync(abs);
+}
+
+// A file's identity (inode, size, mtime, ctime), which changes whenever the file does.
+export async function fileStamp(path: string): Promise<FileStamp> {
+  try {
+    const s = statSync(path, { bigint: true });
+    return { path, ino: s.ino.toString(), size: s.size.toString(), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
+  } catch {
+    return { path, ino: "", size: "", mtimeNs: "", ctimeNs: "" }; // absent: recorded as such
+  }
+}
+
+export const elixirAppFile = (root: string) => join(root, "lib", "elixir", "ebin", "elixir.app");
+
+export interface Located {
+  erl: string; // as found (may be a shim)
+  erlReal: string;
+  erlRootGuess: string | null; // the OTP root when erl is <root>/bin/erl of a real install
+  elixirReal: string | null;
+  rebar3Real: string | null;
+}
+
+export async function locate(opts: DetectOptions, searchPath: string): Promise<Located> {
+  let erl: string;
+  if (opts.erlRoot) {
+    erl = join(resolve(opts.erlRoot), "bin", "erl");
+    if (!(await isExecutableFile(erl))) throw new BeamixError(`${resolve(opts.erlRoot)} is not an Erlang/OTP installation: no executable bin/erl`);
+  } else {
+    const found = await findExecutable("erl", searchPath);
+    if (!found) throw new BeamixError("no erl on PATH: install Erlang/OTP or name an installation with its root directory");
+    erl = found;
+  }
+  const erlReal = realpathSync(erl);
+  const rootGuess = dirname(dirname(erlReal));
+  const erlRootGuess = basename(dirname(erlReal)) === "bin" && (await exists(join(rootGuess, "releases"))) ? rootGuess : null;
+
+  let elixirReal: string | null = null;
+  if (opts.elixirBin) elixirReal = await explicitExecutable(opts.elixirBin, "elixir executable");
+  else {
+    const found = await findExecutable("elixir", searchPath);
+    elixirReal = found ? realpathSync(found) : null;
+  }
+  let rebar3Real: string | null = null;
+  if (opts.rebar3) rebar3Real = await explicitExecutable(opts.rebar3, "rebar3 executable");
+  else {
+    const found = await findExecutable("rebar3", searchPath);
+    rebar3Real = found ? realpathSync(found) : null;
+  }
+  return { erl, erlReal, erlRootGuess, elixirReal, rebar3Real };
+}
+
+// The files whose change means the toolchain may have changed. Only possible when every tool
+// is a real install: a version manager's shim can switch versions without any file changing.
+export async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
+  if (!loc.erlRootGuess) return null;
+  const files = [loc.erlReal, join(loc.erlRootGuess, "releases")];
+  if (loc.elixirReal) {
+    const root = dirname(dirname(loc.elixirReal));
+    if (basename(dirname(loc.elixirReal)) !== "bin" || !(await exists(elixirAppFile(root)))) return null;
+    files.push(loc.elixirReal, elixirAppFile(root));
+  }
+  if (loc.rebar3Real) files.push(loc.rebar3Real);
+  return Promise.all(files.map(fileStamp));
+}
+
+// The files whose identity stands for the toolchain `opts` would detect (as its cache keys it),
+// or null when none can (a version manager's shim). A caller that keeps an answer derived from
+// the toolchain compares these instead of detecting it again.
+export async function toolchainFileStamps(opts: DetectOptions = {}): Promise<FileStamp[] | null> {
+  return cacheKey(await locate(opts, opts.searchPath ?? process.env.PATH ?? ""));
+}
