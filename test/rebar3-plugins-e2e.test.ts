@@ -111,3 +111,21 @@ test("beamix deps builds a dependency with its plugin, and writes out only the d
   await stat(join(project, "_build", "dev", "lib", "nifxor", "priv", "nifxor.so"));
   assert.equal(await erlEval(join(project, "_build", "dev", "lib"), "nifxor:xor_bytes(<<7>>, <<5>>)"), "<<2>>");
 });
+
+test("a build input a definition file adds is resolved without being named on the command line", async () => {
+  const defs = join(work, "defs");
+  await mkdir(defs, { recursive: true });
+  await writeFile(join(defs, "squarefmt.mjs"), 'export default (auto) => ({ ...auto, buildInputs: ["cport"] });\n');
+  const r = await bx(["build", "squarefmt", "-L", defs, ...repoArgs()]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-squarefmt-0.1.0"))!;
+  assert.ok(item, r.stdout);
+  const s = await openStore(store());
+  try {
+    assert.deepEqual(s.references(item).map((ref) => ref.replace(/^.*-(\w+-[0-9.]+)$/, "$1")), ["multitool-0.1.0"]);
+    const deriver = s.queryItem(item)!.deriver as { derivation: { buildInputs?: Record<string, string> } };
+    assert.deepEqual(Object.keys(deriver.derivation.buildInputs ?? {}), ["cport"]);
+  } finally {
+    s.close();
+  }
+});
