@@ -4,7 +4,7 @@
 // neither a reference of their items nor a member of a profile, nor of `beamix deps` output.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beamix, runCommand, type CliResult } from "./support/cli.ts";
@@ -128,4 +128,15 @@ test("a build input a definition file adds is resolved without being named on th
   } finally {
     s.close();
   }
+});
+
+test("beamix import hex writes the plugins as buildInputs, so the imported definition builds the same item", async () => {
+  const defs = join(work, "imported");
+  const imp = await beamix(["import", "hex", "nifxor", "-o", defs, "--repo", server.url, "--public-key", registry.publicKeyPath], { env: env(), timeoutMs: 300_000 });
+  assert.equal(imp.code, 0, `${imp.stdout}\n${imp.stderr}`);
+  assert.match(await readFile(join(defs, "nifxor.ts"), "utf8"), /^  buildInputs: \[\{ name: "cport", app: "cport", optional: false, repo: "hexpm" \}\], \/\/ rebar3 plugins: build-only$/m);
+  const plain = await bx(["path", "nifxor", ...repoArgs()]);
+  const viaImport = await bx(["path", "nifxor", "-L", defs, ...repoArgs()]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(viaImport.stdout, plain.stdout, viaImport.stderr);
 });

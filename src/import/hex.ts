@@ -8,6 +8,7 @@
 // whatever the user then edits changes that package and its dependents only.
 import { readFileSync } from "node:fs";
 import { systemInputsOfTarball } from "../native/detect.ts";
+import { rebar3PluginInputs } from "../realize/build-inputs.ts";
 import { precompiledKindOfFiles } from "../native/precompiled.ts";
 import { fileURLToPath } from "node:url";
 import { type Definition } from "../derivation/definition.ts";
@@ -74,7 +75,7 @@ export function nativeToolsNote(metadata: Pick<HexMetadata, "files">, buildSyste
   );
 }
 
-function moduleFor(p: ResolvedPackage, metadata: HexMetadata, tarball: Uint8Array, repo: HexRepo, typesPath: string | null): ImportedPackage {
+async function moduleFor(p: ResolvedPackage, metadata: HexMetadata, tarball: Uint8Array, repo: HexRepo, typesPath: string | null): Promise<ImportedPackage> {
   // Exactly what planBuild derives for this release.
   const definition = definitionFromHexRelease(metadata, {
     repo: p.repo,
@@ -88,6 +89,11 @@ function moduleFor(p: ResolvedPackage, metadata: HexMetadata, tarball: Uint8Arra
   const system = systemInputsOfTarball(tarball, metadata);
   if (system.length > 0) definition.systemInputs = system;
   if (precompiledKindOfFiles(metadata.files)) definition.precompiledNif = "download";
+  // As planBuild adds them: the rebar3 plugins its configuration names.
+  if (definition.buildSystem === "rebar3") {
+    const plugins = await rebar3PluginInputs(tarball, `${p.name} ${p.version}`, p.repo);
+    if (plugins.length > 0) definition.buildInputs = plugins;
+  }
   const sourceUrl = repo.resourceUrl(tarballResource(p.name, p.version));
   const text = renderDefinitionModule(definition, {
     title: `${p.name} ${p.version}, a Hex package (repository ${p.repo}), as a beamix definition.`,

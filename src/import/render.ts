@@ -155,6 +155,7 @@ export function renderDefinitionModule(def: Definition, notes: ModuleNotes): str
   const tools = notes.buildTools ? ` // build_tools: ${notes.buildTools.length ? notes.buildTools.map(oneLine).join(", ") : "none declared"}` : "";
   lines.push(`  buildSystem: ${quote(def.buildSystem)},${tools}`);
   lines.push(...inputLines(def, notes));
+  if (def.buildInputs) lines.push(`  buildInputs: ${literal(def.buildInputs.map((i) => ({ ...i })), "  ", "buildInputs: ".length)}, // rebar3 plugins: build-only`);
   if (notes.nativeToolsNote) lines.push(...commentLines(notes.nativeToolsNote, "  ", true));
   lines.push(`  nativeInputs: ${literal(def.nativeInputs, "  ", "nativeInputs: ".length)},`);
   if (def.systemInputs) lines.push(`  systemInputs: ${literal(def.systemInputs.map((i) => ({ ...i })), "  ", "systemInputs: ".length)},`);
