@@ -74,6 +74,13 @@ test("a plugin named only in rebar.config.script is found by evaluating the scri
   assert.match(r.stdout + r.stderr, /1 built, 2 already present/);
   const item = r.stdout.trim().split("\n").find((l) => l.endsWith("-rotnif-0.1.0"))!;
   assert.equal(await erlEval(join(item, "lib", "erlang", "lib"), "rotnif:rot13(<<\"Hello, beamix\">>)"), '<<"Uryyb, ornzvk">>');
+  // The script's answer is kept (by inner checksum and OTP), so later plans start no VM for it.
+  const kept = await readdir(join(work, "cache", "rebar3-plugins"));
+  assert.equal(kept.length, 1);
+  assert.deepEqual(JSON.parse(await readFile(join(work, "cache", "rebar3-plugins", kept[0]), "utf8")), { hex: [{ name: "cport", app: "cport", requirement: ">= 0.0.0" }], other: [] });
+  const again = await bx(["build", "rotnif", ...repoArgs()]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout + again.stderr, /0 built, 3 already present/);
 });
 
 test("installing a package built with a plugin puts only the package in the profile", async () => {

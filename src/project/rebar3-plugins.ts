@@ -5,9 +5,13 @@
 // `{Name, "Vsn", {pkg, Pkg}}`. A version without an operator is an exact one, as rebar3 reads
 // it. Plugins fetched from elsewhere (git, hg) are not Hex packages; they are reported, and a
 // definition file can name a Hex replacement in `buildInputs`.
-import { mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { cacheDir } from "../config/paths.ts";
+import { chosenToolchain } from "../toolchain/choice.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { BeamixError } from "../errors.ts";
 import { parseTerms } from "../erlang/parse.ts";
 import type { Term } from "../erlang/term.ts";
@@ -62,7 +66,9 @@ export function pluginsOfConfig(pairs: [string, Term][], where: string): Plugins
 }
 
 // The plugins of a package tarball. rebar.config is read as terms here; a rebar.config.script
-// has to run, so the package is unpacked and the script evaluated in the reader sandbox.
+// has to run, so the package is unpacked and the script evaluated in the reader sandbox. That
+// takes an Erlang VM, so its answer is kept under the cache directory, by the package's inner
+// checksum and the OTP it ran on (scripts look at otp_release); nothing else reaches it.
 export async function pluginsOfTarball(tarball: Uint8Array, where: string): Promise<Plugins> {
   const read = readTarball(tarball, { file: where });
   const entries = readContents(read.contentsGz, { label: `${where}: contents.tar.gz` });
@@ -74,15 +80,23 @@ export async function pluginsOfTarball(tarball: Uint8Array, where: string): Prom
     const terms = parseTerms(config.data.toString("utf8"), at);
     return pluginsOfConfig(pairsOf({ type: "list", items: terms }) ?? [], at);
   }
+  const tc = await chosenToolchain();
+  const cached = join(cacheDir(), "rebar3-plugins", `${sha256Hex(`${read.innerChecksum}\0${tc.otpVersion}\0${tc.ertsVersion}`)}.json`);
+  const known = await readFile(cached, "utf8").then((t) => JSON.parse(t) as Plugins, () => undefined);
+  if (known && Array.isArray(known.hex) && Array.isArray(known.other)) return known;
   const scratch = await mkdtemp(join(tmpdir(), "beamix-rebar-config-"));
+  let plugins: Plugins;
   try {
     const dir = join(scratch, "package");
     await unpackTarball(tarball, dir, { file: where });
     const config = await readRebar3Config(dir).catch((err: unknown) => {
       throw new BeamixError(`${where}: ${(err as Error).message.replace(`${dir}/`, "")}`);
     });
-    return pluginsOfConfig(config.pairs, `${where}: rebar.config.script`);
+    plugins = pluginsOfConfig(config.pairs, `${where}: rebar.config.script`);
   } finally {
     await removeTree(scratch);
   }
+  await mkdir(dirname(cached), { recursive: true });
+  await writeFileAtomic(cached, JSON.stringify(plugins));
+  return plugins;
 }
