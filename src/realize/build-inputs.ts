@@ -11,9 +11,11 @@ import { pluginsOfTarball } from "../project/rebar3-plugins.ts";
 import { DEFAULT_REPO, hexPackageSource, resolve, type RootRequirement } from "../resolve/resolve.ts";
 import type { Plan, PlannedPackage } from "./plan.ts";
 
-export async function rebar3PluginInputs(tarball: Uint8Array, where: string, repo: string): Promise<Input[]> {
+// A plugin that is not a Hex package (git) is refused, unless a definition file edits the
+// definition (foreignDecidedElsewhere): it can name a Hex package in its place.
+export async function rebar3PluginInputs(tarball: Uint8Array, where: string, repo: string, o: { foreignDecidedElsewhere?: boolean } = {}): Promise<Input[]> {
   const plugins = await pluginsOfTarball(tarball, where);
-  if (plugins.other.length > 0) {
+  if (plugins.other.length > 0 && !o.foreignDecidedElsewhere) {
     throw new BeamixError(
       `${where}: rebar3 plugin${plugins.other.length > 1 ? "s" : ""} ${plugins.other.join(", ")} ${plugins.other.length > 1 ? "are" : "is"} not a Hex package; write a definition file whose buildInputs name Hex packages`,
     );

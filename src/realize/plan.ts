@@ -205,7 +205,7 @@ export async function planBuild(specs: readonly string[], opts: PlanOptions): Pr
     if (opts.mixEnv) automatic.arguments.mixEnv = opts.mixEnv;
     const override = overrides.get(r.name);
     if (automatic.buildSystem === "rebar3" && override?.kind !== "definition") {
-      const plugins = await rebar3PluginInputs(await tarball(), `${r.name} ${r.version}`, r.repo);
+      const plugins = await rebar3PluginInputs(await tarball(), `${r.name} ${r.version}`, r.repo, { foreignDecidedElsewhere: override !== undefined });
       if (plugins.length > 0) automatic.buildInputs = plugins;
     }
     if (override?.kind !== "definition") {
