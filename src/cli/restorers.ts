@@ -6,7 +6,7 @@ import { BeamixError } from "../errors.ts";
 import type { HexRepo } from "../hex/registry/client.ts";
 import { derivationHash, toolchainSummary, type Derivation } from "../derivation/derivation.ts";
 import { derivationFromJson } from "../derivation/serialize.ts";
-import { buildOne } from "../realize/realize.ts";
+import { buildOne } from "../realize/build-one.ts";
 import type { IdentifiedPackage, Plan } from "../realize/plan.ts";
 import type { Restorer, Store, StoreItem } from "../store/store.ts";
 import type { Substituters } from "../substitute/client/substituters.ts";
@@ -70,7 +70,7 @@ export function rebuildRestorer(ctx: RebuildContext): Restorer {
       for (const dep of p.deps) if (!packages.has(dep)) throw new BeamixError(`cannot rebuild ${item.name} ${item.version}: its input ${dep} is not among its references`);
     }
     const plan: Plan = { roots: [d.definition.name], packages, projectConfig: {} };
-    await buildOne(plan, packages.get(d.definition.name)!, staging, { store, toolchain: tc, jobs: 1, sandbox: ctx.sandbox, timeoutMs: ctx.timeoutMs });
+    await buildOne(plan, packages.get(d.definition.name)!, staging, { store, toolchain: tc, sandbox: ctx.sandbox, timeoutMs: ctx.timeoutMs });
     return "a rebuild";
   };
 }

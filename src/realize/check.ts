@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareTrees, formatComparison, type Comparison } from "../builder/compare.ts";
-import { buildOne, label, type RealizeOptions } from "./realize.ts";
+import { buildOne } from "./build-one.ts";
+import { label, type RealizeOptions } from "./realize.ts";
 import { identified, type Plan } from "./plan.ts";
 
 export interface CheckResult {

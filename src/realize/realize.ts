@@ -15,51 +15,32 @@
 //    and register it under the final identity of exactly those reads.
 // Every registered item records its basis and reads in its deriver and in the store's index, so
 // any later command, and any cache it is published to, finds it again.
-import { createWriteStream } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
-import { unpackTarball } from "../hex/unpack.ts";
-import type { BuildInput, BuildLimits } from "../builder/build-package.ts";
-import { BuildLog } from "../builder/build-log.ts";
-import { makeScratchDir } from "../sandbox/scratch-dir.ts";
-import { UNSANDBOXED_WARNING } from "../sandbox/unsandboxed.ts";
 import { appLibDir } from "../store/item-layout.ts";
-import { sandboxAvailable, sandboxUnavailableMessage } from "../sandbox/bwrap.ts";
-import { mergeConfig, type CompileConfig } from "../derivation/config.ts";
 import { compileEnvReads, readSetKey, type ConfigRead } from "../derivation/compile-env.ts";
 import type { Derivation } from "../derivation/derivation.ts";
 import type { Definition } from "../derivation/definition.ts";
 import { packageIdentity, type FinalIdentity, type PackageIdentity } from "../derivation/identity.ts";
 import { derivationToJson } from "../derivation/serialize.ts";
-import type { Toolchain } from "../toolchain/detect.ts";
 import { probeSystemInputs } from "../native/system-inputs.ts";
 import { nativeFactsOfTree } from "../native/native-facts.ts";
-import { precompiledForBuild } from "./precompiled-nif.ts";
 import type { Store, TreeHash } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { chainLengths, runDag, type DagOutcome } from "../util/dag-scheduler.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { EarlyDownloads } from "./early-downloads.ts";
-import { buildInputClosure, inputClosure, isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
-import { quietProgress, warningsOnlyProgress, type Progress } from "./progress.ts";
+import { isIdentified, type IdentifiedPackage, type Plan, type PlannedPackage } from "./plan.ts";
+import { quietProgress, type Progress } from "./progress.ts";
+import { BuildFailure, buildOne, type BuildOneOptions } from "./build-one.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/client/substituters.ts";
 import { compileEnvOf } from "../substitute/format/compile-env-hints.ts";
 
-export interface RealizeOptions {
-  store: Store;
-  toolchain: Toolchain;
+export interface RealizeOptions extends BuildOneOptions {
   jobs: number;
   keepGoing?: boolean;
-  keepFailed?: boolean;
-  sandbox: boolean;
-  timeoutMs: number;
-  limits?: BuildLimits; // of each build (memory, processes, disk, log); unset ones default
-  progress?: Progress;
-  workRoot?: string; // where build directories are made (default: the system's temp dir)
   substituters?: Substituters; // asked before building what is missing
   fallback?: boolean; // build when trusted substitutes exist but all fail (default true)
   // Only look in the store; fetch and build nothing. Packages not there are reported as
@@ -93,18 +74,6 @@ export interface RealizeResult {
   failed: FailedBuild[];
   skipped: { name: string; reason: string }[];
   missing: string[]; // lookupOnly: not in the store (their dependents are in skipped)
-}
-
-// A build that ran and failed: the message names the phase and package; the log is in the store.
-export class BuildFailure extends BeamixError {
-  override name = "BuildFailure";
-  readonly logPath: string;
-  readonly keptDir?: string;
-  constructor(message: string, logPath: string, keptDir?: string) {
-    super(message);
-    this.logPath = logPath;
-    this.keptDir = keptDir;
-  }
 }
 
 class NotInStore extends Error {}
@@ -418,85 +387,4 @@ function fallbackCandidates(p: PlannedPackage, identify: (d: Definition) => Pack
     }
   }
   return out;
-}
-
-// An unsandboxed build is said on the terminal, once per run, not only in its log.
-const warnedUnsandboxed = new WeakSet<RealizeOptions>();
-
-// Builds one package into `staging` (its inputs must be valid), as the given derivation. The log
-// goes to the store, unless this is a check rebuild, whose log is only kept on failure, beside
-// the build.
-export async function buildOne(plan: Plan, p: IdentifiedPackage, staging: string, opts: RealizeOptions, check = false): Promise<{ references: string[] }> {
-  const { store } = opts;
-  // Checked only when something is built, so a no-op run does not pay for starting bwrap.
-  if (opts.sandbox) {
-    const sandbox = await sandboxAvailable();
-    if (!sandbox.available) throw new BeamixError(sandboxUnavailableMessage(sandbox.reason));
-  } else if (!warnedUnsandboxed.has(opts)) {
-    warnedUnsandboxed.add(opts);
-    (opts.progress ?? warningsOnlyProgress()).event({ type: "warning", message: `beamix: warning: --no-sandbox: ${UNSANDBOXED_WARNING}` });
-  }
-  // Named after this process, so the next run removes it if this one is killed.
-  const tmp = await makeScratchDir(opts.workRoot ?? tmpdir(), "build", p.name);
-  // On disk as it comes, cut to the first and last part of the limit.
-  const log = new BuildLog(join(tmp, "build.log"), opts.limits?.logBytes);
-  try {
-    const sourceDir = join(tmp, "source");
-    const tarball = p.source.kind === "local" ? p.source.tarball : (await p.source.repo.tarball(p.name, p.version)).bytes;
-    await unpackTarball(tarball, sourceDir, { file: `${p.name}-${p.version}.tar` });
-
-    const closure = inputClosure(plan, p.name) as IdentifiedPackage[];
-    const direct = new Set(p.deps);
-    const inputs: BuildInput[] = closure.map((d) => ({ name: d.name, app: d.app, version: d.version, storePath: d.itemPath, direct: direct.has(d.name) }));
-    // Build inputs (rebar3 plugins) with what they need; their input applications are named so
-    // the build tool can load them without fetching anything.
-    const buildClosure = buildInputClosure(plan, p.name) as IdentifiedPackage[];
-    const buildInputs: BuildInput[] = buildClosure.map((d) => ({
-      name: d.name,
-      app: d.app,
-      version: d.version,
-      storePath: d.itemPath,
-      direct: (p.buildDeps ?? []).includes(d.name),
-      requires: d.deps.map((n) => plan.packages.get(n)!.app),
-    }));
-    // Inputs that recorded compile_env reads are validated by Mix against the loaded config, so
-    // a build sees the effective config of its whole input closure as well as its own.
-    let compileConfig: CompileConfig = {};
-    for (const d of [...closure, p]) compileConfig = mergeConfig(compileConfig, d.derivation.compileConfig);
-    // A precompiled NIF's archive is fetched now, outside the sandbox (precompiled-nif.ts).
-    const precompiled = await precompiledForBuild(p.derivation.definition, sourceDir, opts.toolchain);
-    if (precompiled.compileConfig) compileConfig = mergeConfig(compileConfig, precompiled.compileConfig);
-
-    // The builder's code is loaded only when something is built (not on a no-op run).
-    const { buildPackage } = await import("../builder/build-package.ts");
-    const outcome = await buildPackage({
-      derivation: p.derivation,
-      drvHash: p.drvHash,
-      sourceDir,
-      inputs,
-      ...(precompiled.archiveDir ? { precompiledArchives: precompiled.archiveDir } : {}),
-      ...(buildInputs.length > 0 ? { buildInputs } : {}),
-      compileConfig,
-      toolchain: opts.toolchain,
-      outDir: staging,
-      workDir: join(tmp, "work"),
-      // The input closure only, each item at its own path: not the store's database, logs or
-      // other items.
-      readOnlyDirs: [...closure, ...buildClosure].map((d) => d.itemPath),
-      sandbox: opts.sandbox,
-      timeoutMs: opts.timeoutMs,
-      limits: opts.limits,
-      log: (chunk) => log.write(chunk),
-      keepFailed: opts.keepFailed,
-    });
-    const logPath = check ? join(staging, "..", `check-${p.drvHash}.log`) : await store.writeLog(p.drvHash, log.contents());
-    if (!outcome.ok) {
-      if (check) await pipeline(log.contents(), createWriteStream(logPath));
-      throw new BuildFailure(outcome.failure, logPath, outcome.keptDir);
-    }
-    return { references: p.deps.map((d) => (plan.packages.get(d) as IdentifiedPackage).itemPath) };
-  } finally {
-    log.close();
-    await rm(tmp, { recursive: true, force: true });
-  }
 }
