@@ -26,10 +26,8 @@
 // deps/APP depends only on the locked source, so its new trees can be built (stageDeps) while
 // the packages are realized; they are renamed into place by materializeDeps, or removed
 // (discardStagedDeps) when not every package was realized and nothing is written.
-import { constants } from "node:fs";
-import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, relative } from "node:path";
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { BeamixError } from "../errors.ts";
 import { readContents } from "../hex/unpack.ts";
 import { readTarball } from "../hex/tarball.ts";
@@ -44,6 +42,7 @@ import { mixRebarConfig } from "./mix-query.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
 import type { RealizedDep } from "./deps.ts";
 import { Semaphore } from "../util/semaphore.ts";
+import { diffTree, exists, removeLeftovers, replaceDir, tmpSibling, writeTreeBeside, type Tree } from "./dir-tree.ts";
 
 export type Change = "unchanged" | "create" | "update";
 
@@ -86,21 +85,12 @@ interface DirStage {
 }
 type DepsStage = DirStage;
 
-// What a directory should hold: paths relative to its root. Directories are implied.
-type Want =
-  | { type: "file"; data: Buffer; exec: boolean }
-  | { type: "copy"; from: string; exec: boolean } // a file of a store item
-  | { type: "symlink"; target: string };
-
-type Tree = Map<string, Want>;
-
 // The package's own files, as unpacked from its tarball or checked out (and a Hex package's
 // metadata.config text).
 type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: string }> & { metadataText?: string };
 
 const EMPTY = Buffer.alloc(0);
 const MATERIALIZE_JOBS = 6;
-const FILES_AT_ONCE = 8; // within one package's _build tree
 const MAX_REASONS = 3;
 
 export async function materializeDeps(o: MaterializeOptions): Promise<MaterializedDep[]> {
@@ -188,14 +178,6 @@ async function eachAtOnce<T, R>(xs: T[], f: (x: T) => Promise<R>): Promise<R[]> 
   return out;
 }
 
-const LEFTOVER = /^\..+\.beamix-(new|old)-[0-9a-f]{8}$/;
-
-// Trees an interrupted run left beside the directories it was replacing.
-async function removeLeftovers(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) if (LEFTOVER.test(name)) await rm(join(dir, name), { recursive: true, force: true });
-}
-
 // deps/APP: how it differs from what it should be, and (unless check) the new tree beside it.
 async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: LockedPackage): Promise<DepsStage> {
   const { node } = p;
@@ -259,15 +241,12 @@ async function buildStage(o: Omit<MaterializeOptions, "items" | "staged">, p: Lo
   const fetchChecked = mixDepMarkers(o.project.elixirVersion).compileFetch === "not-older-than-fetch";
   if (diff.length === 0 && fetchChecked && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
   const stage: DirStage = { exists: buildExists, diff };
-  if (diff.length > 0 && !o.check) stage.fresh = await writeBuild(node.build, wantBuild, o.link);
+  // compile.fetch last: its mtime must not be older than anything Mix compares it with (Mix 1.14-1.16).
+  if (diff.length > 0 && !o.check) stage.fresh = await writeTreeBeside(node.build, wantBuild, o.link, ".mix/compile.fetch");
   return stage;
 }
 
 const rel = (o: MaterializeOptions, path: string): string => relative(o.project.dir, path) || ".";
-
-async function exists(path: string): Promise<boolean> {
-  return (await lstat(path).catch(() => undefined)) !== undefined;
-}
 
 async function isFile(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined))?.isFile() ?? false;
@@ -416,58 +395,6 @@ function builtInPlace(p: LockedPackage): ((path: string) => boolean) | undefined
   return buildSystemModule(p.definition.buildSystem).deps.builtInPlace;
 }
 
-// Differences between a directory and what it should hold. `exact`: anything else in it is a
-// difference too. `builtInPlace`: paths a build may rewrite, which need only exist.
-async function diffTree(root: string, want: Tree, opts: { exact: boolean; link?: "copy" | "hardlink"; builtInPlace?: (path: string) => boolean }): Promise<string[]> {
-  const diffs: string[] = [];
-  for (const [path, w] of want) {
-    if (diffs.length >= MAX_REASONS) return diffs;
-    if (opts.builtInPlace?.(path)) {
-      if (!(await exists(join(root, path)))) diffs.push(`${path}: missing`);
-      continue;
-    }
-    const at = join(root, path);
-    const st = await lstat(at).catch(() => undefined);
-    if (!st) {
-      diffs.push(`${path}: missing`);
-      continue;
-    }
-    if (w.type === "symlink") {
-      if (!st.isSymbolicLink() || (await readlink(at)) !== w.target) diffs.push(`${path}: not a link to ${w.target}`);
-      continue;
-    }
-    if (!st.isFile()) {
-      diffs.push(`${path}: not a file`);
-      continue;
-    }
-    const data = w.type === "file" ? w.data : await readFile(w.from);
-    if (st.size !== data.length || !(await readFile(at)).equals(data)) diffs.push(`${path}: content differs`);
-    else if (((st.mode & 0o100) !== 0) !== w.exec) diffs.push(`${path}: mode differs`);
-    else if (w.type === "copy") {
-      const item = await stat(w.from);
-      const linked = item.ino === st.ino && item.dev === st.dev;
-      if (linked !== (opts.link === "hardlink")) diffs.push(`${path}: ${linked ? "a hard link to the store, not a copy" : "a copy, not a hard link to the store"}`);
-    }
-  }
-  if (opts.exact) {
-    const wantDirs = new Set<string>();
-    for (const path of want.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) wantDirs.add(d);
-    const walk = async (relDir: string) => {
-      for (const name of await readdir(join(root, relDir))) {
-        const path = relDir === "" ? name : `${relDir}/${name}`;
-        if (want.has(path)) continue;
-        const st = await lstat(join(root, path));
-        if (st.isDirectory() && wantDirs.has(path)) await walk(path);
-        else if (diffs.length < MAX_REASONS) diffs.push(`${path}: not expected here`);
-      }
-    };
-    const st = await lstat(root).catch(() => undefined);
-    if (st?.isDirectory()) await walk("");
-    else diffs.push("not a directory");
-  }
-  return diffs;
-}
-
 // Mix recompiles a fetchable dependency whose deps/APP/.fetch is newer (in whole seconds)
 // than its _build/ENV/lib/APP/.mix/compile.fetch.
 async function fetchMarkerFresh(dest: string, build: string): Promise<boolean> {
@@ -475,22 +402,6 @@ async function fetchMarkerFresh(dest: string, build: string): Promise<boolean> {
   const compiled = await stat(join(build, ".mix", "compile.fetch")).catch(() => undefined);
   if (!fetched || !compiled) return false;
   return Math.floor(fetched.mtimeMs / 1000) <= Math.floor(compiled.mtimeMs / 1000);
-}
-
-const tmpSibling = (path: string, what: string) => join(dirname(path), `.${basename(path)}.beamix-${what}-${randomBytes(4).toString("hex")}`);
-
-// Puts `fresh` at `dest`, replacing whatever is there; the old tree is removed afterwards.
-async function replaceDir(fresh: string, dest: string): Promise<void> {
-  const old = tmpSibling(dest, "old");
-  const had = await rename(dest, old).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return false;
-      throw err;
-    },
-  );
-  await rename(fresh, dest);
-  if (had) await rm(old, { recursive: true, force: true });
 }
 
 // deps/APP's new tree, beside it.
@@ -533,40 +444,3 @@ async function hexMtimes(root: string): Promise<void> {
   await walk(root);
 }
 
-// Writes the new _build/ENV/lib/APP tree beside `build`; returns it, to be renamed into place.
-async function writeBuild(build: string, want: Tree, how: "copy" | "hardlink"): Promise<string> {
-  await mkdir(dirname(build), { recursive: true });
-  const fresh = tmpSibling(build, "new");
-  try {
-    await mkdir(fresh, { mode: 0o755 });
-    const made = new Set<string>([fresh]);
-    for (const path of want.keys()) {
-      const at = join(fresh, path);
-      if (!made.has(dirname(at))) {
-        await mkdir(dirname(at), { recursive: true, mode: 0o755 });
-        for (let d = dirname(at); d.length > fresh.length; d = dirname(d)) made.add(d);
-      }
-    }
-    const put = async (path: string, w: Want) => {
-      const at = join(fresh, path);
-      if (w.type === "symlink") await symlink(w.target, at);
-      else if (w.type === "file") await writeFile(at, w.data, { mode: w.exec ? 0o755 : 0o644 });
-      else if (how === "hardlink") await link(w.from, at);
-      else {
-        await copyFile(w.from, at, constants.COPYFILE_FICLONE);
-        await chmod(at, w.exec ? 0o755 : 0o644); // a writable copy, as Mix would have written it
-      }
-    };
-    // Several files at once (creating files is the slow part); compile.fetch last, on its own:
-    // its mtime must not be older than anything Mix compares it with (Mix 1.14-1.16).
-    const last = ".mix/compile.fetch";
-    const files = new Semaphore(FILES_AT_ONCE);
-    await Promise.all([...want].filter(([path]) => path !== last).map(([path, w]) => files.use(() => put(path, w))));
-    const fetch = want.get(last);
-    if (fetch) await put(last, fetch);
-    return fresh;
-  } catch (err) {
-    await rm(fresh, { recursive: true, force: true });
-    throw err;
-  }
-}
