@@ -23,7 +23,9 @@ export const OTP_APPLICATIONS = [
   "kernel", "stdlib", "compiler", "sasl", // the runtime, Elixir and releases
   "crypto", "public_key", "ssl", "inets", "asn1", // Hex, Mix's fetching, rebar3
   "syntax_tools", "tools", "parsetools", "runtime_tools", // Mix (cover, leex/yecc), rebar3
-  "xmerl", "eunit", "common_test", "debugger", "edoc", // rebar3 and packages' build steps
+  // rebar3 and packages' build steps; not debugger (needs wx) nor common_test (Debian's tarball
+  // leaves out the JavaScript its install copies)
+  "xmerl", "eunit", "edoc",
   "erl_interface", // NIFs and ports that link ei
 ];
 
