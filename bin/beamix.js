@@ -25,14 +25,5 @@ process.emitWarning = function (warning, ...rest) {
   return emitWarning.call(process, warning, ...rest);
 };
 
-// As src/cli/main.js: an unchanged `beamix deps` is answered from its record before the CLI loads.
-const argv = process.argv.slice(2);
-const replayed = argv[0] === "deps" ? await import("../dist/cli/deps-replay.js").then((m) => m.replayUnchangedRun(m.currentCall(argv.slice(1)))) : undefined;
-if (replayed) {
-  process.stdout.write(replayed.stdout);
-  process.stderr.write(replayed.stderr);
-  process.exitCode = replayed.exitCode;
-} else {
-  const { main } = await import("../dist/cli/main.js");
-  process.exitCode = await main(argv);
-}
+const { run } = await import("../dist/cli/main.js");
+process.exitCode = await run(process.argv.slice(2));

@@ -1,7 +1,7 @@
 // `node scripts/build.ts` (npm's prepack runs it): the published form of beamix in dist/.
 //
 // Development runs the TypeScript sources directly; Node refuses to strip types under
-// node_modules, so an installed package needs JavaScript. esbuild bundles src/cli/program.ts and
+// node_modules, so an installed package needs JavaScript. esbuild bundles src/cli/entry.ts and
 // every npm dependency into dist/cli/ as ES modules split at the program's dynamic imports:
 //   - an installed beamix needs no dependency at all (nothing to fetch at install time);
 //   - each command still loads only its own code, as from source (program.ts loads command
@@ -50,8 +50,7 @@ const bundledRequire: import("esbuild").Plugin = {
 async function bundle(dir: string): Promise<number> {
   const result = await esbuild.build({
     absWorkingDir: root,
-    // The CLI, and the replay of an unchanged `beamix deps` that bin/beamix.js tries first.
-    entryPoints: { main: "src/cli/program.ts", "deps-replay": "src/deps/unchanged-replay.ts" },
+    entryPoints: { main: "src/cli/entry.ts" },
     outdir: dir,
     bundle: true,
     splitting: true,
