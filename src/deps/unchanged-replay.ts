@@ -51,7 +51,7 @@ export interface RunCall {
   terminals: readonly boolean[]; // [stdout, stderr]
 }
 
-interface Record {
+interface ReplayRecord {
   format: typeof FORMAT;
   call: { argv: string[]; cwd: string; env: [string, string][]; terminals: boolean[] };
   stateFile: string;
@@ -68,7 +68,7 @@ export function currentCall(argv: readonly string[]): RunCall {
 
 const replayable = (argv: readonly string[]): boolean => !argv.some((a) => NEVER_REPLAYED.some((f) => a === f || a.startsWith(`${f}=`)));
 
-function callOf(c: RunCall): Record["call"] {
+function callOf(c: RunCall): ReplayRecord["call"] {
   const env = Object.entries(c.env)
     .filter((e): e is [string, string] => RELEVANT_ENV.test(e[0]) && e[1] !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : 1));
@@ -103,7 +103,7 @@ const sameStamps = (a: readonly FileStamp[], b: readonly FileStamp[]): boolean =
 export async function replayUnchangedRun(c: RunCall): Promise<RunOutput | undefined> {
   if (!replayable(c.argv)) return undefined;
   try {
-    const r = JSON.parse(readFileSync(recordFile(c), "utf8")) as Record;
+    const r = JSON.parse(readFileSync(recordFile(c), "utf8")) as ReplayRecord;
     if (r?.format !== FORMAT || JSON.stringify(r.call) !== JSON.stringify(callOf(c))) return undefined;
     const state = readDepsState(r.stateFile);
     if (state?.key !== r.stateKey) return undefined;
@@ -130,7 +130,7 @@ export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output
       stamps.push(s);
     }
     const inputs = settled.inputs.map(inputStamp);
-    const record: Record = { format: FORMAT, call: callOf(c), stateFile: settled.stateFile, stateKey: settled.stateKey, inputs, toolchain, stamps, output };
+    const record: ReplayRecord = { format: FORMAT, call: callOf(c), stateFile: settled.stateFile, stateKey: settled.stateKey, inputs, toolchain, stamps, output };
     await writeFileAtomic(recordFile(c), JSON.stringify(record) + "\n");
   } catch {
     // the next run takes the full path
