@@ -42,8 +42,10 @@ need gcc gcc
 need patch patch
 need npm npm
 need chromium chromium fonts-liberation
-# C headers for NIF builds: no command says whether they are there.
+# C headers for NIF builds: no command says whether they are there. libyaml's are for the
+# system-library NIF fixture of the tests (test/fixtures/native-packages/yamlcount).
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+[ -e /usr/include/yaml.h ] || missing+=(libyaml-dev)
 
 if ((${#missing[@]})); then
   sudo=""
