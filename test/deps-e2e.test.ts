@@ -196,17 +196,20 @@ test("the vectors' consumer: deps/ and _build/ hold exactly what Hex and Mix wro
   // deps/: every file, mode and byte as Hex 2.1.1 left it — the package files,
   // hex_metadata.config, .hex and .fetch — except what rebar3 writes into deps/vec_erl/_build
   // while Mix compiles it.
-  const wantDeps = await vectorListing("deps.txt");
+  const wantDeps = forThisToolchain(await vectorListing("deps.txt"));
   for (const k of [...wantDeps.keys()]) if (k.startsWith("deps/vec_erl/_build/")) wantDeps.delete(k);
-  assert.deepEqual(Object.fromEntries(await listing(dir, "deps")), Object.fromEntries(wantDeps));
+  const ourDeps = await listing(dir, "deps");
+  for (const [path, entry] of wantDeps) if (entry === BY_CONTENT && ourDeps.get(path)?.startsWith("f ")) ourDeps.set(path, BY_CONTENT);
+  assert.deepEqual(Object.fromEntries(ourDeps), Object.fromEntries(wantDeps));
 
   // _build/prod/lib: the same entries and bytes as after `mix deps.compile`, except the .beam
   // files (beamix compiles deterministically, Mix does not; compared by code below) and Mix's
   // compile.elixir and compile.app_tracer, which Mix reads only when it compiles the
   // dependency itself. .app files, compile.elixir_scm, compile.fetch, mix.rebar.config and the
   // include link are byte for byte the same.
-  const wantBuild = await vectorListing("build-prod-lib.txt");
+  const wantBuild = forThisToolchain(await vectorListing("build-prod-lib.txt"));
   const ours = await listing(dir, "_build/prod/lib");
+  for (const [path, entry] of wantBuild) if (entry === BY_CONTENT && ours.get(path)?.startsWith("f ")) ours.set(path, BY_CONTENT);
   let compared = 0;
   for (const [path, entry] of wantBuild) {
     if (path.startsWith("_build/prod/lib/vec_app/") || /\/\.mix\/compile\.(elixir|app_tracer)$/.test(path)) continue;
@@ -219,6 +222,7 @@ test("the vectors' consumer: deps/ and _build/ hold exactly what Hex and Mix wro
   }
   assert.ok(compared >= 25, `compared ${compared} entries`);
   for (const path of ours.keys()) assert.ok(wantBuild.has(path), `${path} is not in the vectors`);
+  await assertMarkerFiles(dir);
 
   const compile = await mix(dir, ["compile"], { env: "prod" });
   assert.equal(compile.code, 0, compile.stdout + compile.stderr);
@@ -253,9 +257,11 @@ test("webapp and hello_beacon: after beamix deps, mix compile compiles only the 
     assert.match(t.stdout, /\d+ tests?, 0 failures/);
     assert.doesNotMatch(t.stdout + t.stderr, /==> |Compiling/);
     // With the stand-in that builds use, Mix must be told to skip its deps check.
+    // (Mix 1.18, seen here, then compiles again the project's modules that use a dependency's
+    // macros, the dependencies having turned from fetched into local ones; no dependency.)
     const t2 = await mix(dir, ["test", "--no-deps-check"], { env: "test", standin: BUILD_STANDIN });
     assert.equal(t2.code, 0, `${name}: mix test --no-deps-check\n${t2.stdout}\n${t2.stderr}`);
-    assert.doesNotMatch(t2.stdout + t2.stderr, /==> |Compiling/);
+    assert.doesNotMatch(t2.stdout + t2.stderr, toolchain.elixirVersion!.startsWith("1.14.") ? /==> |Compiling/ : /==> /);
 
     // Idempotent: nothing to do, nothing touched; the project's own _build entry is left alone.
     const own = join(dir, "_build", "test", "lib", name, "ebin", `${name}.app`);
@@ -286,7 +292,10 @@ test("webapp and hello_beacon: after beamix deps, mix compile compiles only the 
     assert.ok(await stat(beam));
     const after = await mix(dir, ["compile"], { env: "test" });
     assert.equal(after.code, 0, after.stdout + after.stderr);
-    assert.doesNotMatch(after.stdout + after.stderr, /==> |Compiling/, "the repaired items are the ones the project was compiled against");
+    // The repaired items are the ones the project was compiled against: Mix 1.14 compiles
+    // nothing; Mix 1.18 (seen here) compiles again the project's modules that use, at compile
+    // time, a dependency whose _build files are newer. No dependency either way.
+    assert.doesNotMatch(after.stdout + after.stderr, toolchain.elixirVersion!.startsWith("1.14.") ? /==> |Compiling/ : /==> /);
 
     // Another version of a dependency: Mix looks at the project again, as after its own
     // deps.compile (beamix touches the project's compile.lock, as Mix's will_recompile does), and
@@ -421,6 +430,10 @@ function normalizedChunk(id: string, data: Buffer, root: string, module: string)
     }
     case "Line":
       return lineTable(data, root, `${module}.erl`);
+    // Elixir's checker chunk: term_to_binary of maps with atom keys, whose order from OTP 26 is
+    // the compiling VM's atom table order: compared as terms.
+    case "ExCk":
+      return termWithout(data, root);
     case "FunT": {
       const n = data.readUInt32BE(0);
       const entries: string[] = [];
@@ -459,7 +472,8 @@ test("the compiled dependencies are the modules and code mix deps.compile produc
     await measureMixDepsCompile(baseline);
 
     const apps = r.json.packages.map((p) => p.app).sort();
-    assert.deepEqual(apps, (await readdir(join(baseline.projectDir, "_build", "prod", "lib"))).sort());
+    // Mix 1.15+'s deps.compile also makes the project's own _build entry.
+    assert.deepEqual(apps, (await readdir(join(baseline.projectDir, "_build", "prod", "lib"))).filter((a) => a !== name).sort());
     let modules = 0;
     let pathDependent = 0;
     for (const app of apps) {
@@ -475,7 +489,7 @@ test("the compiled dependencies are the modules and code mix deps.compile produc
         let differs = false;
         for (const [id, data] of a.chunks) {
           if (data.equals(b.chunks.get(id)!)) continue;
-          differs = true;
+          if (id !== "ExCk") differs = true; // ExCk's bytes differ by atom order (OTP 26+), not by path
           assert.equal(
             normalizedChunk(id, data, "/build/source", a.module),
             normalizedChunk(id, b.chunks.get(id)!, join(baseline.projectDir, "deps", app), a.module),
