@@ -47,7 +47,7 @@ export function rebuildRestorer(ctx: RebuildContext): Restorer {
       throw new BeamixError(`cannot rebuild ${item.name} ${item.version}: it was built with another toolchain (${JSON.stringify(d.toolchain)})`);
     }
     const repo = (await ctx.repos()).get(source.repo);
-    if (!repo) throw new BeamixError(`cannot rebuild ${item.name} ${item.version}: no repository named ${source.repo} (--repo, --repo-name)`);
+    if (!repo) throw new BeamixError(`cannot rebuild ${item.name} ${item.version}: no repository named ${source.repo} is configured (beamix repo add, or --repo-name and --repo)`);
     // The plan of one package: the item, with the items it references (and theirs) as inputs.
     // (The item itself is not valid while damaged: its closure is its references'.)
     const packages = new Map<string, IdentifiedPackage>();

@@ -80,7 +80,7 @@ export async function planFromLock(closure: DepsClosure, opts: LockPlanOptions):
         const lock = node.source.lock;
         const repoName = lockEntryRepo(lock);
         const repo = opts.repos.get(repoName);
-        if (!repo) throw new BeamixError(`mix.lock: ${node.app} comes from the Hex repository ${repoName}, which is not configured (use --repo-name ${repoName} --repo URL --public-key FILE)`);
+        if (!repo) throw new BeamixError(`mix.lock: ${node.app} comes from the Hex repository ${repoName}, which is not configured (beamix repo add ${repoName} URL --public-key FILE, or mix hex.repo add, or for this command --repo-name ${repoName} --repo URL --public-key FILE)`);
         const t = await (opts.tarball ? opts.tarball(repo, lock.package, lock.version) : repo.tarball(lock.package, lock.version));
         for (const [what, locked, got] of [["inner", lock.innerChecksum, t.innerChecksum], ["outer", lock.outerChecksum, t.outerChecksum]] as const) {
           if (locked !== undefined && locked.toLowerCase() !== got) {
