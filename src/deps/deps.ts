@@ -121,10 +121,9 @@ function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buf
   });
 }
 
-async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[]): Promise<void> {
+async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[], roots: string[]): Promise<void> {
   if (!opts.onSettled) return;
   const answered = mix.answerInputs ? await mix.answerInputs() : undefined;
-  const roots = (await opts.store.listRoots()).filter((r) => r.name.startsWith(rootPrefix(project))).map((r) => r.link);
   opts.onSettled({ stateFile, stateKey, inputs: answered && [...answered, project.lockfile], items, roots });
 }
 
@@ -145,17 +144,20 @@ export function unchangedReport(r: DepsReport): DepsReport {
 // the project works without them; they spare a rebuild after `beamix gc`.)
 const rootPrefix = (project: MixProjectInfo): string => `deps-${sha256Hex(`${project.dir}\0${project.mixEnv}`).slice(0, 16)}-`;
 
-async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<void> {
+// The project's GC roots, one per item; returns their links.
+async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<string[]> {
   const prefix = rootPrefix(project);
   const want = new Map([...items.values()].map((i) => [`${prefix}${i.name}`, i.path]));
-  const have = new Map<string, string | undefined>();
+  const kept = new Map<string, string>(); // name -> link
   for (const r of await store.listRoots()) {
     if (!r.name.startsWith(prefix)) continue;
-    if (want.has(r.name)) have.set(r.name, r.item);
-    else await store.removeRoot(r.name);
+    // A root that already leads to its item is left alone: replacing it takes the gc lock.
+    if (want.get(r.name) === r.item) kept.set(r.name, r.link);
+    else if (!want.has(r.name)) await store.removeRoot(r.name);
   }
-  // A root that already leads to its item is left alone: replacing it takes the gc lock.
-  for (const [name, path] of want) if (have.get(name) !== path) await store.addRoot(name, path);
+  const links = [...kept.values()];
+  for (const [name, path] of want) if (!kept.has(name)) links.push(await store.addRoot(name, path));
+  return links;
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -219,8 +221,8 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       const key = lockBytes && stateKey(project, config, lockBytes, tc, opts);
       const state = key && (await unchangedState<DepsReport>(stateFile, key, (p) => opts.store.isValid(p)));
       if (key && state) {
-        await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
-        await settled(opts, mix, project, stateFile, key, state.items);
+        const roots = await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
+        await settled(opts, mix, project, stateFile, key, state.items, roots);
         return unchangedReport(state.report);
       }
     }
@@ -302,7 +304,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       ...(opts.substituters && !opts.check ? { substituters: opts.substituters, fallback: opts.fallback } : {}),
     });
 
-    if (!opts.check) await rootItems(opts.store, project, realized.items);
+    const roots = opts.check ? [] : await rootItems(opts.store, project, realized.items);
 
     // Only a complete set is written: a half-updated deps/ would fail in Mix anyway.
     const complete = realized.failed.length === 0 && (opts.check || realized.skipped.length === 0);
@@ -349,7 +351,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         const stamps = stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
         const key = stateKey(project, projectConfig, lockBytes, tc.value, opts);
         const items = report.items.map((i) => i.path);
-        if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items);
+        if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items, roots);
       }
     }
     return report;
