@@ -12,8 +12,7 @@
 //   it Mix needs --no-deps-check.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +33,7 @@ import { detectToolchain, type Toolchain } from "../src/toolchain/detect.ts";
 import { prepareMixProject, measureMixDepsCompile, cleanEnv } from "../bench/mix-baseline.ts";
 import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
 import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
+import { treeListing } from "./support/tree-listing.ts";
 
 const BUILD_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_standin.exs", import.meta.url));
 const VECTORS = fileURLToPath(new URL("./vectors/hex/", import.meta.url));
@@ -113,24 +113,7 @@ async function consumer(name: "webapp" | "hello_beacon", as: string = name): Pro
   return dir;
 }
 
-// type, mode, size, sha256 of every entry under dir, as the vectors' listings show them.
-async function listing(root: string, sub: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string) => {
-    for (const name of await readdir(join(root, rel))) {
-      const path = `${rel}/${name}`;
-      const st = await lstat(join(root, path));
-      const mode = (st.mode & 0o777).toString(8);
-      if (st.isSymbolicLink()) out.set(path, `l ${await readlink(join(root, path))}`);
-      else if (st.isDirectory()) {
-        out.set(`${path}/`, `d ${mode}`);
-        await walk(path);
-      } else out.set(path, `f ${mode} ${st.size} ${createHash("sha256").update(await readFile(join(root, path))).digest("hex")}`);
-    }
-  };
-  await walk(sub);
-  return out;
-}
+const listing = treeListing;
 
 async function vectorListing(file: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -1,15 +1,26 @@
 // What the beamix command does first, the same from the sources (src/cli/main.js) and from the
-// npm package's bundle (bin/beamix.js): an unchanged `beamix deps` is answered from its record
-// (src/deps/unchanged-replay.ts) before the CLI is loaded; anything else runs the CLI. Both are
-// loaded only when wanted, so that neither pays for the other.
+// npm package's bundle (bin/beamix.js): `beamix deps` is answered without loading the CLI when
+// nothing changed (src/deps/unchanged-replay.ts) or when it fills a fresh checkout of a project
+// whose dependencies were put in place before (src/deps/checkout-restore.ts); anything else runs
+// the CLI. Each is loaded only when wanted, so that none pays for the others.
+// BEAMIX_REPLAY=off always runs the CLI; BEAMIX_REPLAY=trace says on stderr when it did not.
 export async function run(argv: string[]): Promise<number> {
-  if (argv[0] === "deps") {
+  const replay = process.env.BEAMIX_REPLAY;
+  if (argv[0] === "deps" && replay !== "off") {
     const { currentCall, replayUnchangedRun } = await import("../deps/unchanged-replay.ts");
-    const replayed = await replayUnchangedRun(currentCall(argv.slice(1)));
-    if (replayed) {
-      process.stdout.write(replayed.stdout);
-      process.stderr.write(replayed.stderr);
-      return replayed.exitCode;
+    const call = currentCall(argv.slice(1));
+    let answered = await replayUnchangedRun(call);
+    let how = "replayed: nothing changed";
+    if (!answered) {
+      const { restoreFreshCheckout } = await import("../deps/checkout-restore.ts");
+      answered = await restoreFreshCheckout(call);
+      how = "restored a fresh checkout from its record";
+    }
+    if (answered) {
+      if (replay === "trace") process.stderr.write(`beamix: ${how}\n`);
+      process.stdout.write(answered.stdout);
+      process.stderr.write(answered.stderr);
+      return answered.exitCode;
     }
   }
   const { main } = await import("./program.ts");

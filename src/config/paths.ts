@@ -36,3 +36,8 @@ export function cacheDir(): string {
 export function dataDir(): string {
   return checkedDir(process.env.BEAMIX_DATA_DIR || join(process.env.XDG_DATA_HOME || join(home(), ".local", "share"), "beamix"), "BEAMIX_DATA_DIR");
 }
+
+// The store: --store, else BEAMIX_STORE, else under the data directory.
+export function defaultStoreDir(): string {
+  return process.env.BEAMIX_STORE || join(dataDir(), "store");
+}

@@ -33,13 +33,16 @@ import { openMixSession, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
 import type { ConfigRead } from "../derivation/compile-env.ts";
 import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
+import type { DepReport, DepsItem, DepsReport } from "./report.ts";
+import { unchangedReport } from "./report.ts";
+import { moveTerm } from "./relocate-answers.ts";
+import { depsRootPrefix } from "../inspect/projects.ts";
 import { depsStateFile, depsStateKey, lastItems, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
 
 export type RealizedDep = RealizedItem;
-
-// A store item the project uses, as a report lists it.
-export type DepsItem = Pick<RealizedItem, "name" | "version" | "app" | "path" | "drvHash" | "status" | "reads">;
+export type { DepReport, DepsItem, DepsReport } from "./report.ts";
+export { unchangedReport } from "./report.ts";
 
 export interface DepsOptions {
   projectDir: string;
@@ -76,6 +79,17 @@ export interface SettledRun {
   inputs: string[] | undefined;
   items: string[];
   roots: string[]; // the GC root links that keep the items
+  // What a fresh checkout of the project can be filled from (checkout-restore.ts), when this run
+  // wrote or compared every directory (not when it ended early).
+  written?: WrittenRun;
+}
+
+export interface WrittenRun {
+  project: MixProjectInfo;
+  packages: { app: string; source: "hex" | "git"; dest: string; build: string }[];
+  storeDir: string;
+  link: "copy" | "hardlink";
+  report: DepsReport;
 }
 
 // The MIX_ENV beamix deps prepares: the one asked for, else MIX_ENV, else dev (as Mix).
@@ -83,66 +97,30 @@ export function depsMixEnv(asked?: string): string {
   return asked || process.env.MIX_ENV || "dev";
 }
 
-export interface DepReport {
-  app: string;
-  name: string;
-  version: string;
-  source: "hex" | "git";
-  item: string | null; // store path; null when not built (check, or a failure)
-  status: "built" | "substituted" | "present" | "missing" | "failed" | "skipped";
-  substitutedFrom?: string; // the cache's URL
-  reads: ConfigRead[] | null; // compile-time config it reads (null: not known yet)
-  deps: MaterializedDep["deps"] | null;
-  build: MaterializedDep["build"] | null;
-  reasons: string[];
-}
-
-export interface DepsReport {
-  project: { app: string; dir: string; mixEnv: string; buildPath: string; depsPath: string };
-  packages: DepReport[]; // in dependency order
-  pathDeps: string[];
-  failed: FailedBuild[];
-  skipped: { name: string; reason: string }[];
-  changed: boolean; // something was (or, with check, would be) built or written
-  // The store items the project now uses: what `beamix deps --push` uploads; the deriver of
-  // each records its compile-env basis and reads, which go to the cache as hints.
-  items: DepsItem[];
-}
-
 // Everything a run's outcome depends on besides the files it leaves (deps-state.ts).
 function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buffer, tc: Toolchain, opts: DepsOptions): string {
+  // Config values under the project (Path.expand(..., __DIR__)) as the key's other paths.
+  const placed = Object.fromEntries(Object.entries(config).map(([app, kv]) => [app, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, moveTerm(v, project.dir, "\0project")]))]));
   return depsStateKey({
     project,
-    config: canonicalConfig(config),
+    config: canonicalConfig(placed),
     lock: sha256Hex(lockBytes),
     toolchain: [tc.otpVersion, tc.ertsVersion, tc.nifVersion, tc.targetTriple, tc.elixirVersion, tc.rebar3Version],
     store: opts.store.dir,
     link: opts.link ?? "copy",
-  });
+  }, project.dir);
 }
 
-async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[], roots: string[]): Promise<void> {
+async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[], roots: string[], written?: WrittenRun): Promise<void> {
   if (!opts.onSettled) return;
   const answered = mix.answerInputs ? await mix.answerInputs() : undefined;
-  opts.onSettled({ stateFile, stateKey, inputs: answered && [...answered, project.lockfile], items, roots });
-}
-
-// The report of a run that changes nothing, from the last complete run's.
-export function unchangedReport(r: DepsReport): DepsReport {
-  return {
-    ...r,
-    packages: r.packages.map((p) => ({ ...p, status: "present", deps: "unchanged", build: "unchanged", reasons: [] })),
-    items: r.items.map((i) => ({ ...i, status: "present" })),
-    failed: [],
-    skipped: [],
-    changed: false,
-  };
+  opts.onSettled({ stateFile, stateKey, inputs: answered && [...answered, project.lockfile], items, roots, ...(written ? { written } : {}) });
 }
 
 // GC roots for the items a project uses, one per package, named after the project directory
 // and MIX_ENV; the roots of packages it no longer uses are removed. (_build holds copies, so
 // the project works without them; they spare a rebuild after `beamix gc`.)
-const rootPrefix = (project: MixProjectInfo): string => `deps-${sha256Hex(`${project.dir}\0${project.mixEnv}`).slice(0, 16)}-`;
+const rootPrefix = (project: MixProjectInfo): string => depsRootPrefix(project.dir, project.mixEnv);
 
 // The project's GC roots, one per item; returns their links.
 async function rootItems(store: Store, project: MixProjectInfo, items: ReadonlyMap<string, Pick<RealizedDep, "name" | "path">>): Promise<string[]> {
@@ -342,7 +320,10 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       failed: realized.failed,
       skipped: opts.check ? [] : realized.skipped,
       changed,
-      items: [...realized.items.values()].map(({ name, version, app, path, drvHash, status, reads }) => ({ name, version, app, path, drvHash, status, reads })),
+      // By name: the same report whichever build finished first.
+      items: [...realized.items.values()]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map(({ name, version, app, path, drvHash, status, reads }) => ({ name, version, app, path, drvHash, status, reads })),
     };
     // What the next run compares with, when this one left everything in place.
     if (stateFile && complete && report.failed.length === 0 && report.skipped.length === 0) {
@@ -351,7 +332,14 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         const stamps = stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
         const key = stateKey(project, projectConfig, lockBytes, tc.value, opts);
         const items = report.items.map((i) => i.path);
-        if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items, roots);
+        const written: WrittenRun = {
+          project,
+          packages: [...packages.values()].map((p) => ({ app: p.app, source: p.node.source.kind, dest: p.node.dest, build: p.node.build })),
+          storeDir: opts.store.dir,
+          link: opts.link ?? "copy",
+          report,
+        };
+        if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items, roots, written);
       }
     }
     return report;

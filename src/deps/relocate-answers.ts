@@ -10,7 +10,9 @@
 import { binaryToTerm, termToBinary } from "../erlang/etf.ts";
 import type { Term } from "../erlang/term.ts";
 
-export const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir}/`);
+import { isUnder, movePath } from "./moved-path.ts";
+
+export { isUnder, movePath };
 
 function mapStrings(t: Term, f: (s: string) => string): Term {
   switch (t.type) {
@@ -46,14 +48,14 @@ export function movableEtf(etf: Buffer, dir: string): boolean {
   return movableTerm(binaryToTerm(etf), dir);
 }
 
-const moved = (s: string, from: string, to: string): string => (isUnder(s, from) ? to + s.slice(from.length) : s);
+const moved = movePath;
 
 export function moveEtf(etf: Buffer, from: string, to: string): Buffer {
   return termToBinary(mapStrings(binaryToTerm(etf), (s) => moved(s, from, to)));
 }
 
-export function movePath(path: string, from: string, to: string): string {
-  return moved(path, from, to);
+export function moveTerm(t: Term, from: string, to: string): Term {
+  return mapStrings(t, (s) => moved(s, from, to));
 }
 
 // A mix.rebar.config (Erlang terms as text) has no structure cheap to walk; its paths, if any,

@@ -34,7 +34,8 @@ import { readDepsState, stampOf, stampsUnchanged, type Stamp } from "./deps-stat
 import type { SettledRun } from "./deps.ts";
 
 const FORMAT = "beamix-deps-replay/1";
-const RELEVANT_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|(BEAMIX|MIX|HEX|XDG|ERL|ELIXIR|REBAR)_[A-Za-z0-9_]*)$/;
+// BEAMIX_REPLAY only says whether to replay (src/cli/entry.ts).
+export const RELEVANT_ENV = /^(?!BEAMIX_REPLAY$)(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|(BEAMIX|MIX|HEX|XDG|ERL|ELIXIR|REBAR)_[A-Za-z0-9_]*)$/;
 const NEVER_REPLAYED = ["--push", "--to", "--sign-with", "--priority", "--check", "--timeline", "-L", "--load-path", "--toolchain", "--erlang", "--elixir", "--rebar3", "--help", "-h"];
 
 export interface RunOutput {
@@ -66,9 +67,9 @@ export function currentCall(argv: readonly string[]): RunCall {
   return { argv, cwd: process.cwd(), env: process.env, terminals: [!!process.stdout.isTTY, !!process.stderr.isTTY] };
 }
 
-const replayable = (argv: readonly string[]): boolean => !argv.some((a) => NEVER_REPLAYED.some((f) => a === f || a.startsWith(`${f}=`)));
+export const replayable = (argv: readonly string[]): boolean => !argv.some((a) => NEVER_REPLAYED.some((f) => a === f || a.startsWith(`${f}=`)));
 
-function callOf(c: RunCall): ReplayRecord["call"] {
+export function callOf(c: RunCall): ReplayRecord["call"] {
   const env = Object.entries(c.env)
     .filter((e): e is [string, string] => RELEVANT_ENV.test(e[0]) && e[1] !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : 1));
@@ -77,7 +78,7 @@ function callOf(c: RunCall): ReplayRecord["call"] {
 
 // Two 32-bit FNV-1a lanes with different offsets, over UTF-16 code units: a name, not a proof
 // (the record's own call is compared in full), and no node:crypto to load before the answer.
-function nameHash(text: string): string {
+export function nameHash(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
   for (let i = 0; i < text.length; i++) {
@@ -118,10 +119,10 @@ export async function replayUnchangedRun(c: RunCall): Promise<RunOutput | undefi
 }
 
 // Records what the next identical call of a run that settled (deps.ts) would print. Best effort.
-export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output: RunOutput): Promise<void> {
+export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output: RunOutput, toolchainStamps?: FileStamp[]): Promise<void> {
   if (!replayable(c.argv) || settled.inputs === undefined) return;
   try {
-    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+    const toolchain = toolchainStamps ?? (await toolchainFileStamps(detectOptionsFor({}, c.env)));
     if (toolchain === null) return;
     const stamps: Stamp[] = [];
     for (const path of [...settled.items, ...settled.roots]) {

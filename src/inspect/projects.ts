@@ -15,17 +15,25 @@ export interface ProjectNote {
   mixEnv: string;
 }
 
-// The key of the roots `beamix deps` adds for a project (the same formula as src/deps/deps.ts).
+// The key of the roots `beamix deps` adds for a project (src/deps/deps.ts).
 export const depsRootKey = (dir: string, mixEnv: string) => sha256Hex(`${dir}\0${mixEnv}`).slice(0, 16);
 
-const notesDir = (store: Store) => join(store.dir, ".beamix", "projects");
+const notesDirOf = (storeDir: string) => join(storeDir, ".beamix", "projects");
+const notesDir = (store: Store) => notesDirOf(store.dir);
 
 export async function noteProject(store: Store, dir: string, mixEnv: string): Promise<void> {
-  if (store.readOnly) return;
-  const key = depsRootKey(dir, mixEnv);
-  await mkdir(notesDir(store), { recursive: true });
-  await writeFileAtomic(join(notesDir(store), `${key}.json`), JSON.stringify({ key, dir, mixEnv }) + "\n");
+  if (!store.readOnly) await noteProjectIn(store.dir, dir, mixEnv);
 }
+
+// The same, in a store known writable, without opening it.
+export async function noteProjectIn(storeDir: string, dir: string, mixEnv: string): Promise<void> {
+  const key = depsRootKey(dir, mixEnv);
+  await mkdir(notesDirOf(storeDir), { recursive: true });
+  await writeFileAtomic(join(notesDirOf(storeDir), `${key}.json`), JSON.stringify({ key, dir, mixEnv }) + "\n");
+}
+
+// The prefix of the names of those roots: deps-<key>-<package>.
+export const depsRootPrefix = (dir: string, mixEnv: string): string => `deps-${depsRootKey(dir, mixEnv)}-`;
 
 export async function projectNotes(store: Store): Promise<Map<string, ProjectNote>> {
   const out = new Map<string, ProjectNote>();

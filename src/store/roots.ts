@@ -2,11 +2,12 @@
 // named by the user (or by `deps` for a project); temporary ones are named after a live process
 // and protect what it is building or using until it exits.
 import { readlinkSync } from "node:fs";
-import { readdir, rename, symlink, unlink } from "node:fs/promises";
+import { readdir, symlink, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import { storeError } from "./io-errors.ts";
 import { formatId, isAlive, parseId, selfId, type ProcessId } from "./process-id.ts";
+import { placeRootLink } from "./root-links.ts";
 import { errCode, type StoreCore } from "./store-core.ts";
 
 const ROOT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,199}$/;
@@ -21,16 +22,7 @@ export interface RootInfo {
 }
 
 async function makeLink(s: StoreCore, name: string, target: string): Promise<string> {
-  const link = join(s.rootsDir, name);
-  const tmp = s.tmpName("link");
-  await symlink(target, tmp);
-  try {
-    await rename(tmp, link); // replaces an existing root of that name atomically
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  return link;
+  return placeRootLink(s.dir, name, target);
 }
 
 // Follows a root symlink (and further symlinks outside the store) to the item it leads to.

@@ -10,7 +10,7 @@
 //   logs.ts        build logs
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { dataDir } from "../config/paths.ts";
+import { defaultStoreDir } from "../config/paths.ts";
 import { StoreDb } from "./db.ts";
 import { gc, type GcResult } from "./gc.ts";
 import { guard } from "./io-errors.ts";
@@ -31,9 +31,7 @@ export type { Restorer, VerifyOptions, VerifyProblem, VerifyReport } from "./ver
 export type { RecoveryReport } from "./recover.ts";
 export { recoveryLines } from "./recover.ts";
 
-export function defaultStoreDir(): string {
-  return process.env.BEAMIX_STORE || join(dataDir(), "store");
-}
+export { defaultStoreDir };
 
 export interface OpenStoreOptions {
   // Undo what crashed processes left behind (default: yes, when the store can be written).

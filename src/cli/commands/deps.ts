@@ -8,8 +8,10 @@ import { DEFAULT_PRIORITY } from "../../substitute/format/cache-info.ts";
 import { readSecretKeyFile } from "../../signing/keys.ts";
 import { openCache } from "../../substitute/backends/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/server/publish.ts";
-import { depsMixEnv, syncDeps, unchangedReport, type DepsReport, type SettledRun } from "../../deps/deps.ts";
+import { depsMixEnv, syncDeps, unchangedReport, type SettledRun } from "../../deps/deps.ts";
+import { depsOutput } from "../../deps/report-output.ts";
 import { currentCall, recordUnchangedRun } from "../../deps/unchanged-replay.ts";
+import { recordCheckoutRestore } from "../../deps/checkout-restore.ts";
 import { openCachedMixSession } from "../../deps/mix-answers.ts";
 import { defaultProgress } from "../progress-display.ts";
 import type { Progress } from "../../realize/progress.ts";
@@ -30,7 +32,6 @@ import {
   type SubstituterOptions,
 } from "../context.ts";
 import { priorityOption } from "../options.ts";
-import { failureLines } from "../../realize/failure-report.ts";
 import { addLoadPathOption } from "../definition-options.ts";
 import { limitsFromOptions } from "../limit-options.ts";
 
@@ -71,7 +72,7 @@ export function registerDepsCommands(program: Command): void {
   addRepoOptions(deps);
   addBuildOptions(deps);
   addSubstituterOptions(deps);
-  deps.action(async (dir: string, opts: DepsCliOptions) => {
+  deps.action(async (dir: string, opts: DepsCliOptions, command: Command) => {
     // Detecting the toolchain may start an Erlang VM: it runs while the rest is set up and Mix
     // reads the project, and its failure is reported where it was awaited before.
     const detected = toolchain();
@@ -139,11 +140,18 @@ export function registerDepsCommands(program: Command): void {
           });
         }
         const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints };
-        const output = depsOutput(report, opts, substituters !== undefined, pushedJson);
+        const output = depsOutput(report, { json: opts.json ?? false, check: opts.check ?? false, substituting: substituters !== undefined }, pushedJson);
         process.stdout.write(output.stdout);
         process.stderr.write(output.stderr);
         // What the same command prints next time if nothing changes, said without loading the CLI.
-        if (settled) await recordUnchangedRun(currentCall(process.argv.slice(2).slice(1)), settled, { ...depsOutput(unchangedReport(report), opts, substituters !== undefined), exitCode: 0 });
+        if (settled && process.argv[2] === "deps") {
+          const call = currentCall(process.argv.slice(3));
+          const output = { json: opts.json ?? false, substituting: substituters !== undefined };
+          await recordUnchangedRun(call, settled, { ...depsOutput(unchangedReport(report), { ...output, check: false }), exitCode: 0 });
+          // What a fresh checkout of the project can be filled from, without running.
+          const operand = operandIndex(call.argv, command);
+          if (operand !== undefined) await recordCheckoutRestore(call, settled, { operand, substituting: output.substituting });
+        }
         if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
         else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
         if (!ok || (opts.check && report.changed)) process.exitCode = 1;
@@ -181,49 +189,21 @@ async function pushTarget(opts: DepsCliOptions) {
   return { cache, secret, priority };
 }
 
-// What a run prints: the report on stdout (text or JSON), the summary on stderr.
-function depsOutput(report: DepsReport, opts: DepsCliOptions, substituting: boolean, push?: unknown): { stdout: string; stderr: string } {
-  const lines = reportLines(report);
-  const stdout = opts.json
-    ? JSON.stringify(
-        {
-          ...report,
-          items: report.items.map(({ name, version, app, path, drvHash, status }) => ({ name, version, app, path, drvHash, status })),
-          ...(push ? { push } : {}),
-        },
-        null,
-        2,
-      ) + "\n"
-    : lines.length
-      ? lines.join("\n") + "\n"
-      : "";
-  return { stdout, stderr: summary(report, opts.check ?? false, substituting) + "\n" };
-}
-
-function reportLines(r: DepsReport): string[] {
-  const lines: string[] = [];
-  for (const p of r.packages) {
-    const what = [`${p.name} ${p.version}`, p.substitutedFrom !== undefined ? `substituted from ${p.substitutedFrom}` : p.status];
-    if (p.deps !== null) what.push(`deps: ${p.deps}`);
-    if (p.build !== null) what.push(`_build: ${p.build}`);
-    if (p.reads && p.reads.length > 0) what.push(`reads ${p.reads.map((x) => `${x.app}.${x.key}`).join(", ")}`);
-    lines.push(what.join("  "));
-    for (const reason of p.reasons) lines.push(`  ${reason}`);
+// Where the project directory's argument is in the command's arguments: null when none was
+// given, undefined when they cannot be read for sure (an option commander does not know).
+function operandIndex(argv: readonly string[], command: Command): number | null | undefined {
+  const takesValue = new Map<string, boolean>();
+  for (const o of command.options) {
+    for (const flag of [o.long, o.short]) if (flag) takesValue.set(flag, o.required || o.optional);
   }
-  for (const d of r.pathDeps) lines.push(`${d}: path dependency, compiled by Mix`);
-  return lines;
-}
-
-function summary(r: DepsReport, check: boolean, substituting: boolean): string {
-  const count = (f: (p: DepsReport["packages"][number]) => boolean) => r.packages.filter(f).length;
-  const written = count((p) => (p.deps !== null && p.deps !== "unchanged") || (p.build !== null && p.build !== "unchanged") || p.status === "missing");
-  const where = join(r.project.buildPath, "lib");
-  const lines = check
-    ? [`${count((p) => p.status === "missing")} to build, ${written} to write in ${where} and deps/ (--check: nothing changed)`]
-    : [
-        `${count((p) => p.status === "built")} built, ${substituting ? `${count((p) => p.status === "substituted")} substituted, ` : ""}${count((p) => p.status === "present")} already present, ${written} written, ${r.packages.length - written} unchanged (${where})`,
-      ];
-  for (const f of r.failed) lines.push(...failureLines(f));
-  for (const s of r.skipped) lines.push(`not built: ${s.name} (${s.reason})`);
-  return lines.join("\n");
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return i + 1 < argv.length ? i + 1 : null;
+    if (!a.startsWith("-") || a === "-") return i;
+    const flag = a.startsWith("--") ? a.split("=")[0] : a.slice(0, 2);
+    const value = takesValue.get(flag);
+    if (value === undefined) return undefined;
+    if (value && a === flag) i++; // the value is the next argument
+  }
+  return null;
 }

@@ -1,0 +1,423 @@
+// `beamix deps` in a fresh checkout of a project whose dependencies were already put in place
+// elsewhere (a CI workspace, a second clone, a `git worktree`, the same directory after
+// `rm -rf deps _build`), answered before the CLI loads: one pass of writes, as a tarball restore
+// would do, instead of starting the CLI, opening the store's database, asking Mix (or its cached
+// answers) about the project and comparing every directory.
+//
+// A run that left everything in place and wrote or compared every deps/APP and
+// _build/ENV/lib/APP (deps.ts's WrittenRun) records here what it left: every directory, link
+// and file of those trees, each file as the store file it copies (or links) or as bytes kept in
+// a pack beside the record; the bytes of every file Mix's answers came from (mix.exs, the config
+// files Config.Reader read, mix.lock); the store items with their identity; the state key and
+// the report. A later call with the same arguments (the project directory aside), environment
+// and inputs, in a project where none of those directories exists yet, is answered by writing
+// them exactly as the full path would (deps/APP files with Hex's one whole-second mtime, then
+// hex_metadata.config, .hex and .fetch; _build's .mix/compile.fetch last; each directory built
+// beside its place and renamed into it), adding the project's GC roots and recording its
+// deps-state and replay record (unchanged-replay.ts) as the full path would, so that the next
+// run there ends at once too.
+//
+// Why the result is what the full path would write: the lock's bytes fix every package's
+// source, and Mix's answers (hence the closure, the config each package is built for, and the
+// store items) depend only on the bytes of the files recorded, the environment and the
+// toolchain, all compared, when they move with the project (relocate-answers.ts: every absolute
+// path in them lies under the project). Only Hex packages are restored: a git dependency needs a
+// checkout and a path dependency's own files are not among those compared, so projects with
+// either take the full path. Anything unexpected (a target that exists, an item or pack that
+// changed, a write that fails) sends the run down the full path, after removing what this one
+// wrote.
+//
+// The store items are kept by their GC roots, added before they are copied; an item is removed
+// only by moving its directory away first (store-core.ts), so an item whose directory has the
+// same identity after the copy was whole when copied.
+import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, type Stats } from "node:fs";
+import { mkdir, readdir, stat, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { cacheDir, defaultStoreDir } from "../config/paths.ts";
+import { depsRootPrefix, noteProjectIn } from "../inspect/projects.ts";
+import { rootsDirOf, placeRootLink } from "../store/root-links.ts";
+import { appLibDir } from "../store/item-layout.ts";
+import { detectOptionsFor } from "../toolchain/choice.ts";
+import { toolchainFileStamps } from "../toolchain/locate.ts";
+import type { FileStamp } from "../toolchain/cache.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { depsStateFile, saveDepsState, stampOf, stampsUnchanged, stampTrees, type Stamp } from "./deps-state.ts";
+import type { SettledRun } from "./deps.ts";
+import { tmpSibling } from "./dir-tree.ts";
+import { isUnder } from "./moved-path.ts";
+import { depsOutput, type OutputOptions } from "./report-output.ts";
+import { movedReport, restoredReport, unchangedReport, type DepsReport } from "./report.ts";
+import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
+
+const FORMAT = "beamix-deps-restore/1";
+const KEEP_RECORDS = 16; // per cache directory; the oldest go first
+// Files beamix writes into deps/APP after the package's own, with their own mtime.
+const DEPS_MARKERS = new Set(["hex_metadata.config", ".hex", ".fetch"]);
+// Written after every other file of _build/ENV/lib/APP (materialize.ts).
+const BUILD_LAST = ".mix/compile.fetch";
+
+// One entry of a tree, in the order a walk meets them (a directory before what it holds).
+type Entry =
+  | [kind: "d", path: string, mode: number]
+  | [kind: "f", path: string, offset: number, length: number, mode: number] // bytes in the pack
+  | [kind: "s", path: string, from: string, mode: number] // a store item's file
+  | [kind: "l", path: string, target: string];
+
+interface TreeRecord {
+  kind: "deps" | "build"; // deps/APP or _build/ENV/lib/APP
+  path: string; // relative to the project
+  mode: number; // of its root
+  entries: Entry[];
+}
+
+interface RestoreRecord {
+  format: typeof FORMAT;
+  call: { argv: string[]; cwd: string | null; env: [string, string][] };
+  project: string; // the directory it was recorded in
+  mixEnv: string;
+  storeDir: string;
+  link: "copy" | "hardlink";
+  inputs: [path: string, data: string | null][]; // relative to the project when under it; base64
+  toolchain: FileStamp[];
+  items: Stamp[]; // the store items' directories
+  pack: Stamp;
+  trees: TreeRecord[]; // per package: deps/APP, then _build/ENV/lib/APP
+  stateKey: string; // the same in every directory (deps-state.ts)
+  report: DepsReport;
+  substituting: boolean; // the summary counts the substituted (OutputOptions)
+}
+
+// The call as recorded: the project directory's argument marked, the working directory left out
+// when it is the project's own, and without what changes only how the report is printed (--json,
+// whether the output is a terminal): a restore prints the report its own call asks for.
+function callShape(c: RunCall, operand: number | null, project: string): RestoreRecord["call"] {
+  const call = callOf(c);
+  const argv = call.argv.map((a, i) => (i === operand ? "\0dir" : a)).filter((a) => a !== "--json");
+  return { argv, cwd: c.cwd === project ? null : c.cwd, env: call.env };
+}
+
+const cacheRootOf = (c: RunCall): string => resolve(c.cwd, c.env.BEAMIX_CACHE_DIR || cacheDir());
+const recordsDir = (c: RunCall): string => join(cacheRootOf(c), "deps-state");
+
+// The store the call names, as the CLI finds it: --store, else BEAMIX_STORE, else the default.
+function storeDirOf(c: RunCall): string {
+  let dir: string | undefined;
+  c.argv.forEach((a, i) => {
+    if (a === "--store" && i + 1 < c.argv.length) dir = c.argv[i + 1];
+    else if (a.startsWith("--store=")) dir = a.slice("--store=".length);
+  });
+  return resolve(c.cwd, dir ?? (c.env.BEAMIX_STORE || defaultStoreDir()));
+}
+
+function readOrNull(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+// A record's file name: the call's shape and the bytes of the project's mix.exs and mix.lock, so
+// that several states of one project (branches) each keep theirs.
+function recordName(shape: RestoreRecord["call"], project: string): string | undefined {
+  const mixExs = readOrNull(join(project, "mix.exs"));
+  if (mixExs === null) return undefined;
+  const lock = readOrNull(join(project, "mix.lock")) ?? Buffer.alloc(0);
+  return `restore-${nameHash(`${JSON.stringify(shape)}\0${mixExs.toString("latin1")}\0${lock.toString("latin1")}`)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording, after a run that wrote or compared every directory.
+
+export interface RecordOptions {
+  operand: number | null; // the index in argv of the project directory's argument, if given
+  substituting: boolean;
+}
+
+export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: RecordOptions): Promise<void> {
+  const w = settled.written;
+  if (!w || settled.inputs === undefined || !replayable(c.argv)) return;
+  try {
+    const { project, report } = w;
+    const dir = project.dir;
+    const cacheRoot = cacheRootOf(c);
+    if (report.pathDeps.length > 0 || w.packages.some((p) => p.source !== "hex")) return;
+    if (![project.buildPath, project.depsPath, project.lockfile].every((p) => isUnder(p, dir) && p !== dir)) return;
+    if ([w.storeDir, cacheRoot].some((p) => isUnder(p, dir) || isUnder(dir, p)) || settled.items.some((i) => isUnder(i, dir))) return;
+    if (storeDirOf(c) !== w.storeDir) return;
+    if (o.operand !== null && resolve(c.cwd, c.argv[o.operand]) !== dir) return;
+    if (o.operand === null && c.cwd !== dir) return;
+    const byApp = new Map(report.packages.map((p) => [p.app, p]));
+    const trees: TreeRecord[] = [];
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const pack = (data: Buffer): [number, number] => {
+      chunks.push(data);
+      size += data.length;
+      return [size - data.length, data.length];
+    };
+    for (const p of w.packages) {
+      const r = byApp.get(p.app);
+      if (!r?.item || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
+      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: lstatSync(p.dest).mode & 0o7777, entries: walkTree(p.dest, () => undefined, pack) });
+      const lib = appLibDir(r.item, p.app, r.version);
+      const build = walkTree(p.build, (rel, st) => storeOriginal(join(lib, rel), join(p.build, rel), st, w.link), pack);
+      const last = build.findIndex((e) => e[1] === BUILD_LAST);
+      if (last >= 0) build.push(...build.splice(last, 1));
+      trees.push({ kind: "build", path: relative(dir, p.build), mode: lstatSync(p.build).mode & 0o7777, entries: build });
+    }
+    const shape = callShape(c, o.operand, dir);
+    const name = recordName(shape, dir);
+    if (name === undefined) return;
+    const inputs: RestoreRecord["inputs"] = [];
+    for (const path of settled.inputs) {
+      const data = readOrNull(path);
+      inputs.push([isUnder(path, dir) ? relative(dir, path) : path, data === null ? null : data.toString("base64")]);
+    }
+    const items: Stamp[] = [];
+    for (const item of settled.items) {
+      const s = stampOf(item);
+      if (!s) return;
+      items.push(s);
+    }
+    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+    if (toolchain === null) return;
+    const records = recordsDir(c);
+    await mkdir(records, { recursive: true, mode: 0o700 });
+    const packFile = join(records, `${name}.pack`);
+    await writeFileAtomic(packFile, Buffer.concat(chunks, size));
+    const packStamp = stampOf(packFile);
+    if (!packStamp) return;
+    const record: RestoreRecord = {
+      format: FORMAT,
+      call: shape,
+      project: dir,
+      mixEnv: project.mixEnv,
+      storeDir: w.storeDir,
+      link: w.link,
+      inputs,
+      toolchain,
+      items,
+      pack: packStamp,
+      trees,
+      stateKey: settled.stateKey,
+      report,
+      substituting: o.substituting,
+    };
+    await writeFileAtomic(join(records, `${name}.json`), JSON.stringify(record) + "\n");
+    await pruneRecords(records);
+  } catch {
+    // best effort: the next fresh checkout takes the full path
+  }
+}
+
+// The store file a _build file is (hard link) or copies, if any.
+function storeOriginal(original: string, path: string, st: Stats, link: "copy" | "hardlink"): string | undefined {
+  const o = statSync(original, { throwIfNoEntry: false });
+  if (!o?.isFile() || o.size !== st.size) return undefined;
+  if (link === "hardlink") return o.ino === st.ino && o.dev === st.dev ? original : undefined;
+  return readFileSync(original).equals(readFileSync(path)) ? original : undefined;
+}
+
+// Every entry under root, in walk order (names sorted).
+function walkTree(root: string, fromStore: (rel: string, st: Stats) => string | undefined, pack: (data: Buffer) => [number, number]): Entry[] {
+  const out: Entry[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(rel === "" ? root : join(root, rel)).sort()) {
+      const path = rel === "" ? name : `${rel}/${name}`;
+      const at = join(root, path);
+      const st = lstatSync(at);
+      if (st.isDirectory()) {
+        out.push(["d", path, st.mode & 0o7777]);
+        walk(path);
+      } else if (st.isSymbolicLink()) out.push(["l", path, readlinkSync(at)]);
+      else if (st.isFile()) {
+        const original = fromStore(path, st);
+        out.push(original !== undefined ? ["s", path, original, st.mode & 0o7777] : ["f", path, ...pack(readFileSync(at)), st.mode & 0o7777]);
+      } else throw new Error(`${at}: not a file, link or directory`);
+    }
+  };
+  walk("");
+  return out;
+}
+
+async function pruneRecords(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => /^restore-[0-9a-f]{16}\.json$/.test(n));
+  if (names.length <= KEEP_RECORDS) return;
+  const aged = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  aged.sort((a, b) => a.t - b.t);
+  for (const { n } of aged.slice(0, aged.length - KEEP_RECORDS)) {
+    await unlink(join(dir, n)).catch(() => {});
+    await unlink(join(dir, n.replace(/\.json$/, ".pack"))).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restoring.
+
+// The record for this call and project, when one was made: tried for each argument that could
+// name the project directory (and for none).
+function findRecord(c: RunCall): { record: RestoreRecord; project: string } | undefined {
+  const dir = recordsDir(c);
+  const candidates: (number | null)[] = [null, ...c.argv.flatMap((a, i) => (a.startsWith("-") ? [] : [i]))];
+  for (const operand of candidates) {
+    const project = operand === null ? c.cwd : resolve(c.cwd, c.argv[operand]);
+    const name = recordName(callShape(c, operand, project), project);
+    if (name === undefined) continue;
+    let record: RestoreRecord;
+    try {
+      record = JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as RestoreRecord;
+    } catch {
+      continue;
+    }
+    if (record?.format === FORMAT && JSON.stringify(record.call) === JSON.stringify(callShape(c, operand, project))) return { record, project };
+  }
+  return undefined;
+}
+
+// A relative path that stays inside the directory it is joined to.
+const inside = (rel: string): boolean => rel !== "" && !isAbsolute(rel) && !rel.split("/").some((s) => s === ".." || s === "." || s === "");
+
+function sameInputs(r: RestoreRecord, project: string): boolean {
+  return r.inputs.every(([path, data]) => {
+    const now = readOrNull(isAbsolute(path) ? path : join(project, path));
+    return data === null ? now === null : now !== null && now.equals(Buffer.from(data, "base64"));
+  });
+}
+
+function wellFormed(r: RestoreRecord, project: string): boolean {
+  const items = r.items.map((s) => s[0]);
+  return (
+    r.trees.length > 0 &&
+    r.trees.every(
+      (t) =>
+        inside(t.path) &&
+        (t.kind === "deps" || t.kind === "build") &&
+        t.entries.every((e) => inside(e[1]) && (e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i)) && (e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= Number(r.pack[3])))),
+    ) &&
+    items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
+  );
+}
+
+// Writes the fresh checkout's deps/ and _build/ENV/lib from the record; returns what the run
+// prints, or undefined (having written nothing) when the full path must decide.
+export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | undefined> {
+  if (!replayable(c.argv)) return undefined;
+  let found: ReturnType<typeof findRecord>;
+  try {
+    found = findRecord(c);
+  } catch {
+    return undefined;
+  }
+  if (!found) return undefined;
+  const { record: r, project } = found;
+  try {
+    if (storeDirOf(c) !== r.storeDir || !wellFormed(r, project) || !sameInputs(r, project)) return undefined;
+    const targets = r.trees.map((t) => join(project, t.path));
+    const ownBuild = join(project, relative(r.project, r.report.project.buildPath), "lib", r.report.project.app);
+    // Only into a checkout where none of it exists yet: anything there is the full path's to compare.
+    if ([...targets, ownBuild].some((t) => lstatSync(t, { throwIfNoEntry: false }) !== undefined)) return undefined;
+    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+    if (toolchain === null || JSON.stringify(toolchain) !== JSON.stringify(r.toolchain)) return undefined;
+    if (!stampsUnchanged(r.items) || !stampsUnchanged([r.pack])) return undefined;
+    const pack = readFileSync(r.pack[0]);
+    if (pack.length !== Number(r.pack[3])) return undefined;
+
+    const roots = placeRoots(r, project);
+    if (!stampsUnchanged(r.items)) return undefined; // removed before its root was in place
+    const written = writeTrees(r, project, pack);
+    if (written === undefined) return undefined;
+    if (!stampsUnchanged(r.items)) {
+      removeAll(written);
+      return undefined;
+    }
+    return await settle(c, r, project, roots, toolchain);
+  } catch {
+    return undefined;
+  }
+}
+
+// The project's GC roots, one per item, as deps.ts names them; other roots of the project (from
+// an earlier state of the same directory) are removed.
+function placeRoots(r: RestoreRecord, project: string): string[] {
+  const prefix = depsRootPrefix(project, r.mixEnv);
+  const want = new Map(r.report.items.map((i) => [`${prefix}${i.name}`, i.path]));
+  const rootsDir = rootsDirOf(r.storeDir);
+  for (const name of readdirSync(rootsDir)) {
+    if (name.startsWith(prefix) && !want.has(name)) unlinkSync(join(rootsDir, name));
+  }
+  return [...want].map(([name, item]) => placeRootLink(r.storeDir, name, item));
+}
+
+// Every tree beside its place, then renamed into it; undefined (nothing left behind) on failure.
+function writeTrees(r: RestoreRecord, project: string, pack: Buffer): string[] | undefined {
+  const done: string[] = [];
+  try {
+    // Hex's unpacking gives every file and directory of a package one whole-second mtime.
+    const now = Math.floor(Date.now() / 1000);
+    for (const t of r.trees) {
+      const dest = join(project, t.path);
+      const isDeps = t.kind === "deps";
+      mkdirSync(dirname(dest), { recursive: true });
+      const fresh = tmpSibling(dest, "new");
+      done.push(fresh);
+      mkdirSync(fresh, { mode: t.mode });
+      const deferred: Entry[] = [];
+      for (const e of t.entries) {
+        if (isDeps && e[0] === "f" && DEPS_MARKERS.has(e[1])) deferred.push(e);
+        else putEntry(fresh, e, pack, r.link);
+      }
+      if (isDeps) {
+        for (const e of t.entries) if (e[0] !== "l" && !(e[0] === "f" && DEPS_MARKERS.has(e[1]))) utimesSync(join(fresh, e[1]), now, now);
+        for (const e of deferred) putEntry(fresh, e, pack, r.link);
+      }
+      renameSync(fresh, dest);
+      done[done.length - 1] = dest;
+    }
+    return done;
+  } catch {
+    removeAll(done);
+    return undefined;
+  }
+}
+
+function putEntry(root: string, e: Entry, pack: Buffer, link: "copy" | "hardlink"): void {
+  const at = join(root, e[1]);
+  switch (e[0]) {
+    case "d":
+      mkdirSync(at, { mode: e[2] });
+      return;
+    case "l":
+      symlinkSync(e[2], at);
+      return;
+    case "f":
+      writeFileSync(at, pack.subarray(e[2], e[2] + e[3]), { mode: e[4], flag: "wx" });
+      return;
+    case "s":
+      if (link === "hardlink") linkSync(e[2], at);
+      else {
+        copyFileSync(e[2], at, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+        chmodSync(at, e[3]); // a writable copy, as the full path leaves it
+      }
+  }
+}
+
+function removeAll(paths: readonly string[]): void {
+  for (const p of paths) rmSync(p, { recursive: true, force: true });
+}
+
+// What the full path does after writing: the project noted in the store, its deps-state and
+// replay record, and the report.
+async function settle(c: RunCall, r: RestoreRecord, project: string, roots: string[], toolchain: FileStamp[]): Promise<RunOutput> {
+  const report = restoredReport(movedReport(r.report, project));
+  const output: OutputOptions = { json: c.argv.includes("--json"), check: false, substituting: r.substituting };
+  await noteProjectIn(r.storeDir, project, r.mixEnv).catch(() => {});
+  const stateFile = depsStateFile(cacheRootOf(c), project, r.mixEnv);
+  const items = r.report.items.map((i) => i.path);
+  const stamps = stampTrees(r.trees.map((t) => join(project, t.path)));
+  if (await saveDepsState(stateFile, { key: r.stateKey, items, stamps, report })) {
+    const inputs = r.inputs.map(([path]) => (isAbsolute(path) ? path : join(project, path)));
+    await recordUnchangedRun(c, { stateFile, stateKey: r.stateKey, inputs, items, roots }, { ...depsOutput(unchangedReport(report), output), exitCode: 0 }, toolchain);
+  }
+  return { ...depsOutput(report, output), exitCode: 0 };
+}
