@@ -21,6 +21,12 @@
 //             `mix compile`        timed: mixCompileAfterBeamixSeconds (compiles the project;
 //                                  checked: no dependency compiled)
 //
+// Then the warm path, each figure the median of RUNS runs taking turns: the tarball restore a CI
+// cache keyed on mix.lock would do of what beamix wrote (`tar --zstd -x` of deps/ and
+// _build/ENV/lib), `beamix deps` into a fresh checkout of the project with the store complete
+// (tarRestoreSeconds against warmFreshCheckoutSeconds), `node -e 0` (the floor of anything run by
+// Node), and `beamix deps` again when nothing changed.
+//
 // Mix runs with priv/elixir/hex_scm_lock_standin.exs on both sides: it checks dependencies as
 // Hex does (fetchable, .hex against mix.lock), so after deps.compile (or beamix deps) `mix
 // compile` compiles only the project, as with the real Hex. (The build stand-in would make Mix
@@ -43,7 +49,7 @@ import { startSubstituteServer } from "../src/substitute/server/serve.ts";
 import { writeKeyPair } from "../src/signing/keys.ts";
 import { fixturePackageDirs, fixturesDir, makeRegistry, type FixtureRegistry } from "../test/support/fixture-registry.ts";
 import { startStaticServer } from "../test/support/static-server.ts";
-import { beamixCli, checked } from "./beamix-build.ts";
+import { beamixCli, checked, median } from "./beamix-build.ts";
 import { addDepsToMixExs, cleanEnv, prepareMixProject, run, type RunResult } from "./mix-baseline.ts";
 import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
 
@@ -83,10 +89,13 @@ export interface DepsBenchResult {
   beamixDepsSeconds: number; // from a loopback cache into an empty store
   mixCompileAfterBeamixSeconds: number;
   // The peer a team would pick instead: one tar + zstd of deps/ and _build/ENV/lib, restored.
-  tarRestoreSeconds: number;
-  warmFreshCheckoutSeconds: number; // beamix deps into a fresh checkout, the store complete
-  noChangeSeconds: number; // beamix deps again when nothing changed (median of 3)
+  tarRestoreSeconds: number; // median of RUNS
+  warmFreshCheckoutSeconds: number; // beamix deps into a fresh checkout, the store complete (median of RUNS)
+  noChangeSeconds: number; // beamix deps again when nothing changed (median of RUNS)
+  nodeStartSeconds: number; // node -e 0: the floor of anything written for Node (median of RUNS)
 }
+
+const RUNS = 5;
 
 // A consumer project and the package directories of a registry that holds its closure.
 export interface DepsCorpus {
@@ -204,23 +213,34 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
       // The tarball restore a CI cache keyed on mix.lock would do, of what beamix deps wrote.
       const tarball = join(workDir, "deps-cache.tar.zst");
       checked(await run("tar", ["--zstd", "-cf", tarball, "deps", join("_build", MIX_ENV, "lib")], project, cleanEnv({})), "tar --zstd -c");
-      const restored = join(workDir, "restored");
-      await mkdir(restored, { recursive: true });
-      const tar = checked(await run("tar", ["--zstd", "-xf", tarball], restored, cleanEnv({})), "tar --zstd -x");
-      // A fresh checkout on the same machine (the store has everything), then nothing changed.
-      const again = await copy("fresh-checkout");
+      // The short figures are taken RUNS times, taking turns, and their medians compared: on a
+      // shared machine one run says little. `node -e 0` is the floor of any command in Node.
+      const tar: number[] = [];
+      const warm: number[] = [];
+      const node: number[] = [];
       const depsArgs = (dir: string) => ["deps", dir, "--env", MIX_ENV, "--store", join(fresh, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
-      const warm = checked(await beamixCli(depsArgs(again), fresh), "beamix deps into a fresh checkout");
+      let again = "";
+      for (let i = 0; i < RUNS; i++) {
+        const restored = join(workDir, `restored-${i}`);
+        await mkdir(restored, { recursive: true });
+        tar.push(checked(await run("tar", ["--zstd", "-xf", tarball], restored, cleanEnv({})), "tar --zstd -x").seconds);
+        // A fresh checkout on the same machine (the store has everything).
+        again = await copy(`fresh-checkout-${i}`);
+        warm.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps into a fresh checkout").seconds);
+        node.push(checked(await run(process.execPath, ["-e", "0"], workDir, cleanEnv({})), "node -e 0").seconds);
+      }
+      // Then nothing changed in the last one.
       const noChange: number[] = [];
-      for (let i = 0; i < 3; i++) noChange.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps, nothing changed").seconds);
+      for (let i = 0; i < RUNS; i++) noChange.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps, nothing changed").seconds);
       return {
         mixDepsCompileSeconds: mix.depsCompile,
         mixCompileAfterMixSeconds: mix.compile,
         beamixDepsSeconds: r.seconds,
         mixCompileAfterBeamixSeconds: compile.seconds,
-        tarRestoreSeconds: tar.seconds,
-        warmFreshCheckoutSeconds: warm.seconds,
-        noChangeSeconds: noChange.sort((a, b) => a - b)[1],
+        tarRestoreSeconds: median(tar),
+        warmFreshCheckoutSeconds: median(warm),
+        noChangeSeconds: median(noChange),
+        nodeStartSeconds: median(node),
       };
     } finally {
       await server.close();
