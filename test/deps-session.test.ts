@@ -12,6 +12,9 @@ import { fileURLToPath } from "node:url";
 import { openMixSession, mixRebarConfig, readDepChildren, readMixProject } from "../src/deps/mix-query.ts";
 import { readConfigFile } from "../src/project/config-reader.ts";
 import { int } from "../src/erlang/term.ts";
+import { chooseToolchain } from "../src/toolchain/choice.ts";
+import { detectToolchain } from "../src/toolchain/detect.ts";
+import { chmod, realpath } from "node:fs/promises";
 
 const VEC = fileURLToPath(new URL("./vectors/hex/", import.meta.url));
 
@@ -146,6 +149,69 @@ test("the config Mix names is read, none is {}; failures read as the one-questio
       await assert.rejects(mix.rebarConfig("x", dir), /Mix could not read it: elixir exited with 4/);
     });
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// The session's VM starts before the toolchain is detected, with the tools its files name, and
+// reports the Erlang facts detection would ask erl for (src/toolchain/choice.ts).
+test("the VM reports the toolchain's Erlang facts, as erl does; one that is not the toolchain's is replaced before it reads the project", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "beamix-session-tc-"));
+  const saved = process.env.BEAMIX_CACHE_DIR;
+  process.env.BEAMIX_CACHE_DIR = join(dir, "cache");
+  const reads = join(dir, "reads");
+  await mkdir(join(dir, "p"));
+  await writeFile(join(dir, "p", "mix.exs"), `File.write!(${JSON.stringify(reads)}, "read\\n", [:append])\n` + mixExs("P", `def project, do: [app: :p, version: "1.0.0"]`));
+  try {
+    const system = await detectToolchain({ cacheDir: null });
+    const mix = openMixSession(join(dir, "p"), "dev");
+    try {
+      assert.equal((await mix.project).app, "p");
+      const facts = await mix.erlangFacts;
+      assert.ok(facts, "facts reported");
+      assert.deepEqual(await detectToolchain({ cacheDir: null }, () => Promise.resolve(facts)), system);
+      assert.equal((await mix.path)?.split(":")[0], join(system.paths.erlRoot, "bin"));
+    } finally {
+      await mix.close();
+    }
+
+    // An install whose erl is a script running another one: its files name its own directory
+    // as the OTP root, the VM reports the other.
+    const wrapper = join(dir, "otp");
+    await mkdir(join(wrapper, "bin"), { recursive: true });
+    await mkdir(join(wrapper, "releases"));
+    await writeFile(join(wrapper, "bin", "erl"), `#!/bin/sh\nexec '${system.paths.erl}' "$@"\n`);
+    await chmod(join(wrapper, "bin", "erl"), 0o755);
+    await writeFile(reads, "");
+    chooseToolchain({ erlang: wrapper });
+    try {
+      const again = openMixSession(join(dir, "p"), "dev");
+      try {
+        assert.equal((await again.project).app, "p");
+        assert.equal(await again.erlangFacts, undefined);
+        // Started again with the detected toolchain's tools, and only that VM read mix.exs.
+        assert.equal((await again.path)?.split(":")[0], join(await realpath(system.paths.erlRoot), "bin"));
+        assert.equal(await readFile(reads, "utf8"), "read\n");
+      } finally {
+        await again.close();
+      }
+      // The next run finds the detected toolchain in the cache: its VM is the one that answers.
+      chooseToolchain({ erlang: wrapper });
+      const third = openMixSession(join(dir, "p"), "dev");
+      try {
+        assert.equal((await third.project).app, "p");
+        assert.equal((await third.path)?.split(":")[0], join(await realpath(system.paths.erlRoot), "bin"));
+        assert.ok(await third.erlangFacts);
+        assert.equal(await readFile(reads, "utf8"), "read\nread\n");
+      } finally {
+        await third.close();
+      }
+    } finally {
+      chooseToolchain({});
+    }
+  } finally {
+    if (saved === undefined) delete process.env.BEAMIX_CACHE_DIR;
+    else process.env.BEAMIX_CACHE_DIR = saved;
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -177,6 +177,40 @@ test("a named toolchain: facts from its erl, versions from its files, cache inva
   assert.equal(f.runs(), 5);
 });
 
+test("facts another VM of the install reports replace asking erl, only when they are its own and no variable changes the VM", async () => {
+  const f = fakeToolchain("offered");
+  const opts = { erlRoot: f.otp, elixirBin: join(f.elixirRoot, "bin", "elixir"), rebar3: f.rebar3, searchPath: "", cacheDir: null };
+  const asked = await detectToolchain(opts);
+  assert.equal(f.runs(), 1);
+  const facts = (root: string, nif = "2.17") => Promise.resolve(`26\n14.1\n${nif}\naarch64-unknown-linux-gnu\n${root}\n8\n`);
+  // The same text as erl prints: the same toolchain, and erl does not run.
+  assert.deepEqual(await detectToolchain(opts, () => facts(f.otp)), asked);
+  assert.equal(f.runs(), 1);
+  // What was offered is what is used (here told apart from erl's answer by its NIF version).
+  assert.equal((await detectToolchain(opts, () => facts(f.otp, "2.99"))).nifVersion, "2.99");
+  assert.equal(f.runs(), 1);
+  // Another root (a VM that is not this install's), no facts, or unreadable ones: erl is asked.
+  for (const offered of [() => facts(tmp), () => Promise.resolve(undefined), () => Promise.resolve("garbage"), () => Promise.reject(new Error("gone"))]) {
+    assert.deepEqual(await detectToolchain(opts, offered), asked);
+  }
+  assert.equal(f.runs(), 5);
+  // A variable that changes what a VM does: the offering VM ran with it, erl is asked without.
+  process.env.ERL_AFLAGS = "+S 1";
+  try {
+    assert.equal((await detectToolchain(opts, () => facts(f.otp, "2.99"))).nifVersion, "2.17");
+  } finally {
+    delete process.env.ERL_AFLAGS;
+  }
+  assert.equal(f.runs(), 6);
+  // Only asked when the cache has no answer.
+  const cached = { ...opts, cacheDir: join(f.root, "cache") };
+  await detectToolchain(cached);
+  assert.equal(f.runs(), 7);
+  let offers = 0;
+  await detectToolchain(cached, () => (offers++, facts(f.otp)));
+  assert.equal(offers, 0);
+});
+
 test("tools found on PATH; shims are never cached; rebar3 wrappers are asked", async () => {
   const f = fakeToolchain("onpath");
   const bin = join(f.root, "bin");

@@ -10,6 +10,23 @@
 # CACHE is the cache file's path without its version suffix, or "" for no cache; STANDIN and
 # MODULE are hex_scm_standin.exs and deps_project.ex. A cache file that cannot be read or
 # loaded is replaced.
+# First of all, the facts beamix's toolchain detection asks erl for, as the same text (the format
+# and calls of ERL_EVAL in src/toolchain/detect.ts), so that a run whose toolchain cache has no
+# answer need not start erl as well. beamix checks by the root that this VM is the toolchain's,
+# and says "go" (a line, or the end of stdin) before the VM reads anything of the project; a VM
+# that is not the toolchain's is stopped instead.
+facts =
+  :io_lib.format(~c"~ts~n~ts~n~ts~n~ts~n~ts~n~b~n", [
+    :erlang.system_info(:otp_release),
+    :erlang.system_info(:version),
+    :erlang.system_info(:nif_version),
+    :erlang.system_info(:system_architecture),
+    :code.root_dir(),
+    :erlang.system_info(:wordsize)
+  ])
+
+IO.puts(["BEAMIX-FACTS ", Base.encode64(:unicode.characters_to_binary(facts))])
+
 [cache, standin, module | args] = System.argv()
 
 file =
@@ -44,4 +61,5 @@ if not loaded do
   end
 end
 
+_go = IO.binread(:stdio, :line)
 BeamixDepsProject.main(args)

@@ -23,7 +23,7 @@ import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR } from "../project/run-script.ts";
 import { findExecutable, fileStamp } from "../toolchain/locate.ts";
-import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
+import { chosenToolchain, expectedToolchain, offerErlangFacts, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText } from "./relocate-answers.ts";
@@ -71,11 +71,16 @@ async function unchanged(files: FileHashes): Promise<boolean> {
   return now !== undefined && now.every(([, sha], i) => sha === files[i][1]);
 }
 
+// The PATH the session's VM runs with (mix-query.ts): the chosen toolchain's tools first, as
+// its files say (without waiting for detection, which may be waiting for that VM) or as detected.
+async function sessionPath(): Promise<string> {
+  return toolchainEnv((await expectedToolchain()) ?? (await chosenToolchain()), process.env).PATH ?? "";
+}
+
 // Everything an entry depends on before any project file is read. The Elixir and Erlang are the
-// ones the session's VM would run: the chosen toolchain's, first on the child's PATH. Two keys:
-// one for this directory, and one, for answers that move with the project, by its mix.exs.
-async function entryKeys(dir: string, mixExsSha: string | null, mixEnv: string): Promise<{ here: string; movable?: string } | undefined> {
-  const path = toolchainEnv(await chosenToolchain(), process.env).PATH ?? "";
+// ones the session's VM would run (sessionPath). Two keys: one for this directory, and one, for
+// answers that move with the project, by its mix.exs.
+async function entryKeys(dir: string, path: string, mixExsSha: string | null, mixEnv: string): Promise<{ here: string; movable?: string } | undefined> {
   const [elixir, erl] = await Promise.all([findExecutable("elixir", path), findExecutable("erl", path)]);
   if (!elixir || !erl) return undefined; // the real session says what is missing
   const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
@@ -130,7 +135,8 @@ class CachedSession implements MixSession {
   private readonly dir: string;
   private readonly mixEnv: string;
   private readonly cache: string;
-  private readonly loaded: Promise<{ here?: string; movable?: string; entry: Entry }>;
+  private readonly loaded: Promise<{ here?: string; movable?: string; path?: string; entry: Entry }>;
+  private factsFound: (facts: Promise<string | undefined> | undefined) => void = () => {};
   private real: MixSession | undefined;
   private learnt = false;
   private failed = false;
@@ -155,12 +161,19 @@ class CachedSession implements MixSession {
     );
     this.project.catch(() => {});
     this.config.catch(() => {});
+    // The VM's Erlang facts for toolchain detection (offerErlangFacts), when one starts for the
+    // project; offered now, before detection asks, and settled without waiting for detection.
+    offerErlangFacts(new Promise((resolve) => (this.factsFound = resolve)));
+    void expectedToolchain().then((e) => e === undefined && this.factsFound(undefined));
+    void this.answeredFromCache.then((cached) => cached && this.factsFound(undefined));
+    answered.catch(() => this.factsFound(undefined));
   }
 
-  private async load(): Promise<{ here?: string; movable?: string; entry: Entry }> {
+  private async load(): Promise<{ here?: string; movable?: string; path?: string; entry: Entry }> {
     const empty: Entry = { format: FORMAT, dir: this.dir, children: {}, rebar: {} };
     const mixExs = await fileHash(join(this.dir, "mix.exs")).catch(() => ({ sha: null }));
-    const keys = await entryKeys(this.dir, mixExs.sha, this.mixEnv).catch(() => undefined);
+    const path = await sessionPath().catch(() => undefined);
+    const keys = path === undefined ? undefined : await entryKeys(this.dir, path, mixExs.sha, this.mixEnv).catch(() => undefined);
     if (!keys) return { entry: empty };
     const here = join(this.cache, `${keys.here}.json`);
     const movableFile = keys.movable && join(this.cache, `${keys.movable}.json`);
@@ -168,19 +181,22 @@ class CachedSession implements MixSession {
     // Answers learnt in another checkout of the same project: moved here (relocate-answers.ts).
     if (found?.dir && found.dir !== this.dir) {
       try {
-        return { here, movable: movableFile, entry: moveEntry(found, found.dir, this.dir) };
+        return { here, movable: movableFile, path, entry: moveEntry(found, found.dir, this.dir) };
       } catch {
-        return { here, movable: movableFile, entry: empty }; // malformed: ask Mix
+        return { here, movable: movableFile, path, entry: empty }; // malformed: ask Mix
       }
     }
-    return { here, movable: movableFile, entry: found ? { ...found, dir: this.dir } : empty };
+    return { here, movable: movableFile, path, entry: found ? { ...found, dir: this.dir } : empty };
   }
 
   // The real session, started at the first miss; never once closing began (a VM started then
   // would outlive the run).
   private session(): MixSession {
     if (this.closing && !this.real) throw new BeamixError("the Mix session was closed");
-    this.real ??= openMixSession(this.dir, this.mixEnv);
+    if (!this.real) {
+      this.real = openMixSession(this.dir, this.mixEnv);
+      this.factsFound(this.real.erlangFacts);
+    }
     return this.real;
   }
 
@@ -258,10 +274,14 @@ class CachedSession implements MixSession {
   // Keeps what was learnt when the run went well (a failed run may have learnt half).
   async close(abort = false): Promise<void> {
     this.closing = true;
+    this.factsFound(undefined); // no VM starts from now on
     this.end();
     await this.real?.close(abort);
     if (abort || this.failed || !this.learnt) return;
-    const { here, movable: movableFile, entry } = await this.loaded;
+    const { here, movable: movableFile, path, entry } = await this.loaded;
+    // Answers of a VM that ran other tools than those the keys name (the toolchain was not the
+    // one its files said) are not kept.
+    if ((await this.real?.path) !== path) return;
     // Answers that move with the project are kept by its mix.exs, for every checkout of it.
     const file = movableFile && movable(entry, this.dir) ? movableFile : here;
     if (!file) return;

@@ -8,7 +8,7 @@
 // project's compile-time config: starting a VM costs more than the rest of a run from a warm
 // cache. The functions that ask one question each start a VM of their own.
 import { spawn, type ChildProcess } from "node:child_process";
-import type { Stats } from "node:fs";
+import { realpathSync, type Stats } from "node:fs";
 import { lstat, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { getCompileCacheDir } from "node:module";
 import { tmpdir } from "node:os";
@@ -19,7 +19,7 @@ import type { Term } from "../erlang/term.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR, firstLine, runTool } from "../project/run-script.ts";
-import { chosenToolchain, toolchainEnv } from "../toolchain/choice.ts";
+import { chosenToolchain, expectedToolchain, offerErlangFacts, toolchainEnv, type ExpectedToolchain } from "../toolchain/choice.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { childrenOf, decodeChildren, projectOf, rebarConfigOf, type DepChildren, type MixProjectInfo } from "./mix-answer-terms.ts";
 
@@ -30,11 +30,12 @@ const MODULE = join(PRIV_DIR, "elixir", "deps_project.ex"); // what SCRIPT runs
 const SESSION = join(PRIV_DIR, "elixir", "deps_session.exs");
 
 // The chosen toolchain's bin directories first on the child's PATH: the `elixir` it runs (and
-// the erl that runs) is the toolchain's; beamix's own PATH is unchanged.
-async function scriptEnv(mixEnv: string, home: string): Promise<NodeJS.ProcessEnv> {
+// the erl that runs) is the toolchain's; beamix's own PATH is unchanged. `binDirs`: those
+// directories as expected before detection ends (ExpectedToolchain).
+async function scriptEnv(mixEnv: string, home: string, binDirs?: string[]): Promise<NodeJS.ProcessEnv> {
   const env: NodeJS.ProcessEnv = { ...process.env, MIX_ENV: mixEnv, MIX_HOME: home, HEX_HOME: home, HEX_OFFLINE: "1" };
   delete env.MIX_EXS; // the project is named by its directory
-  return toolchainEnv(await chosenToolchain(), env);
+  return toolchainEnv(binDirs ? { binDirs } : await chosenToolchain(), env);
 }
 
 async function runScript(args: string[], mixEnv: string, what: string): Promise<Term> {
@@ -91,6 +92,10 @@ export interface MixSession {
   answerInputs?(): Promise<string[] | undefined>;
   // Mix's answers as it sent them (ETF), for a cache of answers (mix-answers.ts).
   raw?: Promise<{ project: Buffer; config: Buffer }>;
+  // The Erlang facts the VM reported when it ran the expected toolchain (choice.ts
+  // offerErlangFacts), else undefined; the PATH it ran with (mix-answers.ts keys on its tools).
+  erlangFacts?: Promise<string | undefined>;
+  path?: Promise<string | undefined>;
   childrenRaw?(app: string, dir: string, env: string): Promise<{ children: DepChildren; etf: Buffer }>;
   // The project's compile-time config: its config_path evaluated by Config.Reader for its
   // MIX_ENV, as readConfigFile does ({} when there is no such file).
@@ -119,14 +124,23 @@ class Session implements MixSession {
   readonly project: Promise<MixProjectInfo>;
   readonly config: Promise<CompileConfig>;
   readonly raw: Promise<{ project: Buffer; config: Buffer }>;
+  readonly erlangFacts: Promise<string | undefined>;
+  readonly path: Promise<string | undefined>;
   private readonly pending = new Map<string, Pending>();
   private readonly started: Promise<ChildProcess | undefined>; // undefined: no VM
   private nextId = 0;
   private ended = false;
-  private exited: Promise<void> | undefined;
+  private readonly exits: Promise<void>[] = [];
   private gone: ((p: Pending) => Error) | undefined; // once there is no VM to answer
   private kill: (why?: string) => void = () => {};
   private home: string | undefined;
+  private current: ChildProcess | undefined; // the VM whose lines are read
+  // While the current VM runs the expected toolchain unchecked: told whether to keep it (false:
+  // its facts showed it is not the toolchain's; true: they showed it is, or it ended first, and
+  // what it left unanswered is lost as with any VM).
+  private checking: { expected: ExpectedToolchain; verdict(keep: boolean): void } | undefined;
+  private factsFound: (facts: string | undefined) => void = () => {};
+  private pathUsed: (path: string | undefined) => void = () => {};
 
   constructor(dir: string, mixEnv: string) {
     const abs = resolve(dir);
@@ -148,49 +162,120 @@ class Session implements MixSession {
     this.project.catch(() => {});
     this.config.catch(() => {});
     this.raw.catch(() => {});
+    this.erlangFacts = new Promise((resolve) => (this.factsFound = resolve));
+    this.path = new Promise((resolve) => (this.pathUsed = resolve));
     this.started = this.start(abs, mixEnv).catch((err: Error) => {
       this.lose(() => err);
       return undefined;
     });
+    // Settled whatever happens: toolchain detection may be waiting for them.
+    void this.started.then(() => {
+      this.factsFound(undefined);
+      this.pathUsed(undefined);
+    });
   }
 
+  // The VM starts with the toolchain's tools first on its PATH, at once: with the tools the
+  // toolchain's files say (expectedToolchain), without waiting for detection, and it goes on
+  // when the root it reports first is the expected one; else it is stopped before it reads
+  // anything of the project, and started again once detection has found the toolchain. When
+  // detection can only end by asking erl (a fresh cache), the facts it would ask are those this
+  // VM reports.
   private async start(abs: string, mixEnv: string): Promise<ChildProcess | undefined> {
     await checkMixProject(abs);
-    const [loader, cache] = await Promise.all([readFile(SESSION, "utf8"), compiledHelpers()]);
+    const [loader, cache, expected] = await Promise.all([readFile(SESSION, "utf8"), compiledHelpers(), expectedToolchain()]);
     const home = (this.home = await mkdtemp(join(tmpdir(), "beamix-mixhome-")));
     const args = ["-e", loader, "--", cache ?? "", STANDIN, MODULE, "session", abs, mixEnv];
+    if (expected) {
+      const env = await scriptEnv(mixEnv, home, expected.binDirs);
+      const keep = new Promise<boolean>((resolve) => (this.checking = { expected, verdict: resolve }));
+      const child = this.spawnVm(args, env);
+      if (await keep) return this.running(child, env);
+    }
+    this.factsFound(undefined); // detection asks erl
     const env = await scriptEnv(mixEnv, home);
+    return this.running(this.spawnVm(args, env), env);
+  }
+
+  // The VM that answers: told to go on (deps_session.exs waits for that line).
+  private running(child: ChildProcess, env: NodeJS.ProcessEnv): ChildProcess {
+    this.pathUsed(env.PATH);
+    child.stdin!.write("go\n");
+    if (this.ended) child.stdin!.end();
+    return child;
+  }
+
+  // The VM whose lines are read from now on.
+  private spawnVm(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
     const child = spawn("elixir", args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.current = child;
+    const mine = () => this.current === child;
     let stdout = "";
     let stderr = "";
     let stopped: string | undefined;
-    this.exited = new Promise<void>((done) => {
-      child.on("error", (e: NodeJS.ErrnoException) => {
-        this.lose(() => (e.code === "ENOENT" ? new BeamixError("elixir was not found on PATH; it is needed to read this project") : e));
-        done();
-      });
-      child.on("close", (code) => {
-        const reason = stopped ?? (firstLine(stderr) || `elixir exited with ${code}`);
-        this.lose((p) => new BeamixError(p.lost(reason)));
-        done();
-      });
-    });
+    // A VM replaced before it answered anything: its end is no one's loss.
+    const ended = (lost: () => void) => {
+      if (!mine()) return;
+      if (this.checking) this.checked(true);
+      lost();
+    };
+    this.exits.push(
+      new Promise<void>((done) => {
+        child.on("error", (e: NodeJS.ErrnoException) => {
+          ended(() => this.lose(() => (e.code === "ENOENT" ? new BeamixError("elixir was not found on PATH; it is needed to read this project") : e)));
+          done();
+        });
+        child.on("close", (code) => {
+          const reason = stopped ?? (firstLine(stderr) || `elixir exited with ${code}`);
+          ended(() => this.lose((p) => new BeamixError(p.lost(reason))));
+          done();
+        });
+      }),
+    );
     this.kill = (why) => {
       stopped ??= why;
       child.kill("SIGKILL");
     };
-    for (const p of this.pending.values()) this.arm(p);
+    for (const p of this.pending.values()) this.arm(p); // each timer stops the VM current then
     child.stdin!.on("error", () => {}); // the VM is gone: its exit answers what is pending
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
-      for (let nl = stdout.indexOf("\n"); nl >= 0; nl = stdout.indexOf("\n")) {
+      for (let nl = stdout.indexOf("\n"); nl >= 0 && mine(); nl = stdout.indexOf("\n")) {
         this.line(stdout.slice(0, nl));
         stdout = stdout.slice(nl + 1);
       }
     });
-    if (this.ended) child.stdin!.end();
     return child;
+  }
+
+  private checked(keep: boolean): void {
+    const c = this.checking;
+    this.checking = undefined;
+    if (!keep) {
+      const child = this.current;
+      this.current = undefined; // nothing more it says is read
+      child?.kill("SIGKILL");
+    }
+    c?.verdict(keep);
+  }
+
+  // The facts line of a VM started with the expected toolchain: its root decides (checked here,
+  // before any later line is read).
+  private facts(base64: string): void {
+    const c = this.checking;
+    if (!c) return;
+    const text = Buffer.from(base64, "base64").toString("utf8");
+    const root = text.split("\n")[4];
+    let real: string | undefined;
+    try {
+      real = root ? realpathSync(root) : undefined;
+    } catch {
+      real = undefined;
+    }
+    const ok = real === c.expected.erlRoot;
+    if (ok) this.factsFound(text);
+    this.checked(ok);
   }
 
   // A question unanswered for this long: the VM is stopped, as runTool stops a script.
@@ -199,6 +284,9 @@ class Session implements MixSession {
   }
 
   private line(line: string): void {
+    if (line.startsWith("BEAMIX-FACTS ")) return this.facts(line.slice("BEAMIX-FACTS ".length));
+    // Nothing before the facts line is an answer of the expected toolchain's VM.
+    if (this.checking) return;
     const m = /^BEAMIX-REPLY (\S+) (ETF|ERROR|CRASH) ?(.*)$/.exec(line);
     const p = m ? this.pending.get(m[1]) : undefined;
     if (!m || !p) return;
@@ -270,7 +358,7 @@ class Session implements MixSession {
     this.end();
     if (abort) void this.started.then(() => this.kill("the Mix session was closed"));
     await this.started;
-    await this.exited;
+    await Promise.all(this.exits);
     if (this.home) await rm(this.home, { recursive: true, force: true });
   }
 }
@@ -299,6 +387,9 @@ async function compiledHelpers(): Promise<string | undefined> {
 }
 
 
+// The session also offers its VM's Erlang facts to toolchain detection (choice.ts).
 export function openMixSession(dir: string, mixEnv: string): MixSession {
-  return new Session(dir, mixEnv);
+  const session = new Session(dir, mixEnv);
+  offerErlangFacts(session.erlangFacts);
+  return session;
 }

@@ -11,7 +11,9 @@ import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import type { Toolchain } from "./detect.ts";
-import type { DetectOptions } from "./locate.ts";
+import { cacheDir } from "../config/paths.ts";
+import { loadCachedToolchain } from "./cache.ts";
+import { cacheKey, expectedLayout, locate, type DetectOptions } from "./locate.ts";
 
 export interface ToolchainChoice {
   toolchain?: string; // --toolchain DIR (else BEAMIX_TOOLCHAIN)
@@ -83,11 +85,15 @@ export function detectOptionsFor(choice: ToolchainChoice, env: NodeJS.ProcessEnv
 
 let chosen: ToolchainChoice = {};
 let detected: Promise<Toolchain> | undefined;
+let expected: Promise<ExpectedToolchain | undefined> | undefined;
+let offered: Promise<string | undefined> | undefined;
 
 // Set once per run, as the command line is parsed (src/cli/toolchain-options.ts).
 export function chooseToolchain(choice: ToolchainChoice): void {
   chosen = choice;
   detected = undefined;
+  expected = undefined;
+  offered = undefined;
 }
 
 // Whether this run's toolchain was named (command line or BEAMIX_TOOLCHAIN) rather than left to PATH.
@@ -105,7 +111,7 @@ export function chosenToolchain(): Promise<Toolchain> {
     try {
       const opts = chosenDetectOptions();
       // Loaded here: what only chooses (the replay of an unchanged `beamix deps`) never detects.
-      detected = import("./detect.ts").then((m) => m.detectToolchain(opts));
+      detected = import("./detect.ts").then((m) => m.detectToolchain(opts, () => offered));
     } catch (err) {
       detected = Promise.reject(err); // BEAMIX_TOOLCHAIN naming no toolchain
     }
@@ -113,9 +119,41 @@ export function chosenToolchain(): Promise<Toolchain> {
   return detected;
 }
 
+// What the chosen toolchain's detection will find, known without starting anything: its OTP
+// root and bin directories, as the toolchain cache has them, else as its files say (a real
+// install, locate.ts expectedLayout). A VM started with them first on its PATH (toolchainEnv)
+// before detection ends must report that OTP root (code:root_dir()), else it is not the
+// toolchain's. Undefined when only detection can tell.
+export interface ExpectedToolchain {
+  erlRoot: string;
+  binDirs: string[];
+}
+
+export function expectedToolchain(): Promise<ExpectedToolchain | undefined> {
+  expected ??= (async () => {
+    const opts = chosenDetectOptions();
+    const loc = await locate(opts, opts.searchPath ?? process.env.PATH ?? "");
+    const key = await cacheKey(loc);
+    const dir = opts.cacheDir === undefined ? cacheDir() : opts.cacheDir;
+    const cached = key && dir ? await loadCachedToolchain(dir, key) : undefined;
+    if (cached) return { erlRoot: cached.paths.erlRoot, binDirs: cached.binDirs };
+    return (await expectedLayout(loc)) ?? undefined;
+  })().catch(() => undefined); // detection reports what is wrong
+  return expected;
+}
+
+// The Erlang facts a VM of the expected toolchain will report (the text detect.ts's ERL_EVAL
+// prints; undefined when it will not), for detection to use instead of starting erl. Offered
+// before detection needs them (the VM is started as detection starts): detection takes the
+// offer there is when its cache has no answer, and waits for it, so what is offered must never
+// wait for detection itself.
+export function offerErlangFacts(facts: Promise<string | undefined>): void {
+  offered = facts;
+}
+
 // A child's environment with the toolchain's bin directories first on PATH, so that the elixir
 // (and the erl it runs, the escript, mix, rebar3) it finds is the toolchain's.
-export function toolchainEnv(tc: Toolchain, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function toolchainEnv(tc: Pick<Toolchain, "binDirs">, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const rest = (env.PATH ?? "").split(delimiter).filter((d) => d !== "" && !tc.binDirs.includes(d));
   return { ...env, PATH: [...tc.binDirs, ...rest].join(delimiter) };
 }

@@ -1,6 +1,7 @@
 // Finds the Erlang/OTP, Elixir and rebar3 a build uses and the facts about them that go into
-// derivations. One `erl` run gives the Erlang facts (~0.1 s); Elixir's and rebar3's versions are
-// read from their .app files without starting a VM. The result is cached, keyed by the inode,
+// derivations. One `erl` run gives the Erlang facts (~0.1 s), unless a VM of the same install
+// that runs anyway reports them (offeredFacts: `beamix deps`' Elixir VM); Elixir's and rebar3's
+// versions are read from their .app files without starting a VM. The result is cached, keyed by the inode,
 // size, mtime and ctime of the files that define the toolchain, so later calls cost a few stats.
 import { execFile } from "node:child_process";
 import { readFile, realpath } from "node:fs/promises";
@@ -65,6 +66,8 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, what: string)
   });
 }
 
+// What the Erlang facts are: erl prints them so, and priv/elixir/deps_session.exs prints the
+// same text (the same io_lib format of the same calls) for offeredFacts.
 const ERL_EVAL = [
   "io:format(\"~ts~n~ts~n~ts~n~ts~n~ts~n~b~n\", [",
   "erlang:system_info(otp_release), erlang:system_info(version), erlang:system_info(nif_version),",
@@ -87,7 +90,10 @@ async function erlangFacts(erl: string): Promise<ErlangFacts> {
   // (what erlc uses: the code path is not built from every OTP library) boots ~15 ms faster;
   // releases that do not know that mode take it as the default, interactive.
   const args = ["-noshell", "-noinput", "-mode", "minimal", "-boot", "no_dot_erlang", "-eval", ERL_EVAL];
-  const out = await run(erl, args, toolEnv(), "asking erl for its release");
+  return factsFromOutput(await run(erl, args, toolEnv(), "asking erl for its release"), erl);
+}
+
+async function factsFromOutput(out: string, erl: string): Promise<ErlangFacts> {
   const lines = out.split("\n");
   if (lines.length < 6) throw new BeamixError(`unexpected output from ${erl}: ${JSON.stringify(out.slice(0, 200))}`);
   const [otpRelease, ertsVersion, nifVersion, targetTriple, rootDir, wordSize] = lines;
@@ -152,8 +158,19 @@ function outermost(paths: string[]): string[] {
   return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q.endsWith(sep) ? q : q + sep)));
 }
 
-async function probe(loc: Located): Promise<Toolchain> {
-  const facts = await erlangFacts(loc.erl);
+// The facts another VM reported (the text ERL_EVAL prints), when they are this erl's: that VM
+// ran with none of the variables that change what a VM does set, and reports the root of
+// this erl's real install. Anything else is undefined: erl is asked.
+async function offeredFactsOf(loc: Located, offered: Promise<string | undefined> | undefined): Promise<ErlangFacts | undefined> {
+  if (!offered || !loc.erlRootGuess || VM_ENV.some((k) => process.env[k])) return undefined;
+  const text = await offered.catch(() => undefined);
+  if (text === undefined) return undefined;
+  const facts = await factsFromOutput(text, loc.erl).catch(() => undefined);
+  return facts?.root === loc.erlRootGuess ? facts : undefined;
+}
+
+async function probe(loc: Located, offered?: Promise<string | undefined>): Promise<Toolchain> {
+  const facts = (await offeredFactsOf(loc, offered)) ?? (await erlangFacts(loc.erl));
   const erlBin = join(facts.root, "bin");
   const ertsInclude = join(facts.root, `erts-${facts.ertsVersion}`, "include");
   const [elixirRootDir, rebar3Vsn] = await Promise.all([
@@ -187,8 +204,9 @@ async function probe(loc: Located): Promise<Toolchain> {
   };
 }
 
-// Detects the toolchain on PATH, or the one named by `opts`.
-export async function detectToolchain(opts: DetectOptions = {}): Promise<Toolchain> {
+// Detects the toolchain on PATH, or the one named by `opts`. `offeredFacts`, asked only when the
+// cache has no answer: the Erlang facts another VM of the toolchain reports (offeredFactsOf).
+export async function detectToolchain(opts: DetectOptions = {}, offeredFacts?: () => Promise<string | undefined> | undefined): Promise<Toolchain> {
   const searchPath = opts.searchPath ?? process.env.PATH ?? "";
   const loc = await locate(opts, searchPath);
   const key = await cacheKey(loc);
@@ -197,7 +215,7 @@ export async function detectToolchain(opts: DetectOptions = {}): Promise<Toolcha
     const hit = await loadCachedToolchain(dir, key);
     if (hit) return hit;
   }
-  const tc = await probe(loc);
+  const tc = await probe(loc, offeredFacts?.());
   if (key && dir) await saveCachedToolchain(dir, key, tc);
   return tc;
 }

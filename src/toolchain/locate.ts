@@ -115,6 +115,18 @@ export async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
   return Promise.all(files.map(fileStamp));
 }
 
+// The OTP root and the bin directories (erl's, elixir's, rebar3's, as Toolchain.binDirs) that
+// detection will find, known from the files alone when every tool is a real install (as for
+// cacheKey): <root>/bin/erl for the root erl reports, which the caller checks. A VM can then
+// start with them first on its PATH before detection ends. Null for a version manager's shim.
+export async function expectedLayout(loc: Located): Promise<{ erlRoot: string; binDirs: string[] } | null> {
+  if (!loc.erlRootGuess || (await cacheKey(loc)) === null) return null;
+  const dirs = [join(loc.erlRootGuess, "bin")];
+  if (loc.elixirReal) dirs.push(dirname(loc.elixirReal)); // <elixir root>/bin, as cacheKey checked
+  if (loc.rebar3Real) dirs.push(dirname(loc.rebar3Real));
+  return { erlRoot: loc.erlRootGuess, binDirs: [...new Set(dirs)] };
+}
+
 // The files whose identity stands for the toolchain `opts` would detect (as its cache keys it),
 // or null when none can (a version manager's shim). A caller that keeps an answer derived from
 // the toolchain compares these instead of detecting it again.
