@@ -175,11 +175,29 @@ test("another mix.exs, a directory already there, another MIX_ENV or a changed p
   const otherEnv = await checkout("guard-env");
   assert.equal((await deps(otherEnv, { extra: ["--env", "test"] })).how, "", "another MIX_ENV");
 
-  const packs = (await readdir(join(cache(), "deps-state"))).filter((n) => n.endsWith(".pack"));
+  const packDir = join(cache(), "deps-state", "restore-packs");
+  const packs = await readdir(packDir);
   assert.ok(packs.length > 0);
-  for (const p of packs) await utimes(join(cache(), "deps-state", p), new Date(), new Date());
+  for (const p of packs) await utimes(join(packDir, p), new Date(), new Date());
   const touched = await checkout("guard-pack");
   assert.equal((await deps(touched)).how, "", "a pack changed since it was recorded");
   // That full run recorded again.
   assert.equal((await deps(await checkout("guard-after"))).how, RESTORED);
+});
+
+test("with --hard-links, a restored _build links the store's files as the full path does", async () => {
+  const first = await checkout("links-first");
+  await deps(first, { extra: ["--hard-links"] });
+  const restored = await checkout("links-restored");
+  assert.equal((await deps(restored, { extra: ["--hard-links"] })).how, RESTORED);
+  const full = await checkout("links-full");
+  await deps(full, { extra: ["--hard-links"], replay: "off" });
+  assert.deepEqual(await listing(restored), await listing(full));
+  const ebin = join(restored, "_build", "prod", "lib", "jsonish", "ebin");
+  const beam = (await readdir(ebin)).find((f) => f.endsWith(".beam"))!;
+  assert.ok((await stat(join(ebin, beam))).nlink > 1, "a hard link to the store item's file");
+  // A plain run there turns them back into copies.
+  const plain = JSON.parse((await deps(restored)).stdout);
+  assert.equal(plain.changed, true);
+  assert.equal((await stat(join(ebin, beam))).nlink, 1);
 });

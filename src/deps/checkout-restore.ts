@@ -6,10 +6,12 @@
 //
 // A run that left everything in place and wrote or compared every deps/APP and
 // _build/ENV/lib/APP (deps.ts's WrittenRun) records here what it left: every directory, link
-// and file of those trees, each file as the store file it copies (or links) or as bytes kept in
-// a pack beside the record; the bytes of every file Mix's answers came from (mix.exs, the config
-// files Config.Reader read, mix.lock); the store items with their identity; the state key and
-// the report. A later call with the same arguments (the project directory aside), environment
+// and file of those trees, each file as the store file it copies (or, with --hard-links, links) or
+// as bytes in a pack of its tree (content-addressed, so shared by the records of every project
+// and state that have the same tree); the bytes of every file Mix's answers came from (mix.exs,
+// the config files Config.Reader read, mix.lock); the store items with their identity; the state
+// key and the report. (Packing _build's bytes too was measured no faster than copying them from
+// the store in the kernel, and would keep a second copy of every item.) A later call with the same arguments (the project directory aside), environment
 // and inputs, in a project where none of those directories exists yet, is answered by writing
 // them exactly as the full path would (deps/APP files with Hex's one whole-second mtime, then
 // hex_metadata.config, .hex and .fetch; _build's .mix/compile.fetch last; each directory built
@@ -41,6 +43,7 @@ import { detectOptionsFor } from "../toolchain/choice.ts";
 import { toolchainFileStamps } from "../toolchain/locate.ts";
 import type { FileStamp } from "../toolchain/cache.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { depsStateFile, saveDepsState, stampOf, stampsUnchanged, stampTrees, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
 import { tmpSibling } from "./dir-tree.ts";
@@ -51,6 +54,7 @@ import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type Ru
 
 const FORMAT = "beamix-deps-restore/1";
 const KEEP_RECORDS = 16; // per cache directory; the oldest go first
+const PACKS = "restore-packs"; // beside the records
 // Files beamix writes into deps/APP after the package's own, with their own mtime.
 const DEPS_MARKERS = new Set(["hex_metadata.config", ".hex", ".fetch"]);
 // Written after every other file of _build/ENV/lib/APP (materialize.ts).
@@ -59,14 +63,15 @@ const BUILD_LAST = ".mix/compile.fetch";
 // One entry of a tree, in the order a walk meets them (a directory before what it holds).
 type Entry =
   | [kind: "d", path: string, mode: number]
-  | [kind: "f", path: string, offset: number, length: number, mode: number] // bytes in the pack
-  | [kind: "s", path: string, from: string, mode: number] // a store item's file
+  | [kind: "f", path: string, offset: number, length: number, mode: number] // bytes in the tree's pack
+  | [kind: "s", path: string, from: string, mode: number] // a store item's file, copied with that mode or hard-linked
   | [kind: "l", path: string, target: string];
 
 interface TreeRecord {
   kind: "deps" | "build"; // deps/APP or _build/ENV/lib/APP
   path: string; // relative to the project
   mode: number; // of its root
+  pack: Stamp | null; // the file holding the bytes of its "f" entries (none: it has none)
   entries: Entry[];
 }
 
@@ -80,7 +85,6 @@ interface RestoreRecord {
   inputs: [path: string, data: string | null][]; // relative to the project when under it; base64
   toolchain: FileStamp[];
   items: Stamp[]; // the store items' directories
-  pack: Stamp;
   trees: TreeRecord[]; // per package: deps/APP, then _build/ENV/lib/APP
   stateKey: string; // the same in every directory (deps-state.ts)
   report: DepsReport;
@@ -147,28 +151,27 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
     if (storeDirOf(c) !== w.storeDir) return;
     if (o.operand !== null && resolve(c.cwd, c.argv[o.operand]) !== dir) return;
     if (o.operand === null && c.cwd !== dir) return;
-    const byApp = new Map(report.packages.map((p) => [p.app, p]));
-    const trees: TreeRecord[] = [];
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const pack = (data: Buffer): [number, number] => {
-      chunks.push(data);
-      size += data.length;
-      return [size - data.length, data.length];
-    };
-    for (const p of w.packages) {
-      const r = byApp.get(p.app);
-      if (!r?.item || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
-      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: lstatSync(p.dest).mode & 0o7777, entries: walkTree(p.dest, () => undefined, pack) });
-      const lib = appLibDir(r.item, p.app, r.version);
-      const build = walkTree(p.build, (rel, st) => storeOriginal(join(lib, rel), join(p.build, rel), st, w.link), pack);
-      const last = build.findIndex((e) => e[1] === BUILD_LAST);
-      if (last >= 0) build.push(...build.splice(last, 1));
-      trees.push({ kind: "build", path: relative(dir, p.build), mode: lstatSync(p.build).mode & 0o7777, entries: build });
-    }
     const shape = callShape(c, o.operand, dir);
     const name = recordName(shape, dir);
     if (name === undefined) return;
+    const records = recordsDir(c);
+    if (stillRecorded(join(records, `${name}.json`), settled, w)) return;
+    await mkdir(records, { recursive: true, mode: 0o700 });
+    const byApp = new Map(report.packages.map((p) => [p.app, p]));
+    const packs = join(records, PACKS);
+    await mkdir(packs, { recursive: true, mode: 0o700 });
+    const trees: TreeRecord[] = [];
+    for (const p of w.packages) {
+      const r = byApp.get(p.app);
+      if (!r?.item || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
+      const deps = walkTree(p.dest, () => undefined);
+      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: lstatSync(p.dest).mode & 0o7777, pack: await savePack(packs, deps.bytes), entries: deps.entries });
+      const lib = appLibDir(r.item, p.app, r.version);
+      const build = walkTree(p.build, (rel, st) => storeOriginal(join(lib, rel), join(p.build, rel), st, w.link));
+      const last = build.entries.findIndex((e) => e[1] === BUILD_LAST);
+      if (last >= 0) build.entries.push(...build.entries.splice(last, 1));
+      trees.push({ kind: "build", path: relative(dir, p.build), mode: lstatSync(p.build).mode & 0o7777, pack: await savePack(packs, build.bytes), entries: build.entries });
+    }
     const inputs: RestoreRecord["inputs"] = [];
     for (const path of settled.inputs) {
       const data = readOrNull(path);
@@ -182,12 +185,6 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
     }
     const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
     if (toolchain === null) return;
-    const records = recordsDir(c);
-    await mkdir(records, { recursive: true, mode: 0o700 });
-    const packFile = join(records, `${name}.pack`);
-    await writeFileAtomic(packFile, Buffer.concat(chunks, size));
-    const packStamp = stampOf(packFile);
-    if (!packStamp) return;
     const record: RestoreRecord = {
       format: FORMAT,
       call: shape,
@@ -198,7 +195,6 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
       inputs,
       toolchain,
       items,
-      pack: packStamp,
       trees,
       stateKey: settled.stateKey,
       report,
@@ -211,6 +207,29 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
   }
 }
 
+// Whether the record there already says what this run would record: the same state of the same
+// project, with its pack and items as they were (a run that rewrote a directory of the project).
+function stillRecorded(file: string, settled: SettledRun, w: NonNullable<SettledRun["written"]>): boolean {
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8")) as RestoreRecord;
+    return (
+      r?.format === FORMAT &&
+      r.stateKey === settled.stateKey &&
+      r.project === w.project.dir &&
+      r.storeDir === w.storeDir &&
+      r.link === w.link &&
+      JSON.stringify(r.items.map((i) => i[0])) === JSON.stringify(settled.items) &&
+      r.inputs.length === settled.inputs?.length &&
+      sameInputs(r, r.project) &&
+      stampsUnchanged([...packsOf(r), ...r.items])
+    );
+  } catch {
+    return false;
+  }
+}
+
+const packsOf = (r: RestoreRecord): Stamp[] => r.trees.flatMap((t) => (t.pack ? [t.pack] : []));
+
 // The store file a _build file is (hard link) or copies, if any.
 function storeOriginal(original: string, path: string, st: Stats, link: "copy" | "hardlink"): string | undefined {
   const o = statSync(original, { throwIfNoEntry: false });
@@ -219,9 +238,29 @@ function storeOriginal(original: string, path: string, st: Stats, link: "copy" |
   return readFileSync(original).equals(readFileSync(path)) ? original : undefined;
 }
 
-// Every entry under root, in walk order (names sorted).
-function walkTree(root: string, fromStore: (rel: string, st: Stats) => string | undefined, pack: (data: Buffer) => [number, number]): Entry[] {
+// A tree's bytes, kept once by their SHA-256; its identity now.
+async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
+  if (bytes.length === 0) return null;
+  const file = join(dir, `${sha256Hex(bytes)}.pack`);
+  const there = stampOf(file);
+  if (there && Number(there[3]) === bytes.length) return there;
+  await writeFileAtomic(file, bytes);
+  const made = stampOf(file);
+  if (!made) throw new Error(`${file}: gone once written`);
+  return made;
+}
+
+// Every entry under root, in walk order (names sorted), and the bytes of its files (those not
+// taken from the store).
+function walkTree(root: string, fromStore: (rel: string, st: Stats) => string | undefined): { entries: Entry[]; bytes: Buffer } {
   const out: Entry[] = [];
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const pack = (data: Buffer): [number, number] => {
+    chunks.push(data);
+    size += data.length;
+    return [size - data.length, data.length];
+  };
   const walk = (rel: string): void => {
     for (const name of readdirSync(rel === "" ? root : join(root, rel)).sort()) {
       const path = rel === "" ? name : `${rel}/${name}`;
@@ -238,17 +277,30 @@ function walkTree(root: string, fromStore: (rel: string, st: Stats) => string | 
     }
   };
   walk("");
-  return out;
+  return { entries: out, bytes: Buffer.concat(chunks, size) };
 }
 
+// The newest KEEP_RECORDS records are kept, and the packs they use (a record rewritten for a new
+// state of its project may leave some unused). A pack younger than an hour is kept too: a run
+// may have written it and not yet its record.
 async function pruneRecords(dir: string): Promise<void> {
   const names = (await readdir(dir)).filter((n) => /^restore-[0-9a-f]{16}\.json$/.test(n));
-  if (names.length <= KEEP_RECORDS) return;
   const aged = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
   aged.sort((a, b) => a.t - b.t);
-  for (const { n } of aged.slice(0, aged.length - KEEP_RECORDS)) {
-    await unlink(join(dir, n)).catch(() => {});
-    await unlink(join(dir, n.replace(/\.json$/, ".pack"))).catch(() => {});
+  for (const { n } of aged.slice(0, aged.length - KEEP_RECORDS)) await unlink(join(dir, n)).catch(() => {});
+  const used = new Set<string>();
+  for (const { n } of aged.slice(aged.length - KEEP_RECORDS)) {
+    try {
+      for (const p of packsOf(JSON.parse(readFileSync(join(dir, n), "utf8")) as RestoreRecord)) used.add(p[0]);
+    } catch {
+      // unreadable: its packs may go
+    }
+  }
+  const packs = join(dir, PACKS);
+  for (const n of await readdir(packs).catch(() => [] as string[])) {
+    const file = join(packs, n);
+    const st = await stat(file).catch(() => undefined);
+    if (st && !used.has(file) && Date.now() - st.mtimeMs > 3600_000) await unlink(file).catch(() => {});
   }
 }
 
@@ -287,14 +339,11 @@ function sameInputs(r: RestoreRecord, project: string): boolean {
 
 function wellFormed(r: RestoreRecord, project: string): boolean {
   const items = r.items.map((s) => s[0]);
+  const fits = (t: TreeRecord, e: Entry) => e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= (t.pack ? Number(t.pack[3]) : 0));
+  const fromItem = (e: Entry) => e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i);
   return (
     r.trees.length > 0 &&
-    r.trees.every(
-      (t) =>
-        inside(t.path) &&
-        (t.kind === "deps" || t.kind === "build") &&
-        t.entries.every((e) => inside(e[1]) && (e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i)) && (e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= Number(r.pack[3])))),
-    ) &&
+    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e))) &&
     items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
   );
 }
@@ -319,13 +368,11 @@ export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | unde
     if ([...targets, ownBuild].some((t) => lstatSync(t, { throwIfNoEntry: false }) !== undefined)) return undefined;
     const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
     if (toolchain === null || JSON.stringify(toolchain) !== JSON.stringify(r.toolchain)) return undefined;
-    if (!stampsUnchanged(r.items) || !stampsUnchanged([r.pack])) return undefined;
-    const pack = readFileSync(r.pack[0]);
-    if (pack.length !== Number(r.pack[3])) return undefined;
+    if (!stampsUnchanged(r.items) || !stampsUnchanged(packsOf(r))) return undefined;
 
     const roots = placeRoots(r, project);
     if (!stampsUnchanged(r.items)) return undefined; // removed before its root was in place
-    const written = writeTrees(r, project, pack);
+    const written = writeTrees(r, project);
     if (written === undefined) return undefined;
     if (!stampsUnchanged(r.items)) {
       removeAll(written);
@@ -350,12 +397,15 @@ function placeRoots(r: RestoreRecord, project: string): string[] {
 }
 
 // Every tree beside its place, then renamed into it; undefined (nothing left behind) on failure.
-function writeTrees(r: RestoreRecord, project: string, pack: Buffer): string[] | undefined {
+function writeTrees(r: RestoreRecord, project: string): string[] | undefined {
   const done: string[] = [];
   try {
     // Hex's unpacking gives every file and directory of a package one whole-second mtime.
     const now = Math.floor(Date.now() / 1000);
+    const umask = process.umask();
     for (const t of r.trees) {
+      const pack = t.pack ? readFileSync(t.pack[0]) : Buffer.alloc(0);
+      if (t.pack && pack.length !== Number(t.pack[3])) throw new Error(`${t.pack[0]}: not the size recorded`);
       const dest = join(project, t.path);
       const isDeps = t.kind === "deps";
       mkdirSync(dirname(dest), { recursive: true });
@@ -365,11 +415,11 @@ function writeTrees(r: RestoreRecord, project: string, pack: Buffer): string[] |
       const deferred: Entry[] = [];
       for (const e of t.entries) {
         if (isDeps && e[0] === "f" && DEPS_MARKERS.has(e[1])) deferred.push(e);
-        else putEntry(fresh, e, pack, r.link);
+        else putEntry(fresh, e, pack, umask, r.link);
       }
       if (isDeps) {
         for (const e of t.entries) if (e[0] !== "l" && !(e[0] === "f" && DEPS_MARKERS.has(e[1]))) utimesSync(join(fresh, e[1]), now, now);
-        for (const e of deferred) putEntry(fresh, e, pack, r.link);
+        for (const e of deferred) putEntry(fresh, e, pack, umask, r.link);
       }
       renameSync(fresh, dest);
       done[done.length - 1] = dest;
@@ -381,7 +431,8 @@ function writeTrees(r: RestoreRecord, project: string, pack: Buffer): string[] |
   }
 }
 
-function putEntry(root: string, e: Entry, pack: Buffer, link: "copy" | "hardlink"): void {
+// The recorded modes are kept exactly, as the full path's chmod of copies from the store does.
+function putEntry(root: string, e: Entry, pack: Buffer, umask: number, link: "copy" | "hardlink"): void {
   const at = join(root, e[1]);
   switch (e[0]) {
     case "d":
@@ -392,6 +443,7 @@ function putEntry(root: string, e: Entry, pack: Buffer, link: "copy" | "hardlink
       return;
     case "f":
       writeFileSync(at, pack.subarray(e[2], e[2] + e[3]), { mode: e[4], flag: "wx" });
+      if ((e[4] & ~umask) !== e[4]) chmodSync(at, e[4]);
       return;
     case "s":
       if (link === "hardlink") linkSync(e[2], at);
