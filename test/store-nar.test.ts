@@ -144,6 +144,26 @@ test("the hash changes with contents, exec bit, symlink target, names and empty 
   await changed("file replaced by a symlink");
 });
 
+test("restoring counts the files that begin with the ELF magic, small or streamed, and nothing else", async (t) => {
+  const d = await scratch(t);
+  const src = join(d, "src");
+  await mkdir(join(src, "priv"), { recursive: true });
+  const elf = (size: number) => Buffer.concat([Buffer.from("\x7fELF", "latin1"), Buffer.alloc(size - 4, 1)]);
+  await writeFile(join(src, "priv", "small.so"), elf(64));
+  await writeFile(join(src, "priv", "large.so"), elf((256 << 10) + 10)); // larger than a small file (256 KiB): streamed in pieces
+  await writeFile(join(src, "short"), "\x7fEL", "latin1"); // too short to be one
+  await writeFile(join(src, "text"), "not ELF\n");
+  await symlink("priv/small.so", join(src, "link.so")); // a link is not a file
+  const bytes = await serialize(src);
+  for (const size of [7, 65536]) {
+    const stats = await restoreTree(chunked(bytes, size), join(d, `dest-${size}`));
+    assert.equal(stats.elfFiles, 2, `chunks of ${size}`);
+  }
+  await rm(join(src, "priv"), { recursive: true });
+  await rm(join(src, "link.so"));
+  assert.equal((await restoreTree(chunked(await serialize(src), 4096), join(d, "none"))).elfFiles, 0);
+});
+
 test("files that cannot be represented are refused with the path", async (t) => {
   const d = await scratch(t);
   await writeFile(join(d, "ok"), "");

@@ -24,6 +24,7 @@ import type { Stats } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { BeamixError } from "../errors.ts";
+import { isElf } from "../native/elf.ts";
 
 export const TREE_MAGIC = "beamix-tree-1";
 export const MAX_NAME_BYTES = 255;
@@ -43,6 +44,9 @@ export interface TreeStats {
   files: number; // regular files
   symlinks: number;
   directories: number;
+  // restoreTree: the regular files that begin with the ELF magic. None means the tree has no
+  // native code, which spares the caller a walk reading every file (src/native/native-facts.ts).
+  elfFiles?: number;
 }
 
 export interface TreeHash extends TreeStats {
@@ -307,7 +311,7 @@ export interface RestoreOptions {
 export async function restoreTree(source: AsyncIterable<Uint8Array | string>, destPath: string, options: RestoreOptions = {}): Promise<TreeStats> {
   const r = new ByteReader(source);
   const writes = new PendingWrites();
-  const stats: TreeStats = { size: 0, files: 0, symlinks: 0, directories: 0 };
+  const stats: TreeStats = { size: 0, files: 0, symlinks: 0, directories: 0, elfFiles: 0 };
   const budget = { max: options.maxBytes ?? Number.MAX_SAFE_INTEGER, left: options.maxBytes ?? Number.MAX_SAFE_INTEGER };
   if (await exists(destPath)) throw new BeamixError(`${destPath}: restore destination already exists`);
   try {
@@ -413,12 +417,18 @@ async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: nu
     const mode = flags ? 0o755 : 0o644;
     if (size <= SMALL_FILE) {
       const data = Buffer.from(await r.read(size)); // a copy: the reader's buffer moves on
+      if (isElf(data)) stats.elfFiles!++;
       await writes.add(() => writeSmallFile(dest, data, mode));
     } else {
       // O_EXCL|O_NOFOLLOW: never write through anything that already exists.
       const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
       try {
-        for await (const piece of r.pieces(size)) await fh.write(piece);
+        let first = true;
+        for await (const piece of r.pieces(size)) {
+          if (first && isElf(piece)) stats.elfFiles!++; // the first piece holds CHUNK bytes
+          first = false;
+          await fh.write(piece);
+        }
         await fh.chmod(mode); // the umask may have narrowed the creation mode
       } finally {
         await fh.close();

@@ -15,6 +15,7 @@ import { lstat, mkdir, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BeamixError, errorMessage } from "../../errors.ts";
 import type { Store, StoreItem, TreeHash } from "../../store/store.ts";
+import type { TreeStats } from "../../store/nar.ts";
 import { removeTree } from "../../store/perms.ts";
 import { derivationHash, type Derivation } from "../../derivation/derivation.ts";
 import { derivationFromJson, derivationToJson } from "../../derivation/serialize.ts";
@@ -268,15 +269,17 @@ export class Substituters {
           ctx.references === "as-recorded"
             ? r.references.map((ref) => join(store.dir, ref))
             : await this.ensureReferences(store, r, { report, chain: [...(ctx.chain ?? []), itemName(r)] });
-        await this.download(cache.backend, r, staging);
+        const restored = await this.download(cache.backend, r, staging);
         // The record's Needed and Glibc lines are not signed: the tree's own ELF files decide.
-        const unloadable = await treeLoadProblems(staging);
+        // A tree restored without any has nothing to check (and no facts).
+        const elf = restored.elfFiles !== 0;
+        const unloadable = elf ? await treeLoadProblems(staging) : [];
         if (unloadable.length > 0) {
           await removeTree(staging);
           await mkdir(staging, { mode: 0o755 });
           throw new BeamixError(`${unloadable.join("; ")}; building it instead`);
         }
-        const native = await nativeFactsOfTree(staging);
+        const native = elf ? await nativeFactsOfTree(staging) : undefined;
         return { status: "substituted", url: from, record: r, references, tree: { hash: r.narHash, size: r.narSize }, ...(native ? { native } : {}) };
       } catch (err) {
         report(`cannot substitute ${label(r)} from ${from}: ${errorMessage(err)}`);
@@ -294,7 +297,7 @@ export class Substituters {
     return this.tryCandidates(store, trusted, staging, ctx, report);
   }
 
-  private async download(backend: CacheBackend, r: SubstituteRecord, staging: string): Promise<void> {
+  private async download(backend: CacheBackend, r: SubstituteRecord, staging: string): Promise<TreeStats> {
     checkArchiveSize(r); // before asking: the signed tree size bounds the download
     const deadlineMs = this.deadlineMs + Math.ceil((r.fileSize / 65536) * 1000); // 64 KiB/s at the least
     const body = await backend.get(r.url, { idleTimeoutMs: this.timeoutMs, deadlineMs });
@@ -305,12 +308,13 @@ export class Substituters {
     }
     await rmdir(staging); // restoring creates it
     try {
-      await unpackArchive(body, r, staging);
+      const stats = await unpackArchive(body, r, staging);
       // A store item is a directory: a tree whose top is a file (or a link) is a bad substitute.
       if (!(await lstat(staging)).isDirectory()) {
         await rm(staging, { force: true });
         throw new BeamixError("the archive's top level is not a directory");
       }
+      return stats;
     } catch (err) {
       body.cancel();
       await mkdir(staging, { mode: 0o755 });
