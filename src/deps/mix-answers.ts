@@ -15,7 +15,7 @@
 // Files whose evaluation can read anything else (the environment, other files, the clock) are
 // never cached: a mix.exs or config file that calls System, File, Code, :os, :file, Port or
 // Path.wildcard is asked of Mix on every run. Anything unreadable or malformed is a miss.
-import { readFile, mkdir } from "node:fs/promises";
+import { readFile, mkdir, stat } from "node:fs/promises";
 import { BeamixError } from "../errors.ts";
 import { join, resolve } from "node:path";
 import { cacheDir as defaultCacheDir } from "../config/paths.ts";
@@ -121,6 +121,14 @@ function moveEntry(e: Entry, from: string, to: string): Entry {
   };
 }
 
+// Where an entry is kept: by directory (here) or by mix.exs (movable), and the PATH its key
+// names the tools on (sessionPath). Nothing when no key could be made.
+interface Where {
+  here?: string;
+  movable?: string;
+  path?: string;
+}
+
 const b64 = (b: Buffer) => b.toString("base64");
 const unb64 = (s: string) => Buffer.from(s, "base64");
 
@@ -135,7 +143,7 @@ class CachedSession implements MixSession {
   private readonly dir: string;
   private readonly mixEnv: string;
   private readonly cache: string;
-  private readonly loaded: Promise<{ here?: string; movable?: string; path?: string; entry: Entry }>;
+  private readonly loaded: Promise<{ entry: Entry; where: Promise<Where> }>;
   private factsFound: (facts: Promise<string | undefined> | undefined) => void = () => {};
   private real: MixSession | undefined;
   private learnt = false;
@@ -169,24 +177,38 @@ class CachedSession implements MixSession {
     answered.catch(() => this.factsFound(undefined));
   }
 
-  private async load(): Promise<{ here?: string; movable?: string; path?: string; entry: Entry }> {
+  private async load(): Promise<{ entry: Entry; where: Promise<Where> }> {
     const empty: Entry = { format: FORMAT, dir: this.dir, children: {}, rebar: {} };
+    // No answers kept at all (a fresh cache directory): Mix is asked at once, and where its
+    // answers are to be kept is worked out meanwhile.
+    if (!(await stat(this.cache).then(() => true, () => false))) {
+      const where = this.where();
+      where.catch(() => {});
+      return { entry: empty, where };
+    }
+    const where = await this.where();
+    const { here, movable: movableFile } = where;
+    if (!here) return { entry: empty, where: Promise.resolve(where) };
+    const found = (await readEntry(here)) ?? (movableFile ? await readEntry(movableFile) : undefined);
+    // Answers learnt in another checkout of the same project: moved here (relocate-answers.ts).
+    let entry = found ? { ...found, dir: this.dir } : empty;
+    if (found?.dir && found.dir !== this.dir) {
+      try {
+        entry = moveEntry(found, found.dir, this.dir);
+      } catch {
+        entry = empty; // malformed: ask Mix
+      }
+    }
+    return { entry, where: Promise.resolve(where) };
+  }
+
+  // The entry's files (entryKeys) and the PATH its key names the tools on.
+  private async where(): Promise<Where> {
     const mixExs = await fileHash(join(this.dir, "mix.exs")).catch(() => ({ sha: null }));
     const path = await sessionPath().catch(() => undefined);
     const keys = path === undefined ? undefined : await entryKeys(this.dir, path, mixExs.sha, this.mixEnv).catch(() => undefined);
-    if (!keys) return { entry: empty };
-    const here = join(this.cache, `${keys.here}.json`);
-    const movableFile = keys.movable && join(this.cache, `${keys.movable}.json`);
-    const found = (await readEntry(here)) ?? (movableFile ? await readEntry(movableFile) : undefined);
-    // Answers learnt in another checkout of the same project: moved here (relocate-answers.ts).
-    if (found?.dir && found.dir !== this.dir) {
-      try {
-        return { here, movable: movableFile, path, entry: moveEntry(found, found.dir, this.dir) };
-      } catch {
-        return { here, movable: movableFile, path, entry: empty }; // malformed: ask Mix
-      }
-    }
-    return { here, movable: movableFile, path, entry: found ? { ...found, dir: this.dir } : empty };
+    if (!keys) return {};
+    return { here: join(this.cache, `${keys.here}.json`), movable: keys.movable && join(this.cache, `${keys.movable}.json`), path };
   }
 
   // The real session, started at the first miss; never once closing began (a VM started then
@@ -278,7 +300,8 @@ class CachedSession implements MixSession {
     this.end();
     await this.real?.close(abort);
     if (abort || this.failed || !this.learnt) return;
-    const { here, movable: movableFile, path, entry } = await this.loaded;
+    const { entry, where } = await this.loaded;
+    const { here, movable: movableFile, path } = await where;
     // Answers of a VM that ran other tools than those the keys name (the toolchain was not the
     // one its files said) are not kept.
     if ((await this.real?.path) !== path) return;

@@ -182,8 +182,7 @@ class Session implements MixSession {
   // detection can only end by asking erl (a fresh cache), the facts it would ask are those this
   // VM reports.
   private async start(abs: string, mixEnv: string): Promise<ChildProcess | undefined> {
-    await checkMixProject(abs);
-    const [loader, cache, expected] = await Promise.all([readFile(SESSION, "utf8"), compiledHelpers(), expectedToolchain()]);
+    const [, loader, cache, expected] = await Promise.all([checkMixProject(abs), readFile(SESSION, "utf8"), compiledHelpers(), expectedToolchain()]);
     const home = (this.home = await mkdtemp(join(tmpdir(), "beamix-mixhome-")));
     const args = ["-e", loader, "--", cache ?? "", STANDIN, MODULE, "session", abs, mixEnv];
     if (expected) {
