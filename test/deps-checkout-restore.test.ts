@@ -183,6 +183,20 @@ test("another mix.exs, a directory already there, another MIX_ENV or a changed p
   assert.equal((await deps(touched)).how, "", "a pack changed since it was recorded");
   // That full run recorded again.
   assert.equal((await deps(await checkout("guard-after"))).how, RESTORED);
+
+  // A record that would write through a link it makes (not one beamix writes) is refused.
+  const records = (await readdir(join(cache(), "deps-state"))).filter((n) => /^restore-.*\.json$/.test(n));
+  const outside = join(work, "outside");
+  await mkdir(outside);
+  for (const name of records) {
+    const file = join(cache(), "deps-state", name);
+    const r = JSON.parse(await readFile(file, "utf8")) as { trees: { entries: unknown[] }[] };
+    r.trees[0].entries.push(["l", "escape", outside], ["d", "escape/inside", 0o755]);
+    await writeFile(file, JSON.stringify(r));
+  }
+  const crafted = await checkout("guard-crafted");
+  assert.equal((await deps(crafted)).how, "", "a crafted record");
+  assert.deepEqual(await readdir(outside), [], "nothing written outside the project");
 });
 
 test("with --hard-links, a restored _build links the store's files as the full path does", async () => {

@@ -220,6 +220,7 @@ function stillRecorded(file: string, settled: SettledRun, w: NonNullable<Settled
       r.link === w.link &&
       JSON.stringify(r.items.map((i) => i[0])) === JSON.stringify(settled.items) &&
       r.inputs.length === settled.inputs?.length &&
+      wellFormed(r, r.project) &&
       sameInputs(r, r.project) &&
       stampsUnchanged([...packsOf(r), ...r.items])
     );
@@ -341,9 +342,16 @@ function wellFormed(r: RestoreRecord, project: string): boolean {
   const items = r.items.map((s) => s[0]);
   const fits = (t: TreeRecord, e: Entry) => e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= (t.pack ? Number(t.pack[3]) : 0));
   const fromItem = (e: Entry) => e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i);
+  // Nothing is written through a link the record itself makes (a walk never lists anything there).
+  const underNoLink = (t: TreeRecord) => {
+    const links = new Set(t.entries.filter((e) => e[0] === "l").map((e) => e[1]));
+    return t.entries.every((e) => !e[1].split("/").some((_, i, parts) => i > 0 && links.has(parts.slice(0, i).join("/"))));
+  };
+  const apart = r.trees.every((t, i) => r.trees.every((u, j) => i === j || !isUnder(t.path, u.path)));
   return (
     r.trees.length > 0 &&
-    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e))) &&
+    apart &&
+    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
     items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
   );
 }
