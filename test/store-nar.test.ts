@@ -186,11 +186,14 @@ test("restore(write(x)) reproduces x and hashes the same, however the stream is 
     const original = await describe(tree);
     const hash = (await hashTree(tree)).hash;
     for (const size of sizes) {
-      const dest = join(d, `dest-${size}`);
-      const stats = await restoreTree(chunked(bytes, size), dest);
-      assert.equal(stats.size, bytes.length);
-      assert.deepEqual(await describe(dest), original);
-      assert.equal((await hashTree(dest)).hash, hash);
+      // Small files written blocking or through the thread pool: the same tree.
+      for (const smallFiles of ["blocking", "pooled"] as const) {
+        const dest = join(d, `dest-${size}-${smallFiles}`);
+        const stats = await restoreTree(chunked(bytes, size), dest, { smallFiles });
+        assert.equal(stats.size, bytes.length);
+        assert.deepEqual(await describe(dest), original);
+        assert.equal((await hashTree(dest)).hash, hash);
+      }
     }
   }
   const bytes = await serialize(src);

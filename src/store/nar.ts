@@ -18,7 +18,7 @@
 // FIFO, device) cannot be serialized. The reader enforces every one of these rules, so one tree has
 // exactly one serialization and a restored tree re-serializes to the same bytes.
 import { createHash } from "node:crypto";
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, constants as fsc, fchmodSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, rm, symlink, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
@@ -33,11 +33,15 @@ const MAX_DEPTH = 256;
 const CHUNK = 256 * 1024;
 // A store item is mostly small .beam files. Serializing, files up to this size are read whole
 // with blocking calls (and directories listed so): one thread-pool round trip per call (open,
-// stat, read, close) cost more than the reading. Restoring, they are written whole, several at
-// once while the stream is read on: creating a file is the slow part (~0.5 ms here), and
-// the thread pool creates several at a time. Larger files stream.
+// stat, read, close) cost more than the reading. Restoring, they are written whole with blocking
+// calls too while creating a file is fast (~40 µs on ext4 here, where the four round trips cost
+// the main thread about twice that); where creating one is slow (~0.5 ms has been seen), several
+// at once through the thread pool while the stream is read on. Which is measured as files are
+// written. Larger files stream.
 const SMALL_FILE = CHUNK;
 const WRITES_IN_FLIGHT = 8;
+const SLOW_CREATE_MS = 0.2;
+let blockingWriteMs = 0; // moving average of a blocking small-file write, in this process
 
 export interface TreeStats {
   size: number; // bytes of the serialization
@@ -303,6 +307,9 @@ class ByteReader {
 
 export interface RestoreOptions {
   maxBytes?: number; // refuse an archive whose file contents add up to more than this
+  // How small files are written (see SMALL_FILE): blocking, or several at once through the
+  // thread pool. Default: blocking while that has been fast in this process.
+  smallFiles?: "blocking" | "pooled";
 }
 
 // Recreates the tree serialized in `source` at `destPath`, which must not exist (its parent must).
@@ -317,7 +324,7 @@ export async function restoreTree(source: AsyncIterable<Uint8Array | string>, de
   try {
     const magic = await readStr(r, 64, "magic");
     if (magic.toString("latin1") !== TREE_MAGIC) throw new BeamixError(`tree archive: not a ${TREE_MAGIC} archive`);
-    await readNode(r, destPath, stats, 0, budget, writes);
+    await readNode(r, destPath, stats, 0, budget, writes, options.smallFiles);
     if (!(await r.atEnd())) throw new BeamixError(`tree archive: unexpected data after the end at byte ${r.position}`);
     await writes.settle();
   } catch (err) {
@@ -375,6 +382,16 @@ function checkName(name: Buffer, at: number): string {
 
 // As the streaming path of readNode writes a file: never through anything that exists already
 // (O_EXCL|O_NOFOLLOW), with its mode set whatever the umask.
+function writeSmallFileSync(dest: string, data: Buffer, mode: number): void {
+  const fd = openSync(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function writeSmallFile(dest: string, data: Buffer, mode: number): Promise<void> {
   const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
   try {
@@ -406,7 +423,15 @@ class PendingWrites {
   }
 }
 
-async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: number, budget: { max: number; left: number }, writes: PendingWrites): Promise<void> {
+async function readNode(
+  r: ByteReader,
+  dest: string,
+  stats: TreeStats,
+  depth: number,
+  budget: { max: number; left: number },
+  writes: PendingWrites,
+  smallFiles: RestoreOptions["smallFiles"],
+): Promise<void> {
   const kind = (await readStr(r, 16, "node type")).toString("latin1");
   if (kind === "regular") {
     const flags = await readU64(r, "flags");
@@ -416,9 +441,16 @@ async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: nu
     budget.left -= size;
     const mode = flags ? 0o755 : 0o644;
     if (size <= SMALL_FILE) {
-      const data = Buffer.from(await r.read(size)); // a copy: the reader's buffer moves on
+      const data = await r.read(size);
       if (isElf(data)) stats.elfFiles!++;
-      await writes.add(() => writeSmallFile(dest, data, mode));
+      if (smallFiles === "blocking" || (smallFiles === undefined && blockingWriteMs < SLOW_CREATE_MS)) {
+        const started = performance.now();
+        writeSmallFileSync(dest, data, mode);
+        blockingWriteMs = 0.8 * blockingWriteMs + 0.2 * (performance.now() - started);
+      } else {
+        const copy = Buffer.from(data); // the reader's buffer moves on
+        await writes.add(() => writeSmallFile(dest, copy, mode));
+      }
     } else {
       // O_EXCL|O_NOFOLLOW: never write through anything that already exists.
       const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
@@ -457,7 +489,7 @@ async function readNode(r: ByteReader, dest: string, stats: TreeStats, depth: nu
         throw new BeamixError(`tree archive: entry ${JSON.stringify(name)} at byte ${at} is out of order or duplicated`);
       }
       previous = rawName;
-      await readNode(r, join(dest, name), stats, depth + 1, budget, writes);
+      await readNode(r, join(dest, name), stats, depth + 1, budget, writes, smallFiles);
     }
   } else {
     throw new BeamixError(`tree archive: unknown node type ${JSON.stringify(kind)} at byte ${r.position}`);
