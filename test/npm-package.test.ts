@@ -175,6 +175,12 @@ test("beamix hex lock and beamix deps fill a Mix project's deps/ and _build/", a
   ok(await installed(["deps", project, "--store", store(), "--env", "prod"], hexEnv()), "beamix deps");
   await access(join(project, "deps", "beacon", ".hex"));
   await access(join(project, "_build", "prod", "lib", "beacon", "ebin", "beacon.app"));
+  // A fresh checkout of it is filled from the record that run left, by the bundle's own chunk.
+  const checkout = join(work, "checkout", "hello_beacon");
+  await cp(project, checkout, { recursive: true, filter: (src) => !/\/(deps|_build)$/.test(src) });
+  const restored = ok(await installed(["deps", checkout, "--store", store(), "--env", "prod"], { ...hexEnv(), BEAMIX_REPLAY: "trace" }), "beamix deps in a fresh checkout");
+  assert.match(restored.stderr, /^beamix: restored a fresh checkout from its record\n/);
+  await access(join(checkout, "_build", "prod", "lib", "beacon", "ebin", "beacon.app"));
 });
 
 test("beamix import hex writes definitions whose types the package ships; -L builds with them", async () => {
