@@ -11,7 +11,9 @@
 // and state that have the same tree); the bytes of every file Mix's answers came from (mix.exs,
 // the config files Config.Reader read, mix.lock); the store items with their identity; the state
 // key and the report. (Packing _build's bytes too was measured no faster than copying them from
-// the store in the kernel, and would keep a second copy of every item.) A later call with the same arguments (the project directory aside), environment
+// the store in the kernel, and would keep a second copy of every item.)
+//
+// A later call with the same arguments (the project directory and --json aside), environment
 // and inputs, in a project where none of those directories exists yet, is answered by writing
 // them exactly as the full path would (deps/APP files with Hex's one whole-second mtime, then
 // hex_metadata.config, .hex and .fetch; _build's .mix/compile.fetch last; each directory built
@@ -244,7 +246,7 @@ async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
   if (bytes.length === 0) return null;
   const file = join(dir, `${sha256Hex(bytes)}.pack`);
   const there = stampOf(file);
-  if (there && Number(there[3]) === bytes.length) return there;
+  if (there && readOrNull(file)?.equals(bytes)) return there; // another record's, still whole
   await writeFileAtomic(file, bytes);
   const made = stampOf(file);
   if (!made) throw new Error(`${file}: gone once written`);
