@@ -40,7 +40,7 @@ const args = (more: string[] = []) => [project, "--env", "prod", "--store", join
 const deps = (more: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
   beamix(["deps", ...args(more)], { env: env(extraEnv), timeoutMs: 600_000 });
 // The call the CLI child sees: this process's cwd and environment with the test's, pipes for output.
-const call = (more: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): RunCall => ({ argv: args(more), cwd: process.cwd(), env: { ...process.env, ...env(extraEnv) }, terminals: [false, false] });
+const call = (more: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): RunCall => ({ argv: args(more), cwd: process.cwd(), env: { ...process.env, ...env(extraEnv) } });
 
 function ok(r: CliResult, what: string): CliResult {
   assert.equal(r.code, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);

@@ -4,6 +4,8 @@
 // whose dependencies were put in place before (src/deps/checkout-restore.ts); anything else runs
 // the CLI. Each is loaded only when wanted, so that none pays for the others.
 // BEAMIX_REPLAY=off always runs the CLI; BEAMIX_REPLAY=trace says on stderr when it did not.
+import { writeSync } from "node:fs";
+
 export async function run(argv: string[]): Promise<number> {
   const replay = process.env.BEAMIX_REPLAY;
   if (argv[0] === "deps" && replay !== "off") {
@@ -17,12 +19,31 @@ export async function run(argv: string[]): Promise<number> {
       how = "restored a fresh checkout from its record";
     }
     if (answered) {
-      if (replay === "trace") process.stderr.write(`beamix: ${how}\n`);
-      process.stdout.write(answered.stdout);
-      process.stderr.write(answered.stderr);
+      if (replay === "trace") printTo(2, `beamix: ${how}\n`);
+      printTo(1, answered.stdout);
+      printTo(2, answered.stderr);
       return answered.exitCode;
     }
   }
   const { main } = await import("./program.ts");
   return main(argv);
+}
+
+// Written straight to the descriptor: making Node's process.stdout stream for a pipe loads its
+// net and stream modules, a good part of the cost of an unchanged run. A descriptor that would
+// block (one left non-blocking) gets the rest through the stream; a reader that went away (EPIPE)
+// gets nothing more, as from the stream.
+function printTo(fd: 1 | 2, text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  for (let done = 0; done < bytes.length; ) {
+    try {
+      done += writeSync(fd, bytes, done);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") return;
+      if (code !== "EAGAIN") throw err;
+      (fd === 1 ? process.stdout : process.stderr).write(bytes.subarray(done));
+      return;
+    }
+  }
 }

@@ -94,8 +94,8 @@ interface RestoreRecord {
 }
 
 // The call as recorded: the project directory's argument marked, the working directory left out
-// when it is the project's own, and without what changes only how the report is printed (--json,
-// whether the output is a terminal): a restore prints the report its own call asks for.
+// when it is the project's own, and without --json, which changes only how the report is
+// printed: a restore prints the report its own call asks for.
 function callShape(c: RunCall, operand: number | null, project: string): RestoreRecord["call"] {
   const call = callOf(c);
   const argv = call.argv.map((a, i) => (i === operand ? "\0dir" : a)).filter((a) => a !== "--json");

@@ -10,8 +10,9 @@
 // The facts, beyond the deps-state of the project (its key, and the identity of every file and
 // directory it left in deps/ and _build/):
 // - the command line, working directory and the environment variables that can change the
-//   outcome (PATH, HOME, locale, and every BEAMIX_, MIX_, HEX_, XDG_, ERL_, ELIXIR_, REBAR_ one);
-//   whether stdout and stderr are terminals;
+//   outcome (PATH, HOME, locale, and every BEAMIX_, MIX_, HEX_, XDG_, ERL_, ELIXIR_, REBAR_ one)
+//   (not whether the output is a terminal: the report printed does not depend on it, and asking
+//   costs Node the making of its stdout stream);
 // - the identity (inode, size, mtime, ctime) of the files Mix's answers about the project came
 //   from (mix.exs, the config files Config.Reader read) and of mix.lock: recorded only when those
 //   answers depend on nothing else (mix-answers.ts never keeps a config that reads the
@@ -49,12 +50,11 @@ export interface RunCall {
   argv: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
-  terminals: readonly boolean[]; // [stdout, stderr]
 }
 
 interface ReplayRecord {
   format: typeof FORMAT;
-  call: { argv: string[]; cwd: string; env: [string, string][]; terminals: boolean[] };
+  call: { argv: string[]; cwd: string; env: [string, string][] };
   stateFile: string;
   stateKey: string;
   inputs: InputStamp[];
@@ -64,7 +64,7 @@ interface ReplayRecord {
 }
 
 export function currentCall(argv: readonly string[]): RunCall {
-  return { argv, cwd: process.cwd(), env: process.env, terminals: [!!process.stdout.isTTY, !!process.stderr.isTTY] };
+  return { argv, cwd: process.cwd(), env: process.env };
 }
 
 export const replayable = (argv: readonly string[]): boolean => !argv.some((a) => NEVER_REPLAYED.some((f) => a === f || a.startsWith(`${f}=`)));
@@ -73,7 +73,7 @@ export function callOf(c: RunCall): ReplayRecord["call"] {
   const env = Object.entries(c.env)
     .filter((e): e is [string, string] => RELEVANT_ENV.test(e[0]) && e[1] !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : 1));
-  return { argv: [...c.argv], cwd: c.cwd, env, terminals: [...c.terminals] };
+  return { argv: [...c.argv], cwd: c.cwd, env };
 }
 
 // Two 32-bit FNV-1a lanes with different offsets, over UTF-16 code units: a name, not a proof
