@@ -154,4 +154,6 @@ test("every shell example of the README runs as written", async () => {
   const expected = /README line \d+: expected exit .*/.exec(r.stderr)?.[0];
   const where = failed ? `README line ${map[Number(failed[1]) - 1]} (exit ${failed[2]}): ${failed[3]}` : (expected ?? `exit ${r.code}`);
   assert.ok(r.code === 0 && r.stdout.trimEnd().endsWith("README-DONE"), `${where}\n--- stdout (end)\n${r.stdout.slice(-3000)}\n--- stderr (end)\n${r.stderr.slice(-5000)}`);
+  // What the README says a command prints where it shows it (BEAMIX_REPLAY=trace).
+  assert.match(r.stderr, /^beamix: restored a fresh checkout from its record$/m, "the README's second checkout of webapp is filled from the record");
 });
