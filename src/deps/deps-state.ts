@@ -15,7 +15,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import { movePath } from "./moved-path.ts";
+import { movePath, PROJECT_MARK } from "./moved-path.ts";
 
 const FORMAT = "beamix-deps-state/1";
 const DIR = "deps-state";
@@ -39,11 +39,10 @@ export function depsStateFile(cacheRoot: string, projectDir: string, mixEnv: str
 // keyed relative to it (as relocate-answers.ts moves Mix's answers), so that a fresh checkout
 // filled from another checkout's record (checkout-restore.ts) keeps the key a run there computes.
 export function depsStateKey(parts: unknown, projectDir: string): string {
-  const keyed = (v: unknown): unknown => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, projectDir, PROJECT) : v);
+  const keyed = (v: unknown): unknown => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, projectDir, PROJECT_MARK) : v);
   return sha256Hex(JSON.stringify({ format: FORMAT, parts }, (_k, v: unknown) => keyed(v)));
 }
 
-const PROJECT = "\0project";
 
 // Synchronous on purpose: a few hundred lstat calls of cached inodes take well under a
 // millisecond this way, and tens of milliseconds through the thread pool one await at a time.

@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
 import type { FetchedTarball, HexRepo } from "../hex/registry/client.ts";
 import { lockEntryRepo, readMixLockFile } from "../mix/lock.ts";
-import { realize, type FailedBuild, type RealizedItem } from "../realize/realize.ts";
+import { realize, type RealizedItem } from "../realize/realize.ts";
 import { identifyKnown, type Plan } from "../realize/plan.ts";
 import { addPluginInputs } from "../realize/build-inputs.ts";
 import type { Progress } from "../realize/progress.ts";
@@ -27,15 +27,15 @@ import type { Substituters } from "../substitute/client/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
-import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type MaterializedDep, type StagedDeps } from "./materialize.ts";
+import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type StagedDeps } from "./materialize.ts";
 import type { MixProjectInfo } from "./mix-answer-terms.ts";
 import { openMixSession, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
-import type { ConfigRead } from "../derivation/compile-env.ts";
 import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
-import type { DepReport, DepsItem, DepsReport } from "./report.ts";
+import type { DepReport, DepsReport } from "./report.ts";
 import { unchangedReport } from "./report.ts";
 import { moveTerm } from "./relocate-answers.ts";
+import { PROJECT_MARK } from "./moved-path.ts";
 import { depsRootPrefix } from "../inspect/projects.ts";
 import { depsStateFile, depsStateKey, lastItems, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
@@ -100,7 +100,7 @@ export function depsMixEnv(asked?: string): string {
 // Everything a run's outcome depends on besides the files it leaves (deps-state.ts).
 function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buffer, tc: Toolchain, opts: DepsOptions): string {
   // Config values under the project (Path.expand(..., __DIR__)) as the key's other paths.
-  const placed = Object.fromEntries(Object.entries(config).map(([app, kv]) => [app, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, moveTerm(v, project.dir, "\0project")]))]));
+  const placed = Object.fromEntries(Object.entries(config).map(([app, kv]) => [app, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, moveTerm(v, project.dir, PROJECT_MARK)]))]));
   return depsStateKey({
     project,
     config: canonicalConfig(placed),

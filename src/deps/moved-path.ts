@@ -6,3 +6,7 @@ export const isUnder = (path: string, dir: string): boolean => path === dir || p
 export function movePath(path: string, from: string, to: string): string {
   return isUnder(path, from) ? to + path.slice(from.length) : path;
 }
+
+// What stands for the project's directory where a path must not depend on it (a key kept for
+// every checkout of the project).
+export const PROJECT_MARK = "\0project";
