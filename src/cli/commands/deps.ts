@@ -34,6 +34,7 @@ import {
 import { priorityOption } from "../options.ts";
 import { addLoadPathOption } from "../definition-options.ts";
 import { limitsFromOptions } from "../limit-options.ts";
+import { operandIndex } from "../operand-index.ts";
 
 type DepsCliOptions = StoreOptions &
   RepoOptions &
@@ -187,23 +188,4 @@ async function pushTarget(opts: DepsCliOptions) {
   const cache = openCache(opts.to);
   if (!cache.writable) throw new BeamixError(`${opts.to}: cannot push there (read-only); push to a file:// directory and serve it`);
   return { cache, secret, priority };
-}
-
-// Where the project directory's argument is in the command's arguments: null when none was
-// given, undefined when they cannot be read for sure (an option commander does not know).
-function operandIndex(argv: readonly string[], command: Command): number | null | undefined {
-  const takesValue = new Map<string, boolean>();
-  for (const o of command.options) {
-    for (const flag of [o.long, o.short]) if (flag) takesValue.set(flag, o.required || o.optional);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") return i + 1 < argv.length ? i + 1 : null;
-    if (!a.startsWith("-") || a === "-") return i;
-    const flag = a.startsWith("--") ? a.split("=")[0] : a.slice(0, 2);
-    const value = takesValue.get(flag);
-    if (value === undefined) return undefined;
-    if (value && a === flag) i++; // the value is the next argument
-  }
-  return null;
 }
