@@ -14,6 +14,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 const SUITES = [
   "test/deps-e2e.test.ts",
+  "test/deps-checkout-restore.test.ts",
+  "test/deps-replay.test.ts",
   "test/install-e2e.test.ts",
   "test/build-e2e.test.ts",
   "test/profile-wrappers-toolchain.test.ts",
