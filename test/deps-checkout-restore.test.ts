@@ -129,6 +129,13 @@ test("a fresh checkout gets exactly what the full path writes, prints and record
   const after = await stat(stateFile);
   assert.equal(after.mtimeMs, before.mtimeMs, "the full path ended on the restored state");
 
+  // The same directory after `rm -rf deps _build` is a fresh checkout too.
+  await rm(join(restored, "deps"), { recursive: true });
+  await rm(join(restored, "_build"), { recursive: true });
+  assert.equal((await deps(restored)).how, RESTORED);
+  assert.equal((await deps(restored)).how, REPLAYED);
+  assert.deepEqual(await listing(restored), await listing(full));
+
   // Mix takes the restored dependencies as compiled.
   const home = await mkdtemp(join(work, "home-"));
   const mixEnv = cleanEnv({ HOME: home, MIX_HOME: join(home, "mix"), HEX_HOME: join(home, "hex"), MIX_ENV: "prod", LANG: "C.UTF-8" });
