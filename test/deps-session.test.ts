@@ -175,6 +175,11 @@ test("the VM reports the toolchain's Erlang facts, as erl does; one that is not 
       await mix.close();
     }
 
+    // Closed at once, before its VM said anything: nothing is answered, and nothing waits for it.
+    const closed = openMixSession(join(dir, "p"), "dev");
+    await closed.close(true);
+    await assert.rejects(closed.project, /closed/);
+
     // An install whose erl is a script running another one: its files name its own directory
     // as the OTP root, the VM reports the other.
     const wrapper = join(dir, "otp");

@@ -135,6 +135,7 @@ class Session implements MixSession {
   private kill: (why?: string) => void = () => {};
   private home: string | undefined;
   private current: ChildProcess | undefined; // the VM whose lines are read
+  private aborted = false;
   // While the current VM runs the expected toolchain unchecked: told whether to keep it (false:
   // its facts showed it is not the toolchain's; true: they showed it is, or it ended first, and
   // what it left unanswered is lost as with any VM).
@@ -189,7 +190,8 @@ class Session implements MixSession {
       const env = await scriptEnv(mixEnv, home, expected.binDirs);
       const keep = new Promise<boolean>((resolve) => (this.checking = { expected, verdict: resolve }));
       const child = this.spawnVm(args, env);
-      if (await keep) return this.running(child, env);
+      // Closed meanwhile: no other VM is started.
+      if ((await keep) || this.aborted) return this.running(child, env);
     }
     this.factsFound(undefined); // detection asks erl
     const env = await scriptEnv(mixEnv, home);
@@ -204,8 +206,9 @@ class Session implements MixSession {
     return child;
   }
 
-  // The VM whose lines are read from now on.
+  // The VM whose lines are read from now on (none once the session was closed).
   private spawnVm(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+    if (this.aborted) throw new BeamixError("the Mix session was closed");
     const child = spawn("elixir", args, { env, stdio: ["pipe", "pipe", "pipe"] });
     this.current = child;
     const mine = () => this.current === child;
@@ -355,7 +358,11 @@ class Session implements MixSession {
 
   async close(abort = false): Promise<void> {
     this.end();
-    if (abort) void this.started.then(() => this.kill("the Mix session was closed"));
+    if (abort) {
+      this.aborted = true;
+      this.kill("the Mix session was closed"); // a VM still being checked is not waited for
+      void this.started.then(() => this.kill("the Mix session was closed"));
+    }
     await this.started;
     await Promise.all(this.exits);
     if (this.home) await rm(this.home, { recursive: true, force: true });
