@@ -5,13 +5,15 @@
 // answers) about the project and comparing every directory.
 //
 // A run that left everything in place and wrote or compared every deps/APP and
-// _build/ENV/lib/APP (deps.ts's WrittenRun) records here what it left: every directory, link
-// and file of those trees, each file as the store file it copies (or, with --hard-links, links) or
-// as bytes in a pack of its tree (content-addressed, so shared by the records of every project
-// and state that have the same tree); the bytes of every file Mix's answers came from (mix.exs,
-// the config files Config.Reader read, mix.lock); the store items with their identity; the state
-// key and the report. (Packing _build's bytes too was measured no faster than copying them from
-// the store in the kernel, and would keep a second copy of every item.)
+// _build/ENV/lib/APP (deps.ts's WrittenRun) records here what it would write into a checkout
+// where none exists (materialize.ts's FreshTrees, from what it holds in memory: nothing is read
+// back): every directory, link and file of those trees, each file as the store file it copies
+// (or, with --hard-links, links) or as bytes in a pack of its tree (content-addressed, so shared
+// by the records of every project and state that have the same tree); the bytes of every file
+// Mix's answers came from (mix.exs, the config files Config.Reader read, mix.lock); the store
+// items with their identity; the state key and the report. (Packing _build's bytes too was
+// measured no faster than copying them from the store in the kernel, and would keep a second
+// copy of every item.)
 //
 // A later call with the same arguments (the project directory and --json aside), environment
 // and inputs, in a project where none of those directories exists yet, is answered by writing
@@ -34,13 +36,12 @@
 // The store items are kept by their GC roots, added before they are copied; an item is removed
 // only by moving its directory away first (store-core.ts), so an item whose directory has the
 // same identity after the copy was whole when copied.
-import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, type Stats } from "node:fs";
+import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { cacheDir, defaultStoreDir } from "../config/paths.ts";
 import { depsRootPrefix, noteProjectIn } from "../inspect/projects.ts";
 import { rootsDirOf, placeRootLink } from "../store/root-links.ts";
-import { appLibDir } from "../store/item-layout.ts";
 import { detectOptionsFor } from "../toolchain/choice.ts";
 import { toolchainFileStamps } from "../toolchain/locate.ts";
 import type { FileStamp } from "../toolchain/cache.ts";
@@ -48,13 +49,13 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { depsStateFile, saveDepsState, stampOf, stampsUnchanged, stampTrees, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
-import { tmpSibling } from "./dir-tree.ts";
+import { tmpSibling, type Want } from "./dir-tree.ts";
 import { isUnder } from "./moved-path.ts";
 import { depsOutput, type OutputOptions } from "./report-output.ts";
 import { movedReport, restoredReport, unchangedReport, type DepsReport } from "./report.ts";
 import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
 
-const FORMAT = "beamix-deps-restore/1";
+const FORMAT = "beamix-deps-restore/2";
 const KEEP_RECORDS = 16; // per cache directory; the oldest go first
 const PACKS = "restore-packs"; // beside the records
 // Files beamix writes into deps/APP after the package's own, with their own mtime.
@@ -164,15 +165,16 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
     await mkdir(packs, { recursive: true, mode: 0o700 });
     const trees: TreeRecord[] = [];
     for (const p of w.packages) {
-      const r = byApp.get(p.app);
-      if (!r?.item || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
-      const deps = walkTree(p.dest, () => undefined);
-      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: lstatSync(p.dest).mode & 0o7777, pack: await savePack(packs, deps.bytes), entries: deps.entries });
-      const lib = appLibDir(r.item, p.app, r.version);
-      const build = walkTree(p.build, (rel, st) => storeOriginal(join(lib, rel), join(p.build, rel), st, w.link));
-      const last = build.entries.findIndex((e) => e[1] === BUILD_LAST);
-      if (last >= 0) build.entries.push(...build.entries.splice(last, 1));
-      trees.push({ kind: "build", path: relative(dir, p.build), mode: lstatSync(p.build).mode & 0o7777, pack: await savePack(packs, build.bytes), entries: build.entries });
+      if (!byApp.get(p.app)?.item || !p.fresh || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
+      const { deps, build } = p.fresh;
+      const depsEntries = entriesOf(
+        deps.dirs,
+        [...deps.files, ...deps.markers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        (_, w) => (w.type === "file" && w.mode !== undefined ? w.mode : w.exec ? 0o755 : 0o644),
+      );
+      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: 0o755, pack: await savePack(packs, depsEntries.bytes), entries: depsEntries.entries });
+      const buildEntries = entriesOf(impliedDirs(build.keys()), [...build].sort(([a], [b]) => (a === BUILD_LAST ? 1 : b === BUILD_LAST ? -1 : a < b ? -1 : a > b ? 1 : 0)), (_, w) => (w.exec ? 0o755 : 0o644));
+      trees.push({ kind: "build", path: relative(dir, p.build), mode: 0o755, pack: await savePack(packs, buildEntries.bytes), entries: buildEntries.entries });
     }
     const inputs: RestoreRecord["inputs"] = [];
     for (const path of settled.inputs) {
@@ -233,14 +235,6 @@ function stillRecorded(file: string, settled: SettledRun, w: NonNullable<Settled
 
 const packsOf = (r: RestoreRecord): Stamp[] => r.trees.flatMap((t) => (t.pack ? [t.pack] : []));
 
-// The store file a _build file is (hard link) or copies, if any.
-function storeOriginal(original: string, path: string, st: Stats, link: "copy" | "hardlink"): string | undefined {
-  const o = statSync(original, { throwIfNoEntry: false });
-  if (!o?.isFile() || o.size !== st.size) return undefined;
-  if (link === "hardlink") return o.ino === st.ino && o.dev === st.dev ? original : undefined;
-  return readFileSync(original).equals(readFileSync(path)) ? original : undefined;
-}
-
 // A tree's bytes, kept once by their SHA-256; its identity now.
 async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
   if (bytes.length === 0) return null;
@@ -253,34 +247,31 @@ async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
   return made;
 }
 
-// Every entry under root, in walk order (names sorted), and the bytes of its files (those not
-// taken from the store).
-function walkTree(root: string, fromStore: (rel: string, st: Stats) => string | undefined): { entries: Entry[]; bytes: Buffer } {
-  const out: Entry[] = [];
+// Every directory holding one of the paths.
+function impliedDirs(paths: Iterable<string>): string[] {
+  const dirs = new Set<string>();
+  for (const path of paths) for (let d = dirname(path); d !== "."; d = dirname(d)) dirs.add(d);
+  return [...dirs].sort();
+}
+
+// A tree's entries in writing order (each directory before what it holds; the files in the order
+// given after their directories), and the bytes of its files that are not the store's.
+function entriesOf(dirs: readonly string[], files: readonly [string, Want][], modeOf: (path: string, w: Extract<Want, { type: "file" | "copy" }>) => number): { entries: Entry[]; bytes: Buffer } {
+  const entries: Entry[] = dirs.map((d): Entry => ["d", d, 0o755]);
   const chunks: Buffer[] = [];
   let size = 0;
-  const pack = (data: Buffer): [number, number] => {
-    chunks.push(data);
-    size += data.length;
-    return [size - data.length, data.length];
-  };
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(rel === "" ? root : join(root, rel)).sort()) {
-      const path = rel === "" ? name : `${rel}/${name}`;
-      const at = join(root, path);
-      const st = lstatSync(at);
-      if (st.isDirectory()) {
-        out.push(["d", path, st.mode & 0o7777]);
-        walk(path);
-      } else if (st.isSymbolicLink()) out.push(["l", path, readlinkSync(at)]);
-      else if (st.isFile()) {
-        const original = fromStore(path, st);
-        out.push(original !== undefined ? ["s", path, original, st.mode & 0o7777] : ["f", path, ...pack(readFileSync(at)), st.mode & 0o7777]);
-      } else throw new Error(`${at}: not a file, link or directory`);
+  for (const [path, w] of files) {
+    if (w.type === "symlink") entries.push(["l", path, w.target]);
+    else if (w.type === "copy") entries.push(["s", path, w.from, modeOf(path, w)]);
+    else {
+      chunks.push(w.data);
+      entries.push(["f", path, size, w.data.length, modeOf(path, w)]);
+      size += w.data.length;
     }
-  };
-  walk("");
-  return { entries: out, bytes: Buffer.concat(chunks, size) };
+  }
+  // Directories first, by path (a directory sorts before what it holds), then the files in order.
+  const dirEntries = entries.filter((e) => e[0] === "d").sort((x, y) => (x[1] < y[1] ? -1 : 1));
+  return { entries: [...dirEntries, ...entries.filter((e) => e[0] !== "d")], bytes: Buffer.concat(chunks, size) };
 }
 
 // The newest KEEP_RECORDS records are kept, and the packs they use (a record rewritten for a new
@@ -422,14 +413,15 @@ function writeTrees(r: RestoreRecord, project: string): string[] | undefined {
       const fresh = tmpSibling(dest, "new");
       done.push(fresh);
       mkdirSync(fresh, { mode: t.mode });
+      if (isDeps && (t.mode & ~umask) !== t.mode) chmodSync(fresh, t.mode);
       const deferred: Entry[] = [];
       for (const e of t.entries) {
         if (isDeps && e[0] === "f" && DEPS_MARKERS.has(e[1])) deferred.push(e);
-        else putEntry(fresh, e, pack, umask, r.link);
+        else putEntry(fresh, e, pack, { umask, link: r.link, exact: isDeps });
       }
       if (isDeps) {
         for (const e of t.entries) if (e[0] !== "l" && !(e[0] === "f" && DEPS_MARKERS.has(e[1]))) utimesSync(join(fresh, e[1]), now, now);
-        for (const e of deferred) putEntry(fresh, e, pack, umask, r.link);
+        for (const e of deferred) putEntry(fresh, e, pack, { umask, link: r.link, exact: false });
       }
       renameSync(fresh, dest);
       done[done.length - 1] = dest;
@@ -441,19 +433,23 @@ function writeTrees(r: RestoreRecord, project: string): string[] | undefined {
   }
 }
 
-// The recorded modes are kept exactly, as the full path's chmod of copies from the store does.
-function putEntry(root: string, e: Entry, pack: Buffer, umask: number, link: "copy" | "hardlink"): void {
+// Modes as the full path leaves them (materialize.ts FreshTrees): `exact` (a package's own files and
+// directories in deps/, as Hex's unpacking sets them) whatever the umask, otherwise under it; a
+// copy from the store always exactly.
+function putEntry(root: string, e: Entry, pack: Buffer, o: { umask: number; link: "copy" | "hardlink"; exact: boolean }): void {
   const at = join(root, e[1]);
+  const { umask, link } = o;
   switch (e[0]) {
     case "d":
       mkdirSync(at, { mode: e[2] });
+      if (o.exact && (e[2] & ~umask) !== e[2]) chmodSync(at, e[2]);
       return;
     case "l":
       symlinkSync(e[2], at);
       return;
     case "f":
       writeFileSync(at, pack.subarray(e[2], e[2] + e[3]), { mode: e[4], flag: "wx" });
-      if ((e[4] & ~umask) !== e[4]) chmodSync(at, e[4]);
+      if (o.exact && (e[4] & ~umask) !== e[4]) chmodSync(at, e[4]);
       return;
     case "s":
       if (link === "hardlink") linkSync(e[2], at);

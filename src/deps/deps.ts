@@ -27,7 +27,7 @@ import type { Substituters } from "../substitute/client/substituters.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { dependencyClosure } from "./closure.ts";
 import { fetchGitCommit, checkoutGitCommit } from "./git.ts";
-import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type StagedDeps } from "./materialize.ts";
+import { discardStagedDeps, materializeDeps, rebarConfigsOf, stageBuild, stageDeps, type FreshTrees, type StagedDeps } from "./materialize.ts";
 import type { MixProjectInfo } from "./mix-answer-terms.ts";
 import { openMixSession, type MixSession } from "./mix-query.ts";
 import { planFromLock } from "./plan-from-lock.ts";
@@ -86,7 +86,8 @@ export interface SettledRun {
 
 export interface WrittenRun {
   project: MixProjectInfo;
-  packages: { app: string; source: "hex" | "git"; dest: string; build: string }[];
+  // fresh: what a checkout without either directory gets (materialize.ts)
+  packages: { app: string; source: "hex" | "git"; dest: string; build: string; fresh?: FreshTrees }[];
   storeDir: string;
   link: "copy" | "hardlink";
   report: DepsReport;
@@ -334,7 +335,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
         const items = report.items.map((i) => i.path);
         const written: WrittenRun = {
           project,
-          packages: [...packages.values()].map((p) => ({ app: p.app, source: p.node.source.kind, dest: p.node.dest, build: p.node.build })),
+          packages: [...packages.values()].map((p) => ({ app: p.app, source: p.node.source.kind, dest: p.node.dest, build: p.node.build, fresh: byApp.get(p.app)?.fresh })),
           storeDir: opts.store.dir,
           link: opts.link ?? "copy",
           report,

@@ -17,7 +17,7 @@ export async function exists(path: string): Promise<boolean> {
 
 // What a directory should hold: paths relative to its root. Directories are implied.
 export type Want =
-  | { type: "file"; data: Buffer; exec: boolean }
+  | { type: "file"; data: Buffer; exec: boolean; mode?: number } // mode: a package's own file, as its tarball has it
   | { type: "copy"; from: string; exec: boolean } // a file of a store item
   | { type: "symlink"; target: string };
 

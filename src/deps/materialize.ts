@@ -53,6 +53,19 @@ export interface MaterializedDep {
   deps: Change; // deps/APP
   build: Change | "pending"; // _build/ENV/lib/APP; pending: the package is not built yet (check)
   reasons: string[]; // why a directory is (or would be) rewritten
+  // What this run writes into a checkout where neither directory exists (Hex packages, once
+  // built): what checkout-restore.ts records, without reading back what was written.
+  fresh?: FreshTrees;
+}
+
+// deps/APP as Hex unpacks it: every directory 0755, the package's files with their tar mode
+// (both exact), all but the markers with one whole-second mtime; then hex_metadata.config,
+// .hex and .fetch (0644 under the umask). _build/ENV/lib/APP as writeTreeBeside writes it:
+// directories 0755 and inline files 0644/0755 under the umask, store files copied with their
+// mode set exactly (or hard-linked), .mix/compile.fetch last.
+export interface FreshTrees {
+  deps: { dirs: string[]; files: Tree; markers: Tree };
+  build: Tree;
 }
 
 export interface MaterializeOptions {
@@ -82,12 +95,13 @@ interface DirStage {
   exists: boolean;
   diff: string[]; // why the directory is rewritten; none: it is as it should be
   fresh?: string; // the new tree, to be renamed into place
+  want?: Tree; // what it should hold
 }
 type DepsStage = DirStage;
 
 // The package's own files, as unpacked from its tarball or checked out (and a Hex package's
 // metadata.config text).
-type SourceFiles = Map<string, { data: Buffer; exec: boolean } | { symlink: string }> & { metadataText?: string };
+type SourceFiles = Map<string, { data: Buffer; exec: boolean; mode: number } | { symlink: string }> & { metadataText?: string; dirs?: Set<string> };
 
 const EMPTY = Buffer.alloc(0);
 const MATERIALIZE_JOBS = 6;
@@ -197,7 +211,7 @@ async function stageOne(o: Pick<MaterializeOptions, "project" | "check">, p: Loc
     if (state && state.origin !== lock.url) depsDiff.push(`origin is ${state.origin}, locked ${lock.url}`);
     if (depsFetch && depsExists && !(await isFile(join(node.dest, ".fetch")))) depsDiff.push(".fetch: missing");
   }
-  const stage: DepsStage = { exists: depsExists, diff: depsDiff };
+  const stage: DepsStage = { exists: depsExists, diff: depsDiff, ...(wantDeps ? { want: wantDeps } : {}) };
   if (depsDiff.length > 0 && !o.check) stage.fresh = await stageDepsTree(p, wantDeps, depsFetch);
   return stage;
 }
@@ -228,6 +242,7 @@ async function materializeOne(o: MaterializeOptions, p: LockedPackage, stage: De
     if (report.deps === "unchanged") b.diff.forEach((r) => note(`${rel(o, node.build)}: ${r}`));
     if (b.fresh !== undefined) await replaceDir(b.fresh, node.build);
   }
+  if (stage.want && b.want) report.fresh = freshTrees(stage.want, (await sourceFiles(p)).dirs, b.want);
   return report;
 }
 
@@ -240,7 +255,7 @@ async function buildStage(o: Omit<MaterializeOptions, "items" | "staged">, p: Lo
   let diff = deps.diff.length > 0 ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
   const fetchChecked = mixDepMarkers(o.project.elixirVersion).compileFetch === "not-older-than-fetch";
   if (diff.length === 0 && fetchChecked && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
-  const stage: DirStage = { exists: buildExists, diff };
+  const stage: DirStage = { exists: buildExists, diff, want: wantBuild };
   // compile.fetch last: its mtime must not be older than anything Mix compares it with (Mix 1.14-1.16).
   if (diff.length > 0 && !o.check) stage.fresh = await writeTreeBeside(node.build, wantBuild, o.link, ".mix/compile.fetch");
   return stage;
@@ -269,9 +284,11 @@ async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
   if (p.node.source.kind === "hex") {
     const t = readTarball(p.tarball, { file: `${p.name}-${p.version}.tar` });
     files.metadataText = t.metadataText;
+    files.dirs = new Set();
     for (const e of readContents(t.contentsGz, { label: `${p.name}-${p.version}.tar: contents.tar.gz` })) {
-      if (e.type === "file") files.set(e.path, { data: e.data, exec: e.mode === 0o755 });
+      if (e.type === "file") files.set(e.path, { data: e.data, exec: e.mode === 0o755, mode: e.mode });
       else if (e.type === "symlink") files.set(e.path, { symlink: e.target });
+      else if (e.type === "directory") files.dirs.add(e.path);
     }
     return files;
   }
@@ -281,7 +298,7 @@ async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
       const path = relDir === "" ? name : `${relDir}/${name}`;
       const st = await lstat(join(p.gitCheckout!, path));
       if (st.isDirectory()) await walk(path);
-      else if (st.isFile()) files.set(path, { data: await readFile(join(p.gitCheckout!, path)), exec: (st.mode & 0o100) !== 0 });
+      else if (st.isFile()) files.set(path, { data: await readFile(join(p.gitCheckout!, path)), exec: (st.mode & 0o100) !== 0, mode: st.mode & 0o7777 });
       else if (st.isSymbolicLink()) files.set(path, { symlink: await readlink(join(p.gitCheckout!, path)) });
     }
   };
@@ -289,10 +306,22 @@ async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
   return files;
 }
 
+// Files beamix writes into deps/APP after unpacking the package (stageDepsTree).
+const DEPS_MARKERS = ["hex_metadata.config", ".hex", ".fetch"];
+
+function freshTrees(deps: Tree, tarDirs: ReadonlySet<string> | undefined, build: Tree): FreshTrees {
+  const files: Tree = new Map();
+  const markers: Tree = new Map();
+  for (const [path, w] of deps) (DEPS_MARKERS.includes(path) ? markers : files).set(path, w);
+  const dirs = new Set(tarDirs);
+  for (const path of files.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) dirs.add(d);
+  return { deps: { dirs: [...dirs].sort(), files, markers }, build };
+}
+
 function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string, depsFetch: boolean): Tree {
   if (p.node.source.kind !== "hex") throw new Error("not a Hex dependency");
   const tree: Tree = new Map();
-  for (const [path, f] of source) tree.set(path, "symlink" in f ? { type: "symlink", target: f.symlink } : { type: "file", data: f.data, exec: f.exec });
+  for (const [path, f] of source) tree.set(path, "symlink" in f ? { type: "symlink", target: f.symlink } : { type: "file", data: f.data, exec: f.exec, mode: f.mode });
   tree.set("hex_metadata.config", { type: "file", data: Buffer.from(source.metadataText!, "utf8"), exec: false });
   tree.set(".hex", { type: "file", data: hexManifest(p.node.source.lock, otpRelease), exec: false });
   if (depsFetch) tree.set(".fetch", { type: "file", data: EMPTY, exec: false });
@@ -413,7 +442,7 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined, depsFetch
     if (p.node.source.kind === "hex") {
       await unpackTarball(p.tarball, fresh, { file: `${p.name}-${p.version}.tar` });
       await hexMtimes(fresh);
-      for (const f of ["hex_metadata.config", ".hex", ".fetch"]) {
+      for (const f of DEPS_MARKERS) {
         const w = want!.get(f);
         if (w?.type === "file") await writeFile(join(fresh, f), w.data, { mode: 0o644 });
       }
