@@ -43,7 +43,6 @@ export function depsStateKey(parts: unknown, projectDir: string): string {
   return sha256Hex(JSON.stringify({ format: FORMAT, parts }, (_k, v: unknown) => keyed(v)));
 }
 
-
 // Synchronous on purpose: a few hundred lstat calls of cached inodes take well under a
 // millisecond this way, and tens of milliseconds through the thread pool one await at a time.
 export function stampOf(path: string): Stamp | undefined {
