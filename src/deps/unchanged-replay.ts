@@ -36,7 +36,7 @@ import type { SettledRun } from "./deps.ts";
 
 const FORMAT = "beamix-deps-replay/1";
 // BEAMIX_REPLAY only says whether to replay (src/cli/entry.ts).
-export const RELEVANT_ENV = /^(?!BEAMIX_REPLAY$)(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|(BEAMIX|MIX|HEX|XDG|ERL|ELIXIR|REBAR)_[A-Za-z0-9_]*)$/;
+const RELEVANT_ENV = /^(?!BEAMIX_REPLAY$)(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|(BEAMIX|MIX|HEX|XDG|ERL|ELIXIR|REBAR)_[A-Za-z0-9_]*)$/;
 const NEVER_REPLAYED = ["--push", "--to", "--sign-with", "--priority", "--check", "--timeline", "-L", "--load-path", "--toolchain", "--erlang", "--elixir", "--rebar3", "--help", "-h"];
 
 export interface RunOutput {
