@@ -10,10 +10,10 @@
 // directories is exactly as it was left: a directory's mtime changes when an entry is added or
 // removed, a file's when it is written, so anything Mix, a user or an editor did there sends the
 // run down the full path, which then records a new state. Anything unreadable is a miss.
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic-write.ts";
+import { writeFileAtomicSync } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { movePath, PROJECT_MARK } from "./moved-path.ts";
 
@@ -108,8 +108,8 @@ export function readDepsState<R>(file: string): DepsState<R> | undefined {
 // whether it was written.
 export async function saveDepsState<R>(file: string, state: Omit<DepsState<R>, "format">): Promise<boolean> {
   try {
-    await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(file, JSON.stringify({ format: FORMAT, ...state }) + "\n");
+    mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+    writeFileAtomicSync(file, JSON.stringify({ format: FORMAT, ...state }) + "\n");
     return true;
   } catch {
     return false; // the next run takes the full path

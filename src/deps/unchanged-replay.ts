@@ -30,7 +30,7 @@ import { cacheDir } from "../config/paths.ts";
 import { detectOptionsFor } from "../toolchain/choice.ts";
 import { toolchainFileStamps } from "../toolchain/locate.ts";
 import type { FileStamp } from "../toolchain/cache.ts";
-import { writeFileAtomic } from "../util/atomic-write.ts";
+import { writeFileAtomicSync } from "../util/atomic-write.ts";
 import { readDepsState, stampOf, stampsUnchanged, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
 
@@ -132,7 +132,7 @@ export async function recordUnchangedRun(c: RunCall, settled: SettledRun, output
     }
     const inputs = settled.inputs.map(inputStamp);
     const record: ReplayRecord = { format: FORMAT, call: callOf(c), stateFile: settled.stateFile, stateKey: settled.stateKey, inputs, toolchain, stamps, output };
-    await writeFileAtomic(recordFile(c), JSON.stringify(record) + "\n");
+    writeFileAtomicSync(recordFile(c), JSON.stringify(record) + "\n");
   } catch {
     // the next run takes the full path
   }

@@ -3,9 +3,10 @@
 // back into the directory; so each run also notes the project here, in
 // <store>/.beamix/projects/<key>.json, and `beamix roots` can say whose roots they are and
 // whether the project still exists.
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic-write.ts";
+import { writeFileAtomicSync } from "../util/atomic-write.ts";
+import { mkdirSync } from "node:fs";
 import { sha256Hex } from "../util/sha256.ts";
 import type { Store } from "../store/store.ts";
 
@@ -28,8 +29,8 @@ export async function noteProject(store: Store, dir: string, mixEnv: string): Pr
 // The same, in a store known writable, without opening it.
 export async function noteProjectIn(storeDir: string, dir: string, mixEnv: string): Promise<void> {
   const key = depsRootKey(dir, mixEnv);
-  await mkdir(notesDirOf(storeDir), { recursive: true });
-  await writeFileAtomic(join(notesDirOf(storeDir), `${key}.json`), JSON.stringify({ key, dir, mixEnv }) + "\n");
+  mkdirSync(notesDirOf(storeDir), { recursive: true });
+  writeFileAtomicSync(join(notesDirOf(storeDir), `${key}.json`), JSON.stringify({ key, dir, mixEnv }) + "\n");
 }
 
 // The prefix of the names of those roots: deps-<key>-<package>.

@@ -1,4 +1,5 @@
 // Nothing half-done is visible: write to a temporary name beside the target, then rename.
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rename, rm } from "node:fs/promises";
 
 export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
@@ -8,6 +9,19 @@ export async function writeFileAtomic(path: string, data: Buffer | string, mode?
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+// The same, blocking: for small files written where waiting on the thread pool costs more than
+// the write (the answers given before the CLI loads).
+export function writeFileAtomicSync(path: string, data: Buffer | string, mode?: number): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
     throw err;
   }
 }
