@@ -204,6 +204,20 @@ test("another mix.exs, a directory already there, another MIX_ENV or a changed p
   const crafted = await checkout("guard-crafted");
   assert.equal((await deps(crafted)).how, "", "a crafted record");
   assert.deepEqual(await readdir(outside), [], "nothing written outside the project");
+
+  // Nor one whose bytes would come from a file of the user's that is not one of its packs.
+  const secret = join(work, "secret.txt");
+  await writeFile(secret, "not for the project\n".repeat(1 << 20)); // larger than any pack: every entry fits
+  await deps(await checkout("guard-rerecord")); // a record beamix wrote again
+  for (const name of (await readdir(join(cache(), "deps-state"))).filter((n) => /^restore-.*\.json$/.test(n))) {
+    const file = join(cache(), "deps-state", name);
+    const r = JSON.parse(await readFile(file, "utf8")) as { trees: { pack: unknown[] | null }[] };
+    const st = await stat(secret, { bigint: true });
+    for (const t of r.trees) if (t.pack) t.pack = [secret, "f", st.ino.toString(), st.size.toString(), st.mtimeNs.toString(), st.ctimeNs.toString()];
+    await writeFile(file, JSON.stringify(r));
+  }
+  const stolen = await checkout("guard-pack-path");
+  assert.equal((await deps(stolen)).how, "", "a record naming another file as its pack");
 });
 
 test("with --hard-links, a restored _build links the store's files as the full path does", async () => {

@@ -38,7 +38,7 @@
 // same identity after the copy was whole when copied.
 import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, stat, unlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { cacheDir, defaultStoreDir } from "../config/paths.ts";
 import { depsRootPrefix, noteProjectIn } from "../inspect/projects.ts";
 import { rootsDirOf, placeRootLink } from "../store/root-links.ts";
@@ -224,7 +224,7 @@ function stillRecorded(file: string, settled: SettledRun, w: NonNullable<Settled
       r.link === w.link &&
       JSON.stringify(r.items.map((i) => i[0])) === JSON.stringify(settled.items) &&
       r.inputs.length === settled.inputs?.length &&
-      wellFormed(r, r.project) &&
+      wellFormed(r, r.project, dirname(file)) &&
       sameInputs(r, r.project) &&
       stampsUnchanged([...packsOf(r), ...r.items])
     );
@@ -331,8 +331,11 @@ function sameInputs(r: RestoreRecord, project: string): boolean {
   });
 }
 
-function wellFormed(r: RestoreRecord, project: string): boolean {
+// What a record written by beamix holds: paths inside the project, store files inside its items,
+// packs in the record's own directory, bytes within them.
+function wellFormed(r: RestoreRecord, project: string, records: string): boolean {
   const items = r.items.map((s) => s[0]);
+  const ownPack = (t: TreeRecord) => t.pack === null || (dirname(t.pack[0]) === join(records, PACKS) && /^[0-9a-f]{64}\.pack$/.test(basename(t.pack[0])));
   const fits = (t: TreeRecord, e: Entry) => e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= (t.pack ? Number(t.pack[3]) : 0));
   const fromItem = (e: Entry) => e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i);
   // Nothing is written through a link the record itself makes (a walk never lists anything there).
@@ -344,7 +347,7 @@ function wellFormed(r: RestoreRecord, project: string): boolean {
   return (
     r.trees.length > 0 &&
     apart &&
-    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
+    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && ownPack(t) && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
     items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
   );
 }
@@ -362,7 +365,7 @@ export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | unde
   if (!found) return undefined;
   const { record: r, project } = found;
   try {
-    if (storeDirOf(c) !== r.storeDir || !wellFormed(r, project) || !sameInputs(r, project)) return undefined;
+    if (storeDirOf(c) !== r.storeDir || !wellFormed(r, project, recordsDir(c)) || !sameInputs(r, project)) return undefined;
     const targets = r.trees.map((t) => join(project, t.path));
     const ownBuild = join(project, relative(r.project, r.report.project.buildPath), "lib", r.report.project.app);
     // Only into a checkout where none of it exists yet: anything there is the full path's to compare.
