@@ -2,8 +2,11 @@
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rename, rm } from "node:fs/promises";
 
+// The temporary name beside the target: this process's, never another's.
+const tmpBeside = (path: string): string => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
 export async function writeFileAtomic(path: string, data: Buffer | string, mode?: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const tmp = tmpBeside(path);
   try {
     await writeFile(tmp, data, mode === undefined ? undefined : { mode });
     await rename(tmp, path);
@@ -16,7 +19,7 @@ export async function writeFileAtomic(path: string, data: Buffer | string, mode?
 // The same, blocking: for small files written where waiting on the thread pool costs more than
 // the write (the answers given before the CLI loads).
 export function writeFileAtomicSync(path: string, data: Buffer | string, mode?: number): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const tmp = tmpBeside(path);
   try {
     writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
     renameSync(tmp, path);
