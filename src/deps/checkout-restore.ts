@@ -49,19 +49,15 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { depsStateFile, saveDepsState, stampOf, stampsUnchanged, stampTrees, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
-import { tmpSibling, type Want } from "./dir-tree.ts";
+import { impliedDirs, tmpSibling, type Tree, type Want } from "./dir-tree.ts";
 import { isUnder } from "./moved-path.ts";
 import { depsOutput, type OutputOptions } from "./report-output.ts";
 import { movedReport, restoredReport, unchangedReport, type DepsReport } from "./report.ts";
 import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
 
-const FORMAT = "beamix-deps-restore/2";
+const FORMAT = "beamix-deps-restore/3";
 const KEEP_RECORDS = 16; // per cache directory; the oldest go first
 const PACKS = "restore-packs"; // beside the records
-// Files beamix writes into deps/APP after the package's own, with their own mtime.
-const DEPS_MARKERS = new Set(["hex_metadata.config", ".hex", ".fetch"]);
-// Written after every other file of _build/ENV/lib/APP (materialize.ts).
-const BUILD_LAST = ".mix/compile.fetch";
 
 // One entry of a tree, in the order a walk meets them (a directory before what it holds).
 type Entry =
@@ -76,6 +72,9 @@ interface TreeRecord {
   mode: number; // of its root
   pack: Stamp | null; // the file holding the bytes of its "f" entries (none: it has none)
   entries: Entry[];
+  // Entries from this index on are written after the others (and, in deps/APP, after Hex's
+  // mtime is given to those): deps/APP's markers, _build's compile.fetch (materialize.ts FreshTrees).
+  late: number;
 }
 
 interface RestoreRecord {
@@ -167,14 +166,14 @@ export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: 
     for (const p of w.packages) {
       if (!byApp.get(p.app)?.item || !p.fresh || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
       const { deps, build } = p.fresh;
-      const depsEntries = entriesOf(
-        deps.dirs,
-        [...deps.files, ...deps.markers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        (_, w) => (w.type === "file" && w.mode !== undefined ? w.mode : w.exec ? 0o755 : 0o644),
-      );
-      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: 0o755, pack: await savePack(packs, depsEntries.bytes), entries: depsEntries.entries });
-      const buildEntries = entriesOf(impliedDirs(build.keys()), [...build].sort(([a], [b]) => (a === BUILD_LAST ? 1 : b === BUILD_LAST ? -1 : a < b ? -1 : a > b ? 1 : 0)), (_, w) => (w.exec ? 0o755 : 0o644));
-      trees.push({ kind: "build", path: relative(dir, p.build), mode: 0o755, pack: await savePack(packs, buildEntries.bytes), entries: buildEntries.entries });
+      const depsEntries = entriesOf(deps.dirs, [...sorted(deps.files), ...sorted(deps.markers)], (w) => (w.type === "file" && w.mode !== undefined ? w.mode : w.exec ? 0o755 : 0o644));
+      const depsLate = depsEntries.entries.length - deps.markers.size;
+      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: 0o755, pack: await savePack(packs, depsEntries.bytes), entries: depsEntries.entries, late: depsLate });
+      const last = build.tree.get(build.last);
+      const buildFiles: [string, Want][] = [...sorted(build.tree).filter(([path]) => path !== build.last), ...(last ? [[build.last, last] as [string, Want]] : [])];
+      const buildEntries = entriesOf(impliedDirs(build.tree.keys()), buildFiles, (w) => (w.exec ? 0o755 : 0o644));
+      const buildLate = buildEntries.entries.length - (last ? 1 : 0);
+      trees.push({ kind: "build", path: relative(dir, p.build), mode: 0o755, pack: await savePack(packs, buildEntries.bytes), entries: buildEntries.entries, late: buildLate });
     }
     const inputs: RestoreRecord["inputs"] = [];
     for (const path of settled.inputs) {
@@ -247,25 +246,20 @@ async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
   return made;
 }
 
-// Every directory holding one of the paths.
-function impliedDirs(paths: Iterable<string>): string[] {
-  const dirs = new Set<string>();
-  for (const path of paths) for (let d = dirname(path); d !== "."; d = dirname(d)) dirs.add(d);
-  return [...dirs].sort();
-}
+const sorted = (tree: Tree): [string, Want][] => [...tree].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 // A tree's entries in writing order (each directory before what it holds; the files in the order
 // given after their directories), and the bytes of its files that are not the store's.
-function entriesOf(dirs: readonly string[], files: readonly [string, Want][], modeOf: (path: string, w: Extract<Want, { type: "file" | "copy" }>) => number): { entries: Entry[]; bytes: Buffer } {
+function entriesOf(dirs: readonly string[], files: readonly [string, Want][], modeOf: (w: Extract<Want, { type: "file" | "copy" }>) => number): { entries: Entry[]; bytes: Buffer } {
   const entries: Entry[] = dirs.map((d): Entry => ["d", d, 0o755]);
   const chunks: Buffer[] = [];
   let size = 0;
   for (const [path, w] of files) {
     if (w.type === "symlink") entries.push(["l", path, w.target]);
-    else if (w.type === "copy") entries.push(["s", path, w.from, modeOf(path, w)]);
+    else if (w.type === "copy") entries.push(["s", path, w.from, modeOf(w)]);
     else {
       chunks.push(w.data);
-      entries.push(["f", path, size, w.data.length, modeOf(path, w)]);
+      entries.push(["f", path, size, w.data.length, modeOf(w)]);
       size += w.data.length;
     }
   }
@@ -347,7 +341,7 @@ function wellFormed(r: RestoreRecord, project: string, records: string): boolean
   return (
     r.trees.length > 0 &&
     apart &&
-    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && ownPack(t) && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
+    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && ownPack(t) && Number.isInteger(t.late) && t.late >= 0 && t.late <= t.entries.length && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
     items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
   );
 }
@@ -417,15 +411,10 @@ function writeTrees(r: RestoreRecord, project: string): string[] | undefined {
       done.push(fresh);
       mkdirSync(fresh, { mode: t.mode });
       if (isDeps && (t.mode & ~umask) !== t.mode) chmodSync(fresh, t.mode);
-      const deferred: Entry[] = [];
-      for (const e of t.entries) {
-        if (isDeps && e[0] === "f" && DEPS_MARKERS.has(e[1])) deferred.push(e);
-        else putEntry(fresh, e, pack, { umask, link: r.link, exact: isDeps });
-      }
-      if (isDeps) {
-        for (const e of t.entries) if (e[0] !== "l" && !(e[0] === "f" && DEPS_MARKERS.has(e[1]))) utimesSync(join(fresh, e[1]), now, now);
-        for (const e of deferred) putEntry(fresh, e, pack, { umask, link: r.link, exact: false });
-      }
+      const early = t.entries.slice(0, t.late);
+      for (const e of early) putEntry(fresh, e, pack, { umask, link: r.link, exact: isDeps });
+      if (isDeps) for (const e of early) if (e[0] !== "l") utimesSync(join(fresh, e[1]), now, now);
+      for (const e of t.entries.slice(t.late)) putEntry(fresh, e, pack, { umask, link: r.link, exact: false });
       renameSync(fresh, dest);
       done[done.length - 1] = dest;
     }

@@ -65,8 +65,7 @@ export async function diffTree(root: string, want: Tree, opts: { exact: boolean;
     }
   }
   if (opts.exact) {
-    const wantDirs = new Set<string>();
-    for (const path of want.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) wantDirs.add(d);
+    const wantDirs = new Set(impliedDirs(want.keys()));
     const walk = async (relDir: string) => {
       for (const name of await readdir(join(root, relDir))) {
         const path = relDir === "" ? name : `${relDir}/${name}`;
@@ -81,6 +80,13 @@ export async function diffTree(root: string, want: Tree, opts: { exact: boolean;
     else diffs.push("not a directory");
   }
   return diffs;
+}
+
+// Every directory holding one of the relative paths, sorted (a directory before what it holds).
+export function impliedDirs(paths: Iterable<string>): string[] {
+  const dirs = new Set<string>();
+  for (const path of paths) for (let d = dirname(path); d !== "."; d = dirname(d)) dirs.add(d);
+  return [...dirs].sort();
 }
 
 export const tmpSibling = (path: string, what: string) => join(dirname(path), `.${basename(path)}.beamix-${what}-${randomBytes(4).toString("hex")}`);

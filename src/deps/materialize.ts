@@ -42,7 +42,7 @@ import { mixRebarConfig } from "./mix-query.ts";
 import type { LockedPackage } from "./plan-from-lock.ts";
 import type { RealizedDep } from "./deps.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { diffTree, exists, removeLeftovers, replaceDir, tmpSibling, writeTreeBeside, type Tree } from "./dir-tree.ts";
+import { diffTree, exists, impliedDirs, removeLeftovers, replaceDir, tmpSibling, writeTreeBeside, type Tree } from "./dir-tree.ts";
 
 export type Change = "unchanged" | "create" | "update";
 
@@ -59,13 +59,13 @@ export interface MaterializedDep {
 }
 
 // deps/APP as Hex unpacks it: every directory 0755, the package's files with their tar mode
-// (both exact), all but the markers with one whole-second mtime; then hex_metadata.config,
-// .hex and .fetch (0644 under the umask). _build/ENV/lib/APP as writeTreeBeside writes it:
-// directories 0755 and inline files 0644/0755 under the umask, store files copied with their
-// mode set exactly (or hard-linked), .mix/compile.fetch last.
+// (both exact), all with one whole-second mtime; then the markers, hex_metadata.config, .hex and
+// .fetch (0644 under the umask). _build/ENV/lib/APP as writeTreeBeside writes it: directories
+// 0755 and inline files 0644/0755 under the umask, store files copied with their mode set
+// exactly (or hard-linked), `last` (.mix/compile.fetch) after every other file.
 export interface FreshTrees {
   deps: { dirs: string[]; files: Tree; markers: Tree };
-  build: Tree;
+  build: { tree: Tree; last: string };
 }
 
 export interface MaterializeOptions {
@@ -254,10 +254,9 @@ async function buildStage(o: Omit<MaterializeOptions, "items" | "staged">, p: Lo
   const buildExists = await exists(node.build);
   let diff = deps.diff.length > 0 ? ["deps/ was rewritten"] : buildExists ? await diffTree(node.build, wantBuild, { exact: true, link: o.link }) : ["missing"];
   const fetchChecked = mixDepMarkers(o.project.elixirVersion).compileFetch === "not-older-than-fetch";
-  if (diff.length === 0 && fetchChecked && !(await fetchMarkerFresh(node.dest, node.build))) diff = [".mix/compile.fetch is older than deps .fetch"];
+  if (diff.length === 0 && fetchChecked && !(await fetchMarkerFresh(node.dest, node.build))) diff = [`${COMPILE_FETCH} is older than deps .fetch`];
   const stage: DirStage = { exists: buildExists, diff, want: wantBuild };
-  // compile.fetch last: its mtime must not be older than anything Mix compares it with (Mix 1.14-1.16).
-  if (diff.length > 0 && !o.check) stage.fresh = await writeTreeBeside(node.build, wantBuild, o.link, ".mix/compile.fetch");
+  if (diff.length > 0 && !o.check) stage.fresh = await writeTreeBeside(node.build, wantBuild, o.link, COMPILE_FETCH);
   return stage;
 }
 
@@ -308,14 +307,16 @@ async function readSourceFiles(p: LockedPackage): Promise<SourceFiles> {
 
 // Files beamix writes into deps/APP after unpacking the package (stageDepsTree).
 const DEPS_MARKERS = ["hex_metadata.config", ".hex", ".fetch"];
+// Written after every other file of _build/ENV/lib/APP: its mtime must not be older than anything
+// Mix compares it with (Mix 1.14-1.16).
+const COMPILE_FETCH = ".mix/compile.fetch";
 
 function freshTrees(deps: Tree, tarDirs: ReadonlySet<string> | undefined, build: Tree): FreshTrees {
   const files: Tree = new Map();
   const markers: Tree = new Map();
   for (const [path, w] of deps) (DEPS_MARKERS.includes(path) ? markers : files).set(path, w);
-  const dirs = new Set(tarDirs);
-  for (const path of files.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) dirs.add(d);
-  return { deps: { dirs: [...dirs].sort(), files, markers }, build };
+  const dirs = [...new Set([...(tarDirs ?? []), ...impliedDirs(files.keys())])].sort();
+  return { deps: { dirs, files, markers }, build: { tree: build, last: COMPILE_FETCH } };
 }
 
 function hexDepsTree(p: LockedPackage, source: SourceFiles, otpRelease: string, depsFetch: boolean): Tree {
@@ -370,7 +371,7 @@ async function buildTree(o: Omit<MaterializeOptions, "items" | "staged">, p: Loc
   }
 
   const markers = mixDepMarkers(o.project.elixirVersion);
-  if (markers.compileFetch !== "none") tree.set(".mix/compile.fetch", { type: "file", data: EMPTY, exec: false });
+  if (markers.compileFetch !== "none") tree.set(COMPILE_FETCH, { type: "file", data: EMPTY, exec: false });
   const system = p.definition.buildSystem;
   // Up to Mix 1.18 only the Elixir compiler writes compile.elixir_scm; from 1.19 deps.compile
   // writes it for every fetchable dependency.
@@ -428,7 +429,7 @@ function builtInPlace(p: LockedPackage): ((path: string) => boolean) | undefined
 // than its _build/ENV/lib/APP/.mix/compile.fetch.
 async function fetchMarkerFresh(dest: string, build: string): Promise<boolean> {
   const fetched = await stat(join(dest, ".fetch")).catch(() => undefined);
-  const compiled = await stat(join(build, ".mix", "compile.fetch")).catch(() => undefined);
+  const compiled = await stat(join(build, COMPILE_FETCH)).catch(() => undefined);
   if (!fetched || !compiled) return false;
   return Math.floor(fetched.mtimeMs / 1000) <= Math.floor(compiled.mtimeMs / 1000);
 }
