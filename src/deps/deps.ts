@@ -37,7 +37,7 @@ import { unchangedReport } from "./report.ts";
 import { moveTerm } from "./relocate-answers.ts";
 import { PROJECT_MARK } from "./moved-path.ts";
 import { depsRootPrefix } from "../inspect/projects.ts";
-import { depsStateFile, depsStateKey, lastItems, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
+import { depsStateFile, depsStateKey, lastItems, readDepsState, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
 
 export type RealizedDep = RealizedItem;
@@ -194,7 +194,9 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     // reading a tarball. Only when Mix's answers came from its cache (no VM to wait for anyway),
     // and without definition directories (their files are not part of the state's key).
     const stateFile = opts.check || (opts.definitionDirs?.length ?? 0) > 0 ? undefined : depsStateFile(opts.cacheDir, resolve(opts.projectDir), depsMixEnv(opts.mixEnv));
-    if (stateFile && (await mix.answeredFromCache)) {
+    // Without a state file there is nothing to compare: the toolchain (maybe an erl run on a
+    // machine that never ran beamix) is then not waited for before the tarballs are fetched.
+    if (stateFile && readDepsState(stateFile) !== undefined && (await mix.answeredFromCache)) {
       const [tc, project, config] = await Promise.all([opts.toolchain, mix.project, mix.config]);
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
       const key = lockBytes && stateKey(project, config, lockBytes, tc, opts);
