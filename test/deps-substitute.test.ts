@@ -137,7 +137,7 @@ test("--push publishes every dependency the project uses, signed, with one compi
   assert.equal(again.json.push!.pushed.length, 0);
   assert.equal(again.json.push!.present.length, 10);
   assert.deepEqual(again.json.push!.hints, []);
-  assert.match(again.stderr, /^0 pushed, 10 already in file:\/\/.*; 0 compile-env hints written$/m);
+  assert.match(again.stderr, /^0 pushed, 10 already in file:\/\/.*; 0 compile-env hints written; Mix's answers about the project$/m);
 
   // --push is checked before anything runs.
   const noKey = await beamix(["deps", join(work, "projects", "a"), "--push", "--to", `file://${cacheDir}`], { env: env("a") });

@@ -15,19 +15,26 @@
 // Files whose evaluation can read anything else (the environment, other files, the clock) are
 // never cached: a mix.exs or config file that calls System, File, Code, :os, :file, Port or
 // Path.wildcard is asked of Mix on every run. Anything unreadable or malformed is a miss.
-import { readFile, mkdir, stat } from "node:fs/promises";
+//
+// Answers that move with the project are also shared through binary caches: `beamix deps --push`
+// publishes them, signed, under a key that names no file of the machine (sharedKey: the Elixir
+// and OTP versions instead of their files), and a run that has none kept asks its substituters
+// for them before it starts a VM (src/substitute/format/mix-answers.ts). What comes from a cache
+// is used as what is kept here: each answer only while its files hash the same.
+import { readFile, mkdir, realpath, stat } from "node:fs/promises";
 import { BeamixError } from "../errors.ts";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { cacheDir as defaultCacheDir } from "../config/paths.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR } from "../project/run-script.ts";
-import { findExecutable, fileStamp } from "../toolchain/locate.ts";
+import { elixirAppFile, findExecutable, fileStamp } from "../toolchain/locate.ts";
 import { chosenToolchain, expectedToolchain, offerErlangFacts, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText } from "./relocate-answers.ts";
 import { decodeChildren, decodeProject, type DepChildren, type MixProjectInfo } from "./mix-answer-terms.ts";
+import { SHARED_ANSWERS_FORMAT } from "../substitute/format/mix-answers.ts";
 import { openMixSession, type MixSession } from "./mix-query.ts";
 
 const FORMAT = "beamix-mix-answers/3";
@@ -92,14 +99,60 @@ async function entryKeys(dir: string, path: string, mixExsSha: string | null, mi
   return { here: key({ dir }), ...(mixExsSha ? { movable: key({ mixExs: mixExsSha }) } : {}) };
 }
 
-async function readEntry(file: string): Promise<Entry | undefined> {
+// Where a project's directory is in shared answers: a path no project has, so that moving the
+// answers to the project's directory rewrites exactly the paths that were under the publisher's.
+const SHARED_DIR = "/.beamix-shared-project";
+// Variables that never change what Mix answers and must not be spread, even hashed, to a cache.
+const SECRET_VAR = /KEY|TOKEN|SECRET|PASS|AUTH/;
+
+const APP_VSN = /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/;
+
+// The versions of the Elixir and OTP installs the session's VM runs, as their files say (no VM
+// is started): undefined unless both are real installs (not a version manager's shim).
+async function installedVersions(path: string): Promise<{ elixir: string; otp: string; erts: string } | undefined> {
+  const [elixir, expected] = await Promise.all([findExecutable("elixir", path), expectedToolchain()]);
+  if (!elixir || !expected) return undefined;
+  const real = await realpath(elixir);
+  if (basename(dirname(real)) !== "bin") return undefined;
+  const app = await readFile(elixirAppFile(dirname(dirname(real))), "utf8");
+  const startErl = (await readFile(join(expected.erlRoot, "releases", "start_erl.data"), "utf8")).trim().split(/\s+/);
+  if (startErl.length !== 2 || !/^[0-9][0-9.]*$/.test(startErl[1])) return undefined;
+  const otp = (await readFile(join(expected.erlRoot, "releases", startErl[1], "OTP_VERSION"), "utf8")).trim();
+  const vsn = APP_VSN.exec(app)?.[1];
+  return vsn ? { elixir: vsn, otp, erts: startErl[0] } : undefined;
+}
+
+// The key of a project's shared answers: entryKeys' movable key with versions instead of the
+// tools' files, and the usual config file's hash, so that branches with another config do not
+// take each other's place in a cache. Undefined when the versions cannot be read from files.
+async function sharedKey(dir: string, path: string, mixExsSha: string, mixEnv: string): Promise<string | undefined> {
+  const versions = await installedVersions(path).catch(() => undefined);
+  if (!versions) return undefined;
+  const config = (await fileHash(join(dir, "config", "config.exs"))).sha;
+  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
+  const env = Object.entries(process.env)
+    .filter(([k]) => (k.startsWith("MIX_") || k.startsWith("HEX_")) && !SECRET_VAR.test(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return sha256Hex(JSON.stringify({ format: SHARED_ANSWERS_FORMAT, mixEnv, env, versions, helpers: helpers.map((b) => sha256Hex(b)), mixExs: mixExsSha, config }));
+}
+
+// Where shared answers come from: the substituters (Substituters.mixAnswers).
+export interface SharedAnswersSource {
+  mixAnswers(key: string): Promise<string | undefined>;
+}
+
+function parseEntry(text: string): Entry | undefined {
   try {
-    const e = JSON.parse(await readFile(file, "utf8")) as Entry;
-    if (e?.format === FORMAT && typeof e.children === "object" && typeof e.rebar === "object") return e;
+    const e = JSON.parse(text) as Entry;
+    if (e?.format === FORMAT && typeof e.children === "object" && e.children !== null && typeof e.rebar === "object" && e.rebar !== null) return e;
   } catch {
-    // missing or damaged: a miss
+    // damaged: a miss
   }
   return undefined;
+}
+
+async function readEntry(file: string): Promise<Entry | undefined> {
+  return parseEntry(await readFile(file, "utf8").catch(() => ""));
 }
 
 // Whether every answer of the entry moves with the project (relocate-answers.ts).
@@ -127,22 +180,32 @@ interface Where {
   here?: string;
   movable?: string;
   path?: string;
+  mixExsSha?: string;
 }
 
 const b64 = (b: Buffer) => b.toString("base64");
 const unb64 = (s: string) => Buffer.from(s, "base64");
 
-export function openCachedMixSession(dir: string, mixEnv: string, cacheRoot: string = defaultCacheDir()): MixSession {
-  return new CachedSession(resolve(dir), mixEnv, join(cacheRoot, DIR));
+// `shared`: where to look for shared answers when none are kept here (settled before a VM
+// starts: undefined asks none).
+export function openCachedMixSession(dir: string, mixEnv: string, cacheRoot: string = defaultCacheDir(), shared?: Promise<SharedAnswersSource | undefined>): CachedMixSession {
+  return new CachedSession(resolve(dir), mixEnv, join(cacheRoot, DIR), shared);
 }
 
-class CachedSession implements MixSession {
+export interface CachedMixSession extends MixSession {
+  // The answers to publish for other machines, once the session is closed: undefined when they
+  // do not move with the project (or are not complete). `key` for mixAnswersKey, `body` its text.
+  shareable(): Promise<{ key: string; body: string } | undefined>;
+}
+
+class CachedSession implements CachedMixSession {
   readonly project: Promise<MixProjectInfo>;
   readonly config: Promise<CompileConfig>;
   readonly answeredFromCache: Promise<boolean>;
   private readonly dir: string;
   private readonly mixEnv: string;
   private readonly cache: string;
+  private readonly shared: Promise<SharedAnswersSource | undefined> | undefined;
   private readonly loaded: Promise<{ entry: Entry; where: Promise<Where> }>;
   private factsFound: (facts: Promise<string | undefined> | undefined) => void = () => {};
   private real: MixSession | undefined;
@@ -151,10 +214,12 @@ class CachedSession implements MixSession {
   private closing = false;
   private decided: (fromCache: boolean) => void = () => {};
 
-  constructor(dir: string, mixEnv: string, cache: string) {
+  constructor(dir: string, mixEnv: string, cache: string, shared?: Promise<SharedAnswersSource | undefined>) {
     this.dir = dir;
     this.mixEnv = mixEnv;
     this.cache = cache;
+    this.shared = shared;
+    shared?.catch(() => {});
     this.loaded = this.load();
     const answered = this.loaded.then((l) => this.projectAnswers(l.entry));
     answered.catch(() => (this.failed = true));
@@ -179,9 +244,10 @@ class CachedSession implements MixSession {
 
   private async load(): Promise<{ entry: Entry; where: Promise<Where> }> {
     const empty: Entry = { format: FORMAT, dir: this.dir, children: {}, rebar: {} };
-    // No answers kept at all (a fresh cache directory): Mix is asked at once, and where its
-    // answers are to be kept is worked out meanwhile.
-    if (!(await stat(this.cache).then(() => true, () => false))) {
+    // No answers kept at all (a fresh cache directory) and none to look for elsewhere: Mix is
+    // asked at once, and where its answers are to be kept is worked out meanwhile.
+    const kept = await stat(this.cache).then(() => true, () => false);
+    if (!kept && !(await this.shared?.catch(() => undefined))) {
       const where = this.where();
       where.catch(() => {});
       return { entry: empty, where };
@@ -189,7 +255,8 @@ class CachedSession implements MixSession {
     const where = await this.where();
     const { here, movable: movableFile } = where;
     if (!here) return { entry: empty, where: Promise.resolve(where) };
-    const found = (await readEntry(here)) ?? (movableFile ? await readEntry(movableFile) : undefined);
+    const found = kept ? ((await readEntry(here)) ?? (movableFile ? await readEntry(movableFile) : undefined)) : undefined;
+    if (!found) return { entry: (await this.sharedEntry(where)) ?? empty, where: Promise.resolve(where) };
     // Answers learnt in another checkout of the same project: moved here (relocate-answers.ts).
     let entry = found ? { ...found, dir: this.dir } : empty;
     if (found?.dir && found.dir !== this.dir) {
@@ -208,7 +275,39 @@ class CachedSession implements MixSession {
     const path = await sessionPath().catch(() => undefined);
     const keys = path === undefined ? undefined : await entryKeys(this.dir, path, mixExs.sha, this.mixEnv).catch(() => undefined);
     if (!keys) return {};
-    return { here: join(this.cache, `${keys.here}.json`), movable: keys.movable && join(this.cache, `${keys.movable}.json`), path };
+    return { here: join(this.cache, `${keys.here}.json`), movable: keys.movable && join(this.cache, `${keys.movable}.json`), path, ...(mixExs.sha ? { mixExsSha: mixExs.sha } : {}) };
+  }
+
+  // Answers another machine published for this project (none kept here), moved here and kept
+  // here at close; undefined when no cache has trusted ones.
+  private async sharedEntry(where: Where): Promise<Entry | undefined> {
+    const source = await this.shared?.catch(() => undefined);
+    if (!source || !where.path || !where.mixExsSha) return undefined;
+    const key = await sharedKey(this.dir, where.path, where.mixExsSha, this.mixEnv).catch(() => undefined);
+    const body = key && (await source.mixAnswers(key).catch(() => undefined));
+    const e = body ? parseEntry(body) : undefined;
+    if (!e || e.dir !== SHARED_DIR) return undefined;
+    try {
+      if (!movable(e, SHARED_DIR)) return undefined;
+      const entry = moveEntry(e, SHARED_DIR, this.dir);
+      this.learnt = true;
+      return entry;
+    } catch {
+      return undefined; // malformed: ask Mix
+    }
+  }
+
+  async shareable(): Promise<{ key: string; body: string } | undefined> {
+    const { entry, where } = await this.loaded;
+    const w = await where;
+    if (!entry.project || !w.path || !w.mixExsSha || this.failed) return undefined;
+    try {
+      if (!movable(entry, this.dir)) return undefined;
+      const key = await sharedKey(this.dir, w.path, w.mixExsSha, this.mixEnv);
+      return key ? { key, body: JSON.stringify(moveEntry(entry, this.dir, SHARED_DIR)) } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   // The real session, started at the first miss; never once closing began (a VM started then
@@ -304,7 +403,7 @@ class CachedSession implements MixSession {
     const { here, movable: movableFile, path } = await where;
     // Answers of a VM that ran other tools than those the keys name (the toolchain was not the
     // one its files said) are not kept.
-    if ((await this.real?.path) !== path) return;
+    if (this.real && (await this.real.path) !== path) return;
     // Answers that move with the project are kept by its mix.exs, for every checkout of it.
     const file = movableFile && movable(entry, this.dir) ? movableFile : here;
     if (!file) return;

@@ -153,3 +153,22 @@ export function checkSignature(text: string, signature: string, trusted: readonl
   if (candidates.some((k) => verify(null, data, k.key, sig))) return { ok: true, keyName: name };
   return { ok: false, reason: `signature by ${name} does not verify` };
 }
+
+export type SignaturesTrust = { ok: true; keys: string[] } | { ok: false; reason: string };
+
+// Enough signatures of `text` by distinct trusted keys? The reason names what was wrong with each
+// signature; `what` names the signed object in it ("the record is not signed").
+export function verifySignatures(text: string, signatures: readonly string[], trusted: readonly PublicKey[], required: number, what: string): SignaturesTrust {
+  if (required <= 0) return { ok: true, keys: [] };
+  const keys = new Set<string>();
+  const problems: string[] = [];
+  for (const s of signatures) {
+    const c = checkSignature(text, s, trusted);
+    if (c.ok) keys.add(c.keyName);
+    else problems.push(c.reason);
+  }
+  if (keys.size >= required) return { ok: true, keys: [...keys].sort() };
+  if (signatures.length === 0) return { ok: false, reason: `${what} not signed` };
+  const have = keys.size ? `only ${keys.size} trusted signature${keys.size === 1 ? "" : "s"} of the ${required} required; ` : "";
+  return { ok: false, reason: `${have}${[...new Set(problems)].join("; ") || "no trusted signature"}` };
+}

@@ -8,6 +8,7 @@ import { DEFAULT_PRIORITY } from "../../substitute/format/cache-info.ts";
 import { readSecretKeyFile } from "../../signing/keys.ts";
 import { openCache } from "../../substitute/backends/open-cache.ts";
 import { publishClosure, type PublishResult } from "../../substitute/server/publish.ts";
+import { publishSharedAnswers } from "../../substitute/format/mix-answers.ts";
 import { depsMixEnv, syncDeps, unchangedReport, type SettledRun } from "../../deps/deps.ts";
 import { depsOutput } from "../../deps/report-output.ts";
 import { currentCall, recordUnchangedRun } from "../../deps/unchanged-replay.ts";
@@ -81,7 +82,14 @@ export function registerDepsCommands(program: Command): void {
     // Mix reads the project in an Elixir VM, the longest step before anything can be realized:
     // started first, handed to syncDeps (which closes it), stopped if the run ends before that.
     // Its answers are kept: when none of their inputs changed, no VM starts (mix-answers.ts).
-    const mix = openCachedMixSession(dir, depsMixEnv(opts.env));
+    // The substituters are made now: when no answers are kept, the session first asks them for
+    // answers another machine published (--push), before it starts a VM. What they report
+    // before the progress display exists is held until it does.
+    const early: string[] = [];
+    let warnTo: ((line: string) => void) | undefined;
+    const substituting = opts.check ? Promise.resolve(undefined) : substitutersFromOptions(opts, (line) => (warnTo ? warnTo(line) : early.push(line)));
+    substituting.catch(() => {});
+    const mix = openCachedMixSession(dir, depsMixEnv(opts.env), cacheDir(), substituting);
     let handedOver = false;
     let settled: SettledRun | undefined;
     try {
@@ -94,7 +102,9 @@ export function registerDepsCommands(program: Command): void {
         const shown = opts.json ? warningsOnly() : await defaultProgress();
         const progress = timeline ? timeline.wrap(shown) : shown;
         const warn = (line: string) => progress.event({ type: "warning", message: line });
-        const substituters = opts.check ? undefined : await substitutersFromOptions(opts, warn);
+        warnTo = warn;
+        for (const line of early.splice(0)) warn(line);
+        const substituters = await substituting;
         const { repos, jobs, timeoutMs } = await (async () => ({ repos: await reposFromOptions(opts), jobs: jobsFromOptions(opts), timeoutMs: timeoutFromOptions(opts) }))().catch(
           async (err: unknown) => {
             await detected; // a toolchain that cannot be used is reported first, as before
@@ -128,9 +138,9 @@ export function registerDepsCommands(program: Command): void {
         // Whose deps-… GC roots these are, for beamix roots (src/inspect/projects.ts).
         if (!opts.check) await (await import("../../inspect/projects.ts")).noteProject(store, report.project.dir, report.project.mixEnv);
         if (timeline) await timeline.write(store, report.items, `beamix deps ${report.project.dir}`);
-        let pushed: PublishResult | undefined;
+        let pushed: (PublishResult & { mixAnswers: boolean }) | undefined;
         if (push && ok) {
-          pushed = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
+          const closure = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
             signWith: push.secret,
             priority: push.priority,
             jobs,
@@ -139,8 +149,12 @@ export function registerDepsCommands(program: Command): void {
               if (e.status === "pushed" && !opts.json) process.stderr.write(`pushed ${e.item.name} ${e.item.version} (${kib(e.fileSize!)}${e.archiveUploaded ? "" : ", archive already there"})\n`);
             },
           });
+          // Then Mix's answers, so that a machine without them starts no VM (mix-answers.ts).
+          const shared = await mix.shareable();
+          if (shared) await publishSharedAnswers(push.cache, shared.key, shared.body, push.secret);
+          pushed = { ...closure, mixAnswers: shared !== undefined };
         }
-        const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints };
+        const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints, mixAnswers: pushed.mixAnswers };
         const output = depsOutput(report, { json: opts.json ?? false, check: opts.check ?? false, substituting: substituters !== undefined }, pushedJson);
         process.stdout.write(output.stdout);
         process.stderr.write(output.stderr);
@@ -153,7 +167,10 @@ export function registerDepsCommands(program: Command): void {
           const operand = operandIndex(call.argv, command);
           if (operand !== undefined) await recordCheckoutRestore(call, settled, { operand, substituting: output.substituting });
         }
-        if (pushed) process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written\n`);
+        if (pushed) {
+          const answers = pushed.mixAnswers ? "Mix's answers about the project" : "no Mix answers (they depend on the project's directory)";
+          process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written; ${answers}\n`);
+        }
         else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
         if (!ok || (opts.check && report.changed)) process.exitCode = 1;
       } finally {

@@ -27,6 +27,7 @@ import type { PublicKey } from "../../signing/keys.ts";
 import { CACHE_INFO_KEY, recordKey } from "../format/layout.ts";
 import { openCache } from "../backends/open-cache.ts";
 import { readHint } from "../format/compile-env-hints.ts";
+import { readSharedAnswers, verifySharedAnswers } from "../format/mix-answers.ts";
 import type { ConfigRead } from "../../derivation/compile-env.ts";
 import { loadProblems, nativeFactsOfTree, treeLoadProblems, type NativeFacts } from "../../native/native-facts.ts";
 import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "../format/record.ts";
@@ -221,6 +222,28 @@ export class Substituters {
       this.hints.set(basis, q);
     }
     return q;
+  }
+
+  // Mix's answers about a project filed under `key` (mix-answers.ts): the body of the first
+  // cache, in priority order, whose answers carry enough trusted signatures. Caches are asked at
+  // once; one whose answers cannot be read, are malformed or not trusted is reported and passed.
+  async mixAnswers(key: string, report = this.report): Promise<string | undefined> {
+    const caches = await this.caches(report);
+    const answers = await Promise.all(
+      caches.map(async (cache) => {
+        try {
+          const a = await readSharedAnswers(cache.backend, key, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs });
+          if (!a) return undefined;
+          const trust = verifySharedAnswers(a, this.trustedKeys, this.requireSigs);
+          if (trust.ok) return a.body;
+          report(`ignoring the Mix answers of ${cache.backend.url}: ${trust.reason}`);
+        } catch (err) {
+          report(`ignoring the Mix answers of ${cache.backend.url}: ${errorMessage(err)}`);
+        }
+        return undefined;
+      }),
+    );
+    return answers.find((a) => a !== undefined);
   }
 
   // Whether some cache has a trusted record of the item (no download).

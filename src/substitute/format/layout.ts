@@ -3,6 +3,7 @@
 //   <drv hash>.beamixinfo                the signed record of one store item (record.ts)
 //   archives/<file hash>.nar.zst         its archive: the item's tree serialization, zstd-compressed
 //   compile-env/<basis>.json             compile-time config reads per package build (compile-env-hints.ts)
+//   mix-answers/<key>.json               Mix's signed answers about a project (mix-answers.ts)
 // Keys are relative, '/'-separated, and drawn from a small alphabet, so no key can name anything
 // outside the cache (no "..", no absolute path, no URL of its own).
 

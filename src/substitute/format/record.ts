@@ -29,7 +29,7 @@
 // Readers ignore keys they do not know (later formats may add some) and refuse duplicates,
 // malformed values and missing required keys.
 import { BeamixError } from "../../errors.ts";
-import { checkSignature, signText, type PublicKey, type SecretKey } from "../../signing/keys.ts";
+import { signText, verifySignatures, type PublicKey, type SecretKey, type SignaturesTrust } from "../../signing/keys.ts";
 import { isSafeKey, type Compression } from "./layout.ts";
 
 export const FINGERPRINT_PREFIX = "beamix-substitute-1";
@@ -167,21 +167,9 @@ export function signRecord(r: SubstituteRecord, secret: SecretKey): SubstituteRe
   return { ...r, signatures: [...others, signText(fingerprint(r), secret)] };
 }
 
-export type RecordTrust = { ok: true; keys: string[] } | { ok: false; reason: string };
+export type RecordTrust = SignaturesTrust;
 
 // Enough signatures by distinct trusted keys? The reason names what was wrong with each signature.
 export function verifyRecord(r: SubstituteRecord, trusted: readonly PublicKey[], required: number): RecordTrust {
-  if (required <= 0) return { ok: true, keys: [] };
-  const fp = fingerprint(r);
-  const keys = new Set<string>();
-  const problems: string[] = [];
-  for (const s of r.signatures) {
-    const c = checkSignature(fp, s, trusted);
-    if (c.ok) keys.add(c.keyName);
-    else problems.push(c.reason);
-  }
-  if (keys.size >= required) return { ok: true, keys: [...keys].sort() };
-  if (r.signatures.length === 0) return { ok: false, reason: "the record is not signed" };
-  const have = keys.size ? `only ${keys.size} trusted signature${keys.size === 1 ? "" : "s"} of the ${required} required; ` : "";
-  return { ok: false, reason: `${have}${[...new Set(problems)].join("; ") || "no trusted signature"}` };
+  return verifySignatures(fingerprint(r), r.signatures, trusted, required, "the record is");
 }

@@ -3,11 +3,12 @@
 // archive-cache.ts).
 //
 // Only the cache layout is served (layout.ts): beamix-cache-info, <drv hash>.beamixinfo,
-// archives/… and compile-env/<basis>.json (compile-env-hints.ts); any other path is 404, and a path that tries to climb (.., encoded slashes or dots,
-// backslashes, NUL) is 400 before anything touches the file system. A cache directory's files are
-// resolved without leaving it through symlinks. Responses carry strong content-based ETags (the
-// SHA-256 of a record's text, the file hash of an archive) and honour If-None-Match with 304; HEAD
-// gives the headers of GET. close() lets running downloads finish for a moment before dropping them.
+// archives/…, compile-env/<basis>.json (compile-env-hints.ts) and, from a cache directory,
+// mix-answers/<key>.json (mix-answers.ts); any other path is 404, and a path that tries to
+// climb (.., encoded slashes or dots, backslashes, NUL) is 400 before anything touches the file
+// system. A cache directory's files are resolved without leaving it through symlinks. Responses
+// carry strong content-based ETags (the SHA-256 of a record's text, the file hash of an archive)
+// and honour If-None-Match with 304; HEAD gives the headers of GET. close() lets running downloads finish for a moment before dropping them.
 //
 // Against clients that hold connections open (slowloris): a connection must send its whole request
 // head within a few seconds, and Node checks that deadline every fraction of it (by default only
@@ -30,6 +31,7 @@ import type { SecretKey } from "../../signing/keys.ts";
 import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUFFIX } from "../format/layout.ts";
 import { formatRecord, MAX_RECORD_BYTES, signRecord } from "../format/record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "../format/compile-env-hints.ts";
+import { isMixAnswersKey, MAX_SHARED_ANSWERS_BYTES } from "../format/mix-answers.ts";
 import { CompileEnvIndex } from "../../store/compile-env-index.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 import { HttpError, notModified, requestSegments } from "../../util/request-path.ts";
@@ -83,7 +85,7 @@ const STORE_ARCHIVE_RE = /^archives\/([0-9a-z]{16,64})-([0-9a-f]{64})\.nar\.zst$
 export function keyOfPath(rawUrl: string): string {
   const segments = requestSegments(rawUrl);
   const key = segments.join("/");
-  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key)) return key;
+  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key) || isMixAnswersKey(key)) return key;
   throw new HttpError(404, "not found");
 }
 
@@ -121,6 +123,9 @@ class Memo<T> {
 
 // ---- a cache directory ----
 
+// What a client would take of a file that is not an archive (it refuses more).
+const smallFileLimit = (key: string): number => (isCompileEnvKey(key) ? MAX_HINT_BYTES : isMixAnswersKey(key) ? MAX_SHARED_ANSWERS_BYTES : MAX_RECORD_BYTES);
+
 async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Answer>> {
   const root = await realpath(dir).catch((err: NodeJS.ErrnoException) => {
     throw new BeamixError(`${dir}: cannot serve it (${err.code ?? errorMessage(err)})`);
@@ -147,7 +152,7 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
       const st = await fh.stat();
       if (!st.isFile()) throw new HttpError(404, "not found");
       if (!key.startsWith(`${ARCHIVES_DIR}/`)) {
-        if (st.size > (isCompileEnvKey(key) ? MAX_HINT_BYTES : MAX_RECORD_BYTES)) throw new HttpError(500, "record too large");
+        if (st.size > smallFileLimit(key)) throw new HttpError(500, "record too large");
         const bytes = await fh.readFile();
         return { key, etag: sha256Hex(bytes), size: bytes.length, body: bytes };
       }
