@@ -6,7 +6,7 @@
 // `beamix install` / `beamix shell` substitute too.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { machineEnv } from "./support/machine-env.ts";
@@ -38,7 +38,7 @@ const trust = (cache = cacheDir) => ["--substituters", `file://${cache}`, "--tru
 interface DepsJson {
   packages: { app: string; name: string; status: string; item: string | null; substitutedFrom?: string; reads: { app: string; key: string }[] | null }[];
   changed: boolean;
-  push?: { cache: string; pushed: string[]; present: string[]; hints: string[] };
+  push?: { cache: string; pushed: string[]; present: string[]; hints: string[]; mixAnswers: boolean };
 }
 
 async function deps(machine: string, dir: string, args: string[]): Promise<CliResult & { json: DepsJson }> {
@@ -175,6 +175,54 @@ test("a fresh store trusting the key: zero builds, all substituted; mix compile 
   const again = await deps("b", await project("b2"), ["--no-substitutes"]);
   assert.equal(again.code, 0, again.stderr);
   assert.ok(again.json.packages.every((p) => p.status === "present"), JSON.stringify(again.json.packages));
+});
+
+// An Elixir install that notes every start of its elixir (the VM that would read the project)
+// and then runs the real one: lib/ is the real install's, so it is a real install to beamix.
+async function loggedElixir(name: string): Promise<{ elixir: string; log: string }> {
+  const which = await run("sh", ["-c", "command -v elixir"], work, process.env);
+  const real = await realpath(which.stdout.trim());
+  const dir = join(work, name);
+  const log = join(dir, "started.log");
+  await mkdir(join(dir, "bin"), { recursive: true });
+  await symlink(join(real, "..", "..", "lib"), join(dir, "lib"));
+  for (const tool of ["mix", "iex"]) await symlink(join(real, "..", tool), join(dir, "bin", tool));
+  const elixir = join(dir, "bin", "elixir");
+  await writeFile(elixir, `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  return { elixir, log };
+}
+
+const startsOf = (log: string) => readFile(log, "utf8").then((t) => t.split("\n").filter(Boolean), () => [] as string[]);
+
+test("Mix's answers come with the items: a machine that never ran the project starts no Elixir VM; answers whose signature fails are ignored", async () => {
+  assert.equal(pushedA.push!.mixAnswers, true);
+  const [answers] = await readdir(join(cacheDir, "mix-answers"));
+  assert.match(answers, /^[0-9a-f]{64}\.json$/);
+
+  const { elixir, log } = await loggedElixir("logged-elixir");
+  const dir = await project("h");
+  const h = await deps("h", dir, [...trust(), "--elixir", elixir]);
+  assert.equal(h.code, 0, h.stderr);
+  assert.deepEqual(await startsOf(log), [], "no Elixir VM started");
+  assert.doesNotMatch(h.stderr, /ignoring/);
+  assert.deepEqual(withStatus(h.json, "substituted"), pushedA.packages.map((p) => p.name).sort());
+  assert.deepEqual(h.json.packages.map((p) => [p.app, basename(p.item!)]).sort(), pushedA.packages.map((p) => [p.app, basename(p.item!)]).sort());
+  const compile = await mix(dir, ["compile"]);
+  assert.equal(compile.code, 0, compile.stdout + compile.stderr);
+  assert.doesNotMatch(compile.stdout + compile.stderr, /==> /);
+  assert.match(compile.stdout + compile.stderr, /Generated webapp app/);
+
+  // A cache whose answers were changed after they were signed: said, passed, and Mix is asked.
+  const damaged = join(work, "cache-damaged-answers");
+  await cp(cacheDir, damaged, { recursive: true });
+  const file = join(damaged, "mix-answers", answers);
+  const shared = JSON.parse(await readFile(file, "utf8"));
+  await writeFile(file, JSON.stringify({ ...shared, body: shared.body.replace('"rebar":{', '"rebar":{"x":"eA=="') }));
+  const i = await deps("i", await project("i"), [...trust(damaged), "--elixir", elixir]);
+  assert.equal(i.code, 0, i.stderr);
+  assert.match(i.stderr, /^ignoring the Mix answers of file:\/\/.*cache-damaged-answers: signature by deps-cache-1 does not verify$/m);
+  assert.ok((await startsOf(log)).length > 0, "Mix was asked");
+  assert.deepEqual(i.json.packages.map((p) => [p.app, basename(p.item!)]).sort(), pushedA.packages.map((p) => [p.app, basename(p.item!)]).sort());
 });
 
 test("a compile-time config no cache has seen: mimetable and its dependents build, the rest substitute; once pushed, nothing builds", async () => {
