@@ -13,11 +13,13 @@
 //             `mix deps.compile`   timed: mixDepsCompileSeconds
 //             `mix compile`        timed: mixCompileAfterMixSeconds (compiles the project)
 //   beamix: a loopback cache (startSubstituteServer serving a cache directory) was filled by
-//           another store that ran `beamix deps --push`; then, with a FRESH store and fresh
-//           beamix cache and config directories (only the CLI's compile cache is warm, as on any
-//           machine that ran beamix once), in a fresh copy of the project:
+//           another store that ran `beamix deps --push` (the items and Mix's answers); then,
+//           with a FRESH store and fresh beamix cache and config directories (only the CLI's
+//           compile cache is warm, as on any machine that ran beamix once), in a fresh copy of
+//           the project:
 //             `beamix deps --substituters http://127.0.0.1:… --trusted-key …`
-//                                  timed: beamixDepsSeconds (every package substituted, checked)
+//                                  timed: beamixDepsSeconds (every package substituted, checked;
+//                                  the median of RUNS such fresh machines, taking turns below)
 //             `mix compile`        timed: mixCompileAfterBeamixSeconds (compiles the project;
 //                                  checked: no dependency compiled)
 //
@@ -86,7 +88,7 @@ export async function webappProject(dir: string, repo: HexRepo): Promise<string>
 export interface DepsBenchResult {
   mixDepsCompileSeconds: number;
   mixCompileAfterMixSeconds: number;
-  beamixDepsSeconds: number; // from a loopback cache into an empty store
+  beamixDepsSeconds: number; // from a loopback cache into an empty store (median of RUNS)
   mixCompileAfterBeamixSeconds: number;
   // The peer a team would pick instead: one tar + zstd of deps/ and _build/ENV/lib, restored.
   tarRestoreSeconds: number; // median of RUNS
@@ -217,6 +219,7 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
       // shared machine one run says little. `node -e 0` is the floor of any command in Node.
       const tar: number[] = [];
       const warm: number[] = [];
+      const empty: number[] = [r.seconds];
       const node: number[] = [];
       const depsArgs = (dir: string) => ["deps", dir, "--env", MIX_ENV, "--store", join(fresh, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
       let again = "";
@@ -227,6 +230,14 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
         // A fresh checkout on the same machine (the store has everything).
         again = await copy(`fresh-checkout-${i}`);
         warm.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps into a fresh checkout").seconds);
+        // Another fresh machine: empty store and cache directory, the project's first run.
+        if (i > 0) {
+          const machine = join(workDir, `fresh-machine-${i}`);
+          const checkout = await copy(`fresh-machine-${i}`);
+          checked(await beamixCli(["--version"], machine), "beamix --version");
+          const args = ["deps", checkout, "--env", MIX_ENV, "--store", join(machine, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
+          empty.push(checked(await beamixCli(args, machine), "beamix deps into an empty store").seconds);
+        }
         node.push(checked(await run(process.execPath, ["-e", "0"], workDir, cleanEnv({})), "node -e 0").seconds);
       }
       // Then nothing changed in the last one.
@@ -235,7 +246,7 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
       return {
         mixDepsCompileSeconds: mix.depsCompile,
         mixCompileAfterMixSeconds: mix.compile,
-        beamixDepsSeconds: r.seconds,
+        beamixDepsSeconds: median(empty),
         mixCompileAfterBeamixSeconds: compile.seconds,
         tarRestoreSeconds: median(tar),
         warmFreshCheckoutSeconds: median(warm),
