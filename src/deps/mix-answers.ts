@@ -78,6 +78,19 @@ async function unchanged(files: FileHashes): Promise<boolean> {
   return now !== undefined && now.every(([, sha], i) => sha === files[i][1]);
 }
 
+// The MIX_* and HEX_* variables (those `keep` keeps), sorted: what Mix may read besides files.
+function mixVariables(keep: (name: string) => boolean): [string, string | undefined][] {
+  return Object.entries(process.env)
+    .filter(([k]) => (k.startsWith("MIX_") || k.startsWith("HEX_")) && keep(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+// beamix's own helpers that the session runs: other helpers may answer otherwise.
+async function helperHashes(): Promise<string[]> {
+  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
+  return helpers.map((b) => sha256Hex(b));
+}
+
 // The PATH the session's VM runs with (mix-query.ts): the chosen toolchain's tools first, as
 // its files say (without waiting for detection, which may be waiting for that VM) or as detected.
 async function sessionPath(): Promise<string> {
@@ -90,11 +103,7 @@ async function sessionPath(): Promise<string> {
 async function entryKeys(dir: string, path: string, mixExsSha: string | null, mixEnv: string): Promise<{ here: string; movable?: string } | undefined> {
   const [elixir, erl] = await Promise.all([findExecutable("elixir", path), findExecutable("erl", path)]);
   if (!elixir || !erl) return undefined; // the real session says what is missing
-  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
-  const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith("MIX_") || k.startsWith("HEX_"))
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-  const base = { format: FORMAT, mixEnv, env, tools: await Promise.all([elixir, erl].map(fileStamp)), helpers: helpers.map((b) => sha256Hex(b)) };
+  const base = { format: FORMAT, mixEnv, env: mixVariables(() => true), tools: await Promise.all([elixir, erl].map(fileStamp)), helpers: await helperHashes() };
   const key = (where: object) => sha256Hex(JSON.stringify({ ...base, where }));
   return { here: key({ dir }), ...(mixExsSha ? { movable: key({ mixExs: mixExsSha }) } : {}) };
 }
@@ -129,11 +138,8 @@ async function sharedKey(dir: string, path: string, mixExsSha: string, mixEnv: s
   const versions = await installedVersions(path).catch(() => undefined);
   if (!versions) return undefined;
   const config = (await fileHash(join(dir, "config", "config.exs"))).sha;
-  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
-  const env = Object.entries(process.env)
-    .filter(([k]) => (k.startsWith("MIX_") || k.startsWith("HEX_")) && !SECRET_VAR.test(k))
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-  return sha256Hex(JSON.stringify({ format: SHARED_ANSWERS_FORMAT, mixEnv, env, versions, helpers: helpers.map((b) => sha256Hex(b)), mixExs: mixExsSha, config }));
+  const env = mixVariables((k) => !SECRET_VAR.test(k));
+  return sha256Hex(JSON.stringify({ format: SHARED_ANSWERS_FORMAT, mixEnv, env, versions, helpers: await helperHashes(), mixExs: mixExsSha, config }));
 }
 
 // Where shared answers come from: the substituters (Substituters.mixAnswers).
@@ -287,6 +293,8 @@ class CachedSession implements CachedMixSession {
     const body = key && (await source.mixAnswers(key).catch(() => undefined));
     const e = body ? parseEntry(body) : undefined;
     if (!e || e.dir !== SHARED_DIR) return undefined;
+    // Project answers say which files they came from; ones that do not name mix.exs are not ours.
+    if (e.project && !(Array.isArray(e.project.files) && e.project.files.some((f) => Array.isArray(f) && f[0] === `${SHARED_DIR}/mix.exs`))) delete e.project;
     try {
       if (!movable(e, SHARED_DIR)) return undefined;
       const entry = moveEntry(e, SHARED_DIR, this.dir);
