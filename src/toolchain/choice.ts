@@ -11,9 +11,8 @@ import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import type { Toolchain } from "./detect.ts";
-import { cacheDir } from "../config/paths.ts";
-import { loadCachedToolchain } from "./cache.ts";
-import { cacheKey, expectedLayout, locate, type DetectOptions } from "./locate.ts";
+import { lookUpToolchain } from "./cache.ts";
+import { expectedLayout, type DetectOptions } from "./locate.ts";
 
 export interface ToolchainChoice {
   toolchain?: string; // --toolchain DIR (else BEAMIX_TOOLCHAIN)
@@ -131,18 +130,14 @@ export interface ExpectedToolchain {
 
 export function expectedToolchain(): Promise<ExpectedToolchain | undefined> {
   expected ??= (async () => {
-    const opts = chosenDetectOptions();
-    const loc = await locate(opts, opts.searchPath ?? process.env.PATH ?? "");
-    const key = await cacheKey(loc);
-    const dir = opts.cacheDir === undefined ? cacheDir() : opts.cacheDir;
-    const cached = key && dir ? await loadCachedToolchain(dir, key) : undefined;
-    if (cached) return { erlRoot: cached.paths.erlRoot, binDirs: cached.binDirs };
-    return (await expectedLayout(loc)) ?? undefined;
+    const { loc, hit } = lookUpToolchain(chosenDetectOptions());
+    if (hit) return { erlRoot: hit.paths.erlRoot, binDirs: hit.binDirs };
+    return expectedLayout(loc) ?? undefined;
   })().catch(() => undefined); // detection reports what is wrong
   return expected;
 }
 
-// The Erlang facts a VM of the expected toolchain will report (the text detect.ts's ERL_EVAL
+// The Erlang facts a VM of the expected toolchain will report (the text ask.ts's ERL_EVAL
 // prints; undefined when it will not), for detection to use instead of starting erl. Offered
 // before detection needs them (the VM is started as detection starts): detection takes the
 // offer there is when its cache has no answer, and waits for it, so what is offered must never

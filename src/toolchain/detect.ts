@@ -3,14 +3,13 @@
 // that runs anyway reports them (offeredFacts: `beamix deps`' Elixir VM); Elixir's and rebar3's
 // versions are read from their .app files without starting a VM. The result is cached, keyed by the inode,
 // size, mtime and ctime of the files that define the toolchain, so later calls cost a few stats.
-import { execFile } from "node:child_process";
 import { readFile, realpath } from "node:fs/promises";
-import { delimiter, dirname, join, resolve, sep, basename } from "node:path";
+import { dirname, join, resolve, sep, basename } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { readEscriptEntry } from "./escript.ts";
-import { loadCachedToolchain, saveCachedToolchain } from "./cache.ts";
-import { cacheKey, elixirAppFile, exists, locate, type DetectOptions, type Located } from "./locate.ts";
-import { cacheDir } from "../config/paths.ts";
+import { lookUpToolchain, saveCachedToolchain } from "./cache.ts";
+import { elixirAppFile, exists, type DetectOptions, type Located } from "./locate.ts";
+import { ask, askErl, toolEnv, VM_ENV } from "./ask.ts";
 
 // The facts derivations depend on (see src/derivation/derivation.ts).
 export interface ToolchainFacts {
@@ -45,36 +44,6 @@ export interface Toolchain extends ToolchainFacts {
   readOnlyBinds: string[];
 }
 
-// Variables that change what erl or elixir do, not wanted while asking them about themselves.
-const VM_ENV = ["ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS", "ERL_LIBS", "ERL_COMPILER_OPTIONS", "ELIXIR_ERL_OPTIONS", "ERL_CRASH_DUMP"];
-
-function toolEnv(extraPath?: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of VM_ENV) delete env[k];
-  if (extraPath) env.PATH = env.PATH ? `${extraPath}${delimiter}${env.PATH}` : extraPath;
-  return env;
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(file, args, { env, timeout: 60_000, maxBuffer: 1 << 20, encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err) {
-        const detail = (stderr || stdout || errorMessage(err)).trim().split("\n").slice(-3).join(" | ");
-        reject(new BeamixError(`${what} failed (${file}): ${detail}`));
-      } else resolvePromise(stdout);
-    });
-  });
-}
-
-// What the Erlang facts are: erl prints them so, and priv/elixir/deps_session.exs prints the
-// same text (the same io_lib format of the same calls) for offeredFacts.
-const ERL_EVAL = [
-  "io:format(\"~ts~n~ts~n~ts~n~ts~n~ts~n~b~n\", [",
-  "erlang:system_info(otp_release), erlang:system_info(version), erlang:system_info(nif_version),",
-  "erlang:system_info(system_architecture), code:root_dir(), erlang:system_info(wordsize)]),",
-  "halt().",
-].join(" ");
-
 interface ErlangFacts {
   otpRelease: string;
   otpVersion: string;
@@ -86,11 +55,7 @@ interface ErlangFacts {
 }
 
 async function erlangFacts(erl: string): Promise<ErlangFacts> {
-  // no_dot_erlang: a user's ~/.erlang must not run (or print) during detection. `-mode minimal`
-  // (what erlc uses: the code path is not built from every OTP library) boots ~15 ms faster;
-  // releases that do not know that mode take it as the default, interactive.
-  const args = ["-noshell", "-noinput", "-mode", "minimal", "-boot", "no_dot_erlang", "-eval", ERL_EVAL];
-  return factsFromOutput(await run(erl, args, toolEnv(), "asking erl for its release"), erl);
+  return factsFromOutput(await askErl(erl).output, erl);
 }
 
 async function factsFromOutput(out: string, erl: string): Promise<ErlangFacts> {
@@ -122,8 +87,8 @@ async function appVsn(file: string): Promise<string | undefined> {
 // <root>/bin; anything else (a version manager's shim) is asked where its Elixir lives.
 async function elixirRoot(elixirReal: string, erlBin: string): Promise<string> {
   const candidate = dirname(dirname(elixirReal));
-  if (basename(dirname(elixirReal)) === "bin" && (await exists(elixirAppFile(candidate)))) return candidate;
-  const lib = await run(elixirReal, ["-e", "IO.write(:code.lib_dir(:elixir))"], toolEnv(erlBin), "asking elixir where it is installed");
+  if (basename(dirname(elixirReal)) === "bin" && exists(elixirAppFile(candidate))) return candidate;
+  const lib = await ask(elixirReal, ["-e", "IO.write(:code.lib_dir(:elixir))"], toolEnv(erlBin), "asking elixir where it is installed").output;
   return realpath(resolve(lib.trim(), "..", ".."));
 }
 
@@ -143,7 +108,7 @@ async function rebar3Version(rebar3: string, erlBin: string): Promise<string> {
   } catch {
     // not a readable archive: fall through to running it
   }
-  const out = await run(rebar3, ["version"], toolEnv(erlBin), "asking rebar3 for its version");
+  const out = await ask(rebar3, ["version"], toolEnv(erlBin), "asking rebar3 for its version").output;
   const m = /^rebar (\S+)/m.exec(out);
   if (!m) throw new BeamixError(`unexpected output from ${rebar3} version: ${JSON.stringify(out.trim().slice(0, 200))}`);
   return m[1];
@@ -158,7 +123,7 @@ function outermost(paths: string[]): string[] {
   return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q.endsWith(sep) ? q : q + sep)));
 }
 
-// The facts another VM reported (the text ERL_EVAL prints), when they are this erl's: that VM
+// The facts another VM reported (the text ask.ts's ERL_EVAL prints), when they are this erl's: that VM
 // ran with none of the variables that change what a VM does set, and reports the root of
 // this erl's real install. Anything else is undefined: erl is asked.
 async function offeredFactsOf(loc: Located, offered: Promise<string | undefined> | undefined): Promise<ErlangFacts | undefined> {
@@ -183,7 +148,7 @@ async function probe(loc: Located, offered?: Promise<string | undefined>): Promi
     erl: join(erlBin, "erl"),
     erlc: join(erlBin, "erlc"),
     escript: join(erlBin, "escript"),
-    ertsInclude: (await exists(join(ertsInclude, "erl_nif.h"))) ? ertsInclude : null,
+    ertsInclude: exists(join(ertsInclude, "erl_nif.h")) ? ertsInclude : null,
     elixirRoot: elixirRootDir,
     elixir: elixirRootDir ? join(elixirRootDir, "bin", "elixir") : null,
     mix: elixirRootDir ? join(elixirRootDir, "bin", "mix") : null,
@@ -207,14 +172,8 @@ async function probe(loc: Located, offered?: Promise<string | undefined>): Promi
 // Detects the toolchain on PATH, or the one named by `opts`. `offeredFacts`, asked only when the
 // cache has no answer: the Erlang facts another VM of the toolchain reports (offeredFactsOf).
 export async function detectToolchain(opts: DetectOptions = {}, offeredFacts?: () => Promise<string | undefined> | undefined): Promise<Toolchain> {
-  const searchPath = opts.searchPath ?? process.env.PATH ?? "";
-  const loc = await locate(opts, searchPath);
-  const key = await cacheKey(loc);
-  const dir = opts.cacheDir === undefined ? cacheDir() : opts.cacheDir;
-  if (key && dir) {
-    const hit = await loadCachedToolchain(dir, key);
-    if (hit) return hit;
-  }
+  const { loc, key, dir, hit } = lookUpToolchain(opts);
+  if (hit) return hit;
   const tc = await probe(loc, offeredFacts?.());
   if (key && dir) await saveCachedToolchain(dir, key, tc);
   return tc;

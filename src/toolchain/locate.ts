@@ -2,8 +2,9 @@
 // named), without starting anything. Apart from detect.ts, which asks the tools about themselves,
 // so that callers which only compare (the toolchain cache, the replay of an unchanged
 // \`beamix deps\`) load no process or compression code.
-// Synchronous file system calls on purpose: each is a cached stat of a few files, and dozens of
-// them one await at a time through the thread pool cost more than all of them done at once.
+// Synchronous on purpose: each is a cached stat of a few files, and dozens of them one await at
+// a time through the thread pool cost more than all of them done at once; and `beamix deps` can
+// then start erl before its CLI loads, with nothing queued behind the loading (early-erl.ts).
 import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { BeamixError } from "../errors.ts";
@@ -17,7 +18,7 @@ export interface DetectOptions {
   cacheDir?: string | null; // where toolchains.json lives; null disables the cache
 }
 
-export async function isExecutableFile(p: string): Promise<boolean> {
+export function isExecutableFile(p: string): boolean {
   try {
     const s = statSync(p);
     if (!s.isFile()) return false;
@@ -28,7 +29,7 @@ export async function isExecutableFile(p: string): Promise<boolean> {
   }
 }
 
-export async function exists(p: string): Promise<boolean> {
+export function exists(p: string): boolean {
   try {
     statSync(p);
     return true;
@@ -37,23 +38,28 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-export async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
+function onPath(name: string, searchPath: string): string | undefined {
   for (const dir of searchPath.split(delimiter)) {
     if (!dir || !isAbsolute(dir)) continue; // a relative PATH entry would depend on the cwd
     const p = join(dir, name);
-    if (await isExecutableFile(p)) return p;
+    if (isExecutableFile(p)) return p;
   }
   return undefined;
 }
 
-async function explicitExecutable(p: string, what: string): Promise<string> {
+// A promise, for the callers that keep one (the sandbox's tools).
+export async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
+  return onPath(name, searchPath);
+}
+
+function explicitExecutable(p: string, what: string): string {
   const abs = resolve(p);
-  if (!(await isExecutableFile(abs))) throw new BeamixError(`${what} ${abs} is not an executable file`);
+  if (!isExecutableFile(abs)) throw new BeamixError(`${what} ${abs} is not an executable file`);
   return realpathSync(abs);
 }
 
 // A file's identity (inode, size, mtime, ctime), which changes whenever the file does.
-export async function fileStamp(path: string): Promise<FileStamp> {
+export function fileStamp(path: string): FileStamp {
   try {
     const s = statSync(path, { bigint: true });
     return { path, ino: s.ino.toString(), size: s.size.toString(), mtimeNs: s.mtimeNs.toString(), ctimeNs: s.ctimeNs.toString() };
@@ -72,30 +78,30 @@ export interface Located {
   rebar3Real: string | null;
 }
 
-export async function locate(opts: DetectOptions, searchPath: string): Promise<Located> {
+export function locate(opts: DetectOptions, searchPath: string): Located {
   let erl: string;
   if (opts.erlRoot) {
     erl = join(resolve(opts.erlRoot), "bin", "erl");
-    if (!(await isExecutableFile(erl))) throw new BeamixError(`${resolve(opts.erlRoot)} is not an Erlang/OTP installation: no executable bin/erl`);
+    if (!isExecutableFile(erl)) throw new BeamixError(`${resolve(opts.erlRoot)} is not an Erlang/OTP installation: no executable bin/erl`);
   } else {
-    const found = await findExecutable("erl", searchPath);
+    const found = onPath("erl", searchPath);
     if (!found) throw new BeamixError("no erl on PATH: install Erlang/OTP or name an installation with its root directory");
     erl = found;
   }
   const erlReal = realpathSync(erl);
   const rootGuess = dirname(dirname(erlReal));
-  const erlRootGuess = basename(dirname(erlReal)) === "bin" && (await exists(join(rootGuess, "releases"))) ? rootGuess : null;
+  const erlRootGuess = basename(dirname(erlReal)) === "bin" && exists(join(rootGuess, "releases")) ? rootGuess : null;
 
   let elixirReal: string | null = null;
-  if (opts.elixirBin) elixirReal = await explicitExecutable(opts.elixirBin, "elixir executable");
+  if (opts.elixirBin) elixirReal = explicitExecutable(opts.elixirBin, "elixir executable");
   else {
-    const found = await findExecutable("elixir", searchPath);
+    const found = onPath("elixir", searchPath);
     elixirReal = found ? realpathSync(found) : null;
   }
   let rebar3Real: string | null = null;
-  if (opts.rebar3) rebar3Real = await explicitExecutable(opts.rebar3, "rebar3 executable");
+  if (opts.rebar3) rebar3Real = explicitExecutable(opts.rebar3, "rebar3 executable");
   else {
-    const found = await findExecutable("rebar3", searchPath);
+    const found = onPath("rebar3", searchPath);
     rebar3Real = found ? realpathSync(found) : null;
   }
   return { erl, erlReal, erlRootGuess, elixirReal, rebar3Real };
@@ -103,24 +109,24 @@ export async function locate(opts: DetectOptions, searchPath: string): Promise<L
 
 // The files whose change means the toolchain may have changed. Only possible when every tool
 // is a real install: a version manager's shim can switch versions without any file changing.
-export async function cacheKey(loc: Located): Promise<FileStamp[] | null> {
+export function cacheKey(loc: Located): FileStamp[] | null {
   if (!loc.erlRootGuess) return null;
   const files = [loc.erlReal, join(loc.erlRootGuess, "releases")];
   if (loc.elixirReal) {
     const root = dirname(dirname(loc.elixirReal));
-    if (basename(dirname(loc.elixirReal)) !== "bin" || !(await exists(elixirAppFile(root)))) return null;
+    if (basename(dirname(loc.elixirReal)) !== "bin" || !exists(elixirAppFile(root))) return null;
     files.push(loc.elixirReal, elixirAppFile(root));
   }
   if (loc.rebar3Real) files.push(loc.rebar3Real);
-  return Promise.all(files.map(fileStamp));
+  return files.map(fileStamp);
 }
 
 // The OTP root and the bin directories (erl's, elixir's, rebar3's, as Toolchain.binDirs) that
 // detection will find, known from the files alone when every tool is a real install (as for
 // cacheKey): <root>/bin/erl for the root erl reports, which the caller checks. A VM can then
 // start with them first on its PATH before detection ends. Null for a version manager's shim.
-export async function expectedLayout(loc: Located): Promise<{ erlRoot: string; binDirs: string[] } | null> {
-  if (!loc.erlRootGuess || (await cacheKey(loc)) === null) return null;
+export function expectedLayout(loc: Located): { erlRoot: string; binDirs: string[] } | null {
+  if (!loc.erlRootGuess || cacheKey(loc) === null) return null;
   const dirs = [join(loc.erlRootGuess, "bin")];
   if (loc.elixirReal) dirs.push(dirname(loc.elixirReal)); // <elixir root>/bin, as cacheKey checked
   if (loc.rebar3Real) dirs.push(dirname(loc.rebar3Real));
@@ -131,5 +137,5 @@ export async function expectedLayout(loc: Located): Promise<{ erlRoot: string; b
 // or null when none can (a version manager's shim). A caller that keeps an answer derived from
 // the toolchain compares these instead of detecting it again.
 export async function toolchainFileStamps(opts: DetectOptions = {}): Promise<FileStamp[] | null> {
-  return cacheKey(await locate(opts, opts.searchPath ?? process.env.PATH ?? ""));
+  return cacheKey(locate(opts, opts.searchPath ?? process.env.PATH ?? ""));
 }
