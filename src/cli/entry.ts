@@ -2,12 +2,15 @@
 // npm package's bundle (bin/beamix.js): `beamix deps` is answered without loading the CLI when
 // nothing changed (src/deps/unchanged-replay.ts) or when it fills a fresh checkout of a project
 // whose dependencies were put in place before (src/deps/checkout-restore.ts); anything else runs
-// the CLI. Each is loaded only when wanted, so that none pays for the others.
+// the CLI. Each is loaded only when wanted, so that none pays for the others. Before any of them,
+// on a machine whose toolchain cache has no answer, `beamix deps` starts erl (./early-toolchain.ts).
 // BEAMIX_REPLAY=off always runs the CLI; BEAMIX_REPLAY=trace says on stderr when it did not.
 import { writeSync } from "node:fs";
+import { startDepsToolchainProbe } from "./early-toolchain.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const replay = process.env.BEAMIX_REPLAY;
+  if (argv[0] === "deps") startDepsToolchainProbe(argv.slice(1));
   if (argv[0] === "deps" && replay !== "off") {
     const { currentCall, replayUnchangedRun } = await import("../deps/unchanged-replay.ts");
     const call = currentCall(argv.slice(1));

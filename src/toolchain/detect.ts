@@ -1,6 +1,7 @@
 // Finds the Erlang/OTP, Elixir and rebar3 a build uses and the facts about them that go into
-// derivations. One `erl` run gives the Erlang facts (~0.1 s), unless a VM of the same install
-// that runs anyway reports them (offeredFacts: `beamix deps`' Elixir VM); Elixir's and rebar3's
+// derivations. One `erl` run gives the Erlang facts (~0.1 s): the one `beamix deps` started before
+// its CLI loaded (early-erl.ts), else one started now, unless a VM of the same install that runs
+// anyway reports them (offeredFacts: `beamix deps`' Elixir VM); Elixir's and rebar3's
 // versions are read from their .app files without starting a VM. The result is cached, keyed by the inode,
 // size, mtime and ctime of the files that define the toolchain, so later calls cost a few stats.
 import { readFile, realpath } from "node:fs/promises";
@@ -10,6 +11,7 @@ import { readEscriptEntry } from "./escript.ts";
 import { lookUpToolchain, saveCachedToolchain } from "./cache.ts";
 import { elixirAppFile, exists, type DetectOptions, type Located } from "./locate.ts";
 import { ask, askErl, toolEnv, VM_ENV } from "./ask.ts";
+import { takeEarlyErl } from "./early-erl.ts";
 
 // The facts derivations depend on (see src/derivation/derivation.ts).
 export interface ToolchainFacts {
@@ -135,7 +137,10 @@ async function offeredFactsOf(loc: Located, offered: Promise<string | undefined>
 }
 
 async function probe(loc: Located, offered?: Promise<string | undefined>): Promise<Toolchain> {
-  const facts = (await offeredFactsOf(loc, offered)) ?? (await erlangFacts(loc.erl));
+  // An erl started before the CLI loaded (early-erl.ts) asked the same question sooner than the
+  // VM that offers its facts answers: it is taken first.
+  const early = takeEarlyErl(loc.erl);
+  const facts = early ? await factsFromOutput(await early, loc.erl) : ((await offeredFactsOf(loc, offered)) ?? (await erlangFacts(loc.erl)));
   const erlBin = join(facts.root, "bin");
   const ertsInclude = join(facts.root, `erts-${facts.ertsVersion}`, "include");
   const [elixirRootDir, rebar3Vsn] = await Promise.all([
