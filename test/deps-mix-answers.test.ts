@@ -12,6 +12,10 @@ import { startStaticServer, type StaticServer } from "./support/static-server.ts
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { formatMixLock } from "../src/mix/lock.ts";
 import { lockForRequirements } from "../src/mix/lock-from-resolution.ts";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { generateKeyPair } from "../src/signing/keys.ts";
+import { formatCacheInfo } from "../src/substitute/format/cache-info.ts";
 
 let work: string;
 let registry: FixtureRegistry;
@@ -125,4 +129,35 @@ test("another checkout of the same project is not read by Mix again; one whose a
   const third = join(work, "third", "hello_beacon");
   await cp(checkout, third, { recursive: true, filter: (src) => !src.includes("/_build") });
   assert.equal((await depsIn(third)).vms, 1, "answers naming ../shared_deps are not moved");
+});
+
+test("a cache that never answers for Mix's answers does not hold the run: Mix is asked, and the process ends", async () => {
+  // A cache whose cache-info answers and whose Mix answers never come; everything else is 404.
+  const held = new Set<ServerResponse>();
+  const cache = createServer((req, res) => {
+    if (req.url === "/beamix-cache-info") res.end(formatCacheInfo({ format: 1, priority: 40 }));
+    else if (req.url?.startsWith("/mix-answers/")) held.add(res);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => cache.listen(0, "127.0.0.1", resolve));
+  const keyFile = join(work, "slow-cache.public");
+  await writeFile(keyFile, generateKeyPair("slow-cache-1").publicText);
+  try {
+    const before = (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length;
+    // The cache's own time-out is 10 minutes, past the test's: only giving up on the answers
+    // lets this run end.
+    const { port } = cache.address() as AddressInfo;
+    const args = ["--substituters", `http://127.0.0.1:${port}`, "--trusted-key", keyFile, "--substitute-timeout", "600"];
+    const r = await beamix(["deps", project, "--env", "test", "--store", join(work, "store"), "--repo", server.url, "--public-key", registry.publicKeyPath, ...args], {
+      env: { BEAMIX_CACHE_DIR: join(work, "cache-slow"), HEX_MIRROR: "", HEX_MIRROR_URL: "", MIX_ENV: "", ERL_AFLAGS: `-eval file:write_file(\\"${vmLog}\\",<<118,109,10>>,[append])` },
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(held.size, 1, "the answers were asked for");
+    assert.ok((await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length > before, "Mix was asked");
+    assert.doesNotMatch(r.stderr, /ignoring the Mix answers/);
+  } finally {
+    for (const res of held) res.destroy();
+    await new Promise((resolve) => cache.close(resolve));
+  }
 });

@@ -114,6 +114,9 @@ const SHARED_DIR = "/.beamix-shared-project";
 // Variables that never change what Mix answers and must not be spread, even hashed, to a cache.
 const SECRET_VAR = /KEY|TOKEN|SECRET|PASS|AUTH/;
 
+// How long a run waits for shared answers before it asks Mix instead.
+const SHARED_WAIT_MS = 2000;
+
 const APP_VSN = /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/;
 
 // The versions of the Elixir and OTP installs the session's VM runs, as their files say (no VM
@@ -144,7 +147,7 @@ async function sharedKey(dir: string, path: string, mixExsSha: string, mixEnv: s
 
 // Where shared answers come from: the substituters (Substituters.mixAnswers).
 export interface SharedAnswersSource {
-  mixAnswers(key: string): Promise<string | undefined>;
+  mixAnswers(key: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 function parseEntry(text: string): Entry | undefined {
@@ -290,7 +293,14 @@ class CachedSession implements CachedMixSession {
     const source = await this.shared?.catch(() => undefined);
     if (!source || !where.path || !where.mixExsSha) return undefined;
     const key = await sharedKey(this.dir, where.path, where.mixExsSha, this.mixEnv).catch(() => undefined);
-    const body = key && (await source.mixAnswers(key).catch(() => undefined));
+    if (!key) return undefined;
+    // A cache that is slow to answer (or dead: its time-out is 30 s) must not hold the VM back
+    // for long, nor keep the process alive with a request nobody waits for.
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), SHARED_WAIT_MS).unref();
+    const gaveUp = new Promise<undefined>((resolve) => stop.signal.addEventListener("abort", () => resolve(undefined)));
+    const body = await Promise.race([source.mixAnswers(key, stop.signal).catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
     const e = body ? parseEntry(body) : undefined;
     if (!e || e.dir !== SHARED_DIR) return undefined;
     // Project answers say which files they came from; ones that do not name mix.exs are not ours.

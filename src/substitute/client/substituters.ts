@@ -227,18 +227,20 @@ export class Substituters {
   // Mix's answers about a project filed under `key` (mix-answers.ts): the body of the first
   // cache, in priority order, whose answers carry enough trusted signatures. Caches are asked at
   // once; one whose answers cannot be read, are malformed or not trusted is reported and passed.
-  async mixAnswers(key: string, report = this.report): Promise<string | undefined> {
+  // Aborting (`signal`) stops the requests and says nothing.
+  async mixAnswers(key: string, signal?: AbortSignal): Promise<string | undefined> {
+    const report = this.report;
     const caches = await this.caches(report);
     const answers = await Promise.all(
       caches.map(async (cache) => {
         try {
-          const a = await readSharedAnswers(cache.backend, key, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs });
+          const a = await readSharedAnswers(cache.backend, key, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs, ...(signal ? { signal } : {}) });
           if (!a) return undefined;
           const trust = verifySharedAnswers(a, this.trustedKeys, this.requireSigs);
           if (trust.ok) return a.body;
           report(`ignoring the Mix answers of ${cache.backend.url}: ${trust.reason}`);
         } catch (err) {
-          report(`ignoring the Mix answers of ${cache.backend.url}: ${errorMessage(err)}`);
+          if (!signal?.aborted) report(`ignoring the Mix answers of ${cache.backend.url}: ${errorMessage(err)}`);
         }
         return undefined;
       }),
