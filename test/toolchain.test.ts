@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { BeamixError } from "../src/errors.ts";
 import { describeToolchain, detectToolchain } from "../src/toolchain/detect.ts";
 import { readEscriptEntry, zipEntry } from "../src/toolchain/escript.ts";
+import { startEarlyErl, takeEarlyErl } from "../src/toolchain/early-erl.ts";
 
 let tmp: string;
 before(() => {
@@ -257,4 +258,45 @@ test("missing or wrong toolchains are clear errors", async () => {
   await assert.rejects(detectToolchain({ erlRoot: f.otp, searchPath: "", cacheDir: null }), /cannot read the OTP version from .*OTP_VERSION/);
   writeExecutable(join(f.otp, "bin", "erl"), "#!/bin/sh\necho 'boom' >&2\nexit 1\n");
   await assert.rejects(detectToolchain({ erlRoot: f.otp, searchPath: "", cacheDir: null }), /asking erl for its release failed .*boom/);
+});
+
+test("an erl started early (beamix deps, before its CLI loads) is detection's answer only for the same erl in the same environment", async () => {
+  const f = fakeToolchain("early");
+  const opts = { erlRoot: f.otp, elixirBin: join(f.elixirRoot, "bin", "elixir"), rebar3: f.rebar3, searchPath: "", cacheDir: null };
+  const asked = await detectToolchain(opts);
+  assert.equal(f.runs(), 1);
+  // Taken: the same toolchain, and erl ran once more in all (the early one).
+  startEarlyErl(opts);
+  assert.deepEqual(await detectToolchain(opts), asked);
+  assert.equal(f.runs(), 2);
+  // Started for another erl: detection asks its own, and the early one is still there for its erl.
+  startEarlyErl(opts);
+  const other = fakeToolchain("early-other");
+  await detectToolchain({ ...opts, erlRoot: other.otp });
+  assert.equal(other.runs(), 1);
+  assert.ok(await takeEarlyErl(join(f.otp, "bin", "erl")), "still there for its own erl");
+  // Started in another environment than detection runs erl in (here PATH): not taken, erl is
+  // asked again; the early one stays for its environment.
+  startEarlyErl(opts);
+  const path = process.env.PATH;
+  process.env.PATH = `${path}:${join(tmp, "elsewhere")}`;
+  try {
+    await detectToolchain(opts);
+  } finally {
+    process.env.PATH = path;
+  }
+  const left = takeEarlyErl(join(f.otp, "bin", "erl"));
+  assert.ok(left);
+  await left;
+  assert.equal(f.runs(), 5, "the two early ones and detection's own");
+  assert.equal(takeEarlyErl(join(f.otp, "bin", "erl")), undefined, "taken once");
+  // A toolchain the cache knows: nothing is started.
+  const cached = { ...opts, cacheDir: join(f.root, "cache") };
+  await detectToolchain(cached);
+  const runs = f.runs();
+  startEarlyErl(cached);
+  assert.equal(takeEarlyErl(join(f.otp, "bin", "erl")), undefined);
+  assert.equal(f.runs(), runs);
+  // No toolchain there at all: nothing started, nothing thrown (detection reports it).
+  startEarlyErl({ erlRoot: join(tmp, "nowhere"), searchPath: "", cacheDir: null });
 });

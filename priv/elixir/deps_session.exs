@@ -11,7 +11,7 @@
 # MODULE are hex_scm_standin.exs and deps_project.ex. A cache file that cannot be read or
 # loaded is replaced.
 # First of all, the facts beamix's toolchain detection asks erl for, as the same text (the format
-# and calls of ERL_EVAL in src/toolchain/detect.ts), so that a run whose toolchain cache has no
+# and calls of ERL_EVAL in src/toolchain/ask.ts), so that a run whose toolchain cache has no
 # answer need not start erl as well. beamix checks by the root that this VM is the toolchain's,
 # and says "go" (a line, or the end of stdin) before the VM reads anything of the project; a VM
 # that is not the toolchain's is stopped instead.
