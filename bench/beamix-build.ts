@@ -24,10 +24,19 @@ export async function serveCorpus(packageDirs: readonly string[], dir: string): 
   return { registry, server, packages };
 }
 
+// How beamix is run: the command line before its own arguments, and what it adds to the
+// environment (the sources by default; bench/startup.ts packedForm installs the npm package).
+export interface BeamixForm {
+  name: string;
+  command: string[];
+  env: Record<string, string>;
+}
+
 // Runs the beamix CLI with a clean environment of its own (cache, config: no user substituters).
-export function beamixCli(args: string[], workDir: string, extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  const env = cleanEnv({ BEAMIX_CACHE_DIR: join(workDir, "cache"), BEAMIX_CONFIG_DIR: join(workDir, "config"), HOME: join(workDir, "home"), ...extraEnv });
-  return run(process.execPath, [BEAMIX_MAIN, ...args], workDir, env);
+export function beamixCli(args: string[], workDir: string, extraEnv: Record<string, string> = {}, form?: BeamixForm): Promise<RunResult> {
+  const env = cleanEnv({ BEAMIX_CACHE_DIR: join(workDir, "cache"), BEAMIX_CONFIG_DIR: join(workDir, "config"), HOME: join(workDir, "home"), ...form?.env, ...extraEnv });
+  const [cmd, ...pre] = form?.command ?? [process.execPath, BEAMIX_MAIN];
+  return run(cmd, [...pre, ...args], workDir, env);
 }
 
 export function repoArgs(c: CorpusRegistry): string[] {

@@ -36,8 +36,8 @@
 // `mix deps.compile` runs in the phases prepareMixProject works out when Mix's own order would
 // put a make package before what it needs; the phases' times are summed.
 //
-// `node bench/deps-bench.ts [--corpus fixtures|generated] [--keep]` runs it once and prints the
-// figures as JSON.
+// `node bench/deps-bench.ts [--corpus fixtures|generated] [--packed] [--keep]` runs it once and
+// prints the figures as JSON; --packed takes the short figures with the installed npm package too.
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -51,9 +51,10 @@ import { startSubstituteServer } from "../src/substitute/server/serve.ts";
 import { writeKeyPair } from "../src/signing/keys.ts";
 import { fixturePackageDirs, fixturesDir, makeRegistry, type FixtureRegistry } from "../test/support/fixture-registry.ts";
 import { startStaticServer } from "../test/support/static-server.ts";
-import { beamixCli, checked, median } from "./beamix-build.ts";
+import { beamixCli, checked, median, type BeamixForm } from "./beamix-build.ts";
 import { addDepsToMixExs, cleanEnv, prepareMixProject, run, type RunResult } from "./mix-baseline.ts";
 import { DEFAULT_SCALE, DEFAULT_SEED, generateClosure } from "./generate-closure.ts";
+import { packedForm } from "./startup.ts";
 
 export const LOCK_STANDIN = fileURLToPath(new URL("../priv/elixir/hex_scm_lock_standin.exs", import.meta.url));
 const MIX_ENV = "prod";
@@ -95,6 +96,8 @@ export interface DepsBenchResult {
   warmFreshCheckoutSeconds: number; // beamix deps into a fresh checkout, the store complete (median of RUNS)
   noChangeSeconds: number; // beamix deps again when nothing changed (median of RUNS)
   nodeStartSeconds: number; // node -e 0: the floor of anything written for Node (median of RUNS)
+  // The same short figures with the installed npm package (its esbuild bundle), when measured.
+  packed?: { warmFreshCheckoutSeconds: number; emptyStoreSeconds: number; noChangeSeconds: number };
 }
 
 const RUNS = 5;
@@ -161,7 +164,8 @@ function depsJson(r: RunResult, what: string): DepsJson {
   return JSON.parse(r.output.slice(r.output.indexOf("{"), r.output.lastIndexOf("}") + 1)) as DepsJson;
 }
 
-export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise<DepsBenchResult> {
+// `packed`: the installed package (bench/startup.ts packedForm), whose short figures are taken too.
+export async function measureDeps(workDir: string, corpus?: DepsCorpus, packed?: BeamixForm): Promise<DepsBenchResult> {
   const c = corpus ?? (await fixtureWebappCorpus());
   await mkdir(workDir, { recursive: true });
   const registry: FixtureRegistry = await makeRegistry(join(workDir, "repo"), c.packageDirs);
@@ -218,40 +222,47 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
       // The short figures are taken RUNS times, taking turns, and their medians compared: on a
       // shared machine one run says little. `node -e 0` is the floor of any command in Node.
       const tar: number[] = [];
-      const warm: number[] = [];
-      const empty: number[] = [r.seconds];
       const node: number[] = [];
-      const depsArgs = (dir: string) => ["deps", dir, "--env", MIX_ENV, "--store", join(fresh, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
-      let again = "";
+      // Each form of the command (the sources; the installed package, when given) takes its turn.
+      const forms = [undefined, ...(packed ? [packed] : [])];
+      const short = forms.map(() => ({ warm: [] as number[], empty: [] as number[], noChange: [] as number[], again: "" }));
+      short[0].empty.push(r.seconds);
+      const depsArgs = (dir: string, machine = fresh) => ["deps", dir, "--env", MIX_ENV, "--store", join(machine, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
       for (let i = 0; i < RUNS; i++) {
         const restored = join(workDir, `restored-${i}`);
         await mkdir(restored, { recursive: true });
         tar.push(checked(await run("tar", ["--zstd", "-xf", tarball], restored, cleanEnv({})), "tar --zstd -x").seconds);
-        // A fresh checkout on the same machine (the store has everything).
-        again = await copy(`fresh-checkout-${i}`);
-        warm.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps into a fresh checkout").seconds);
-        // Another fresh machine: empty store and cache directory, the project's first run.
-        if (i > 0) {
-          const machine = join(workDir, `fresh-machine-${i}`);
-          const checkout = await copy(`fresh-machine-${i}`);
-          checked(await beamixCli(["--version"], machine), "beamix --version");
-          const args = ["deps", checkout, "--env", MIX_ENV, "--store", join(machine, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
-          empty.push(checked(await beamixCli(args, machine), "beamix deps into an empty store").seconds);
+        for (const [f, form] of forms.entries()) {
+          const cli = (args: string[], dir: string) => beamixCli(args, dir, {}, form);
+          // A fresh checkout on the same machine (the store has everything).
+          short[f].again = await copy(`fresh-checkout-${f}-${i}`);
+          short[f].warm.push(checked(await cli(depsArgs(short[f].again), fresh), "beamix deps into a fresh checkout").seconds);
+          // Another fresh machine: empty store and cache directory, the project's first run.
+          if (short[f].empty.length <= i) {
+            const machine = join(workDir, `fresh-machine-${f}-${i}`);
+            const checkout = await copy(`fresh-machine-${f}-${i}`);
+            checked(await cli(["--version"], machine), "beamix --version");
+            short[f].empty.push(checked(await cli(depsArgs(checkout, machine), machine), "beamix deps into an empty store").seconds);
+          }
         }
         node.push(checked(await run(process.execPath, ["-e", "0"], workDir, cleanEnv({})), "node -e 0").seconds);
       }
-      // Then nothing changed in the last one.
-      const noChange: number[] = [];
-      for (let i = 0; i < RUNS; i++) noChange.push(checked(await beamixCli(depsArgs(again), fresh), "beamix deps, nothing changed").seconds);
+      // Then nothing changed in the last checkouts.
+      for (let i = 0; i < RUNS; i++) {
+        for (const [f, form] of forms.entries()) short[f].noChange.push(checked(await beamixCli(depsArgs(short[f].again), fresh, {}, form), "beamix deps, nothing changed").seconds);
+      }
+      const figures = (f: (typeof short)[number]) => ({ warmFreshCheckoutSeconds: median(f.warm), emptyStoreSeconds: median(f.empty), noChangeSeconds: median(f.noChange) });
+      const source = figures(short[0]);
       return {
         mixDepsCompileSeconds: mix.depsCompile,
         mixCompileAfterMixSeconds: mix.compile,
-        beamixDepsSeconds: median(empty),
+        beamixDepsSeconds: source.emptyStoreSeconds,
         mixCompileAfterBeamixSeconds: compile.seconds,
         tarRestoreSeconds: median(tar),
-        warmFreshCheckoutSeconds: median(warm),
-        noChangeSeconds: median(noChange),
+        warmFreshCheckoutSeconds: source.warmFreshCheckoutSeconds,
+        noChangeSeconds: source.noChangeSeconds,
         nodeStartSeconds: median(node),
+        ...(packed ? { packed: figures(short[1]) } : {}),
       };
     } finally {
       await server.close();
@@ -262,7 +273,7 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { keep: { type: "boolean", default: false }, corpus: { type: "string", default: "fixtures" } } });
+  const { values } = parseArgs({ options: { keep: { type: "boolean", default: false }, corpus: { type: "string", default: "fixtures" }, packed: { type: "boolean", default: false } } });
   const work = await mkdtemp(join(tmpdir(), "beamix-deps-bench-"));
   try {
     let corpus: DepsCorpus | undefined;
@@ -270,7 +281,7 @@ async function main(): Promise<void> {
       const g = await generateClosure(join(work, "generated-closure"), { seed: DEFAULT_SEED, scale: DEFAULT_SCALE });
       corpus = { consumerDir: g.consumer.dir, app: g.consumer.name, packageDirs: g.packages.map((p) => p.dir), roots: g.consumer.deps.map((d) => ({ name: d.package, requirement: d.requirement })) };
     } else if (values.corpus !== "fixtures") throw new Error(`--corpus is fixtures or generated, not ${values.corpus}`);
-    const r = await measureDeps(join(work, "run"), corpus);
+    const r = await measureDeps(join(work, "run"), corpus, values.packed ? await packedForm(join(work, "packed")) : undefined);
     const mixTotal = r.mixDepsCompileSeconds + r.mixCompileAfterMixSeconds;
     const beamixTotal = r.beamixDepsSeconds + r.mixCompileAfterBeamixSeconds;
     process.stdout.write(

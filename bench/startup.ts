@@ -11,16 +11,12 @@
 import { mkdir, symlink } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BEAMIX_MAIN, checked, consumerConfigArgs, median, repoArgs, serveCorpus } from "./beamix-build.ts";
+import { BEAMIX_MAIN, checked, consumerConfigArgs, median, repoArgs, serveCorpus, type BeamixForm } from "./beamix-build.ts";
 import { cleanEnv, run, type RunResult } from "./mix-baseline.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
-export interface StartupForm {
-  name: string;
-  command: string[]; // argv before beamix's own arguments
-  env: Record<string, string>;
-}
+export type StartupForm = BeamixForm;
 
 export function sourceForm(): StartupForm {
   return { name: "source", command: [process.execPath, "--no-warnings=ExperimentalWarning", BEAMIX_MAIN], env: {} };
