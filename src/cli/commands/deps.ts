@@ -168,10 +168,9 @@ export function registerDepsCommands(program: Command): void {
           if (operand !== undefined) await recordCheckoutRestore(call, settled, { operand, substituting: output.substituting });
         }
         if (pushed) {
-          const answers = pushed.mixAnswers ? "Mix's answers about the project" : "no Mix answers (they depend on the project's directory)";
+          const answers = pushed.mixAnswers ? "Mix's answers about the project" : "Mix's answers not pushed (they depend on more than the project's files)";
           process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written; ${answers}\n`);
-        }
-        else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
+        } else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
         if (!ok || (opts.check && report.changed)) process.exitCode = 1;
       } finally {
         await store.close();
