@@ -78,10 +78,21 @@ test("an unchanged project is not read by Mix again; a changed mix.exs, config o
 
   assert.equal(await deps({ MIX_TARGET: "host" }), 1, "a MIX_ variable changed");
 
-  // A config that reads the environment is asked every time.
-  await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, port: System.get_env("PORT")\n`);
+  // A config that reads a variable by name (as Phoenix's config/test.exs reads
+  // MIX_TEST_PARTITION): its answers hold while that variable has the same value.
+  await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, port: System.get_env("PORT", "4000")\n`);
+  assert.equal(await deps({ PORT: "4001" }), 1);
+  assert.equal(await deps({ PORT: "4001" }), 0, "the same value: no VM");
+  assert.equal(await deps({ PORT: "4002" }), 1, "another value");
+  assert.equal(await deps(), 1, "unset");
+  assert.equal(await deps(), 0);
+  // Any other System call, or a variable named by an expression, is asked every time.
+  await writeFile(join(project, "config", "test.exs"), `import Config\nconfig :hello_beacon, port: System.get_env("PORT"), arch: System.cmd("uname", ["-m"])\n`);
   assert.equal(await deps(), 1);
-  assert.equal(await deps(), 1, "System calls are never cached");
+  assert.equal(await deps(), 1, "System.cmd is never cached");
+  await writeFile(join(project, "config", "test.exs"), `import Config\nname = "PO" <> "RT"\nconfig :hello_beacon, port: System.get_env(name)\n`);
+  assert.equal(await deps(), 1);
+  assert.equal(await deps(), 1, "a variable named by an expression is never cached");
 });
 
 test("nothing changed since the last complete run: no registry request and nothing written; any change takes the full path", async () => {

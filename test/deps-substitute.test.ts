@@ -225,6 +225,16 @@ test("Mix's answers come with the items: a machine that never ran the project st
   assert.deepEqual(i.json.packages.map((p) => [p.app, basename(p.item!)]).sort(), pushedA.packages.map((p) => [p.app, basename(p.item!)]).sort());
 });
 
+test("answers that read an environment variable are kept on the machine, never pushed: the config they hold may carry a secret", async () => {
+  const before = await readdir(join(cacheDir, "mix-answers"));
+  const dir = await project("env", (config) => `${config}\nconfig :webapp, token: System.get_env("WEBAPP_TOKEN", "none")\n`);
+  const r = await deps("a", dir, ["--push", "--to", `file://${cacheDir}`, "--sign-with", secretKey]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.push!.mixAnswers, false);
+  assert.match(r.stderr, /; Mix's answers not pushed \(they depend on more than the project's files\)$/m);
+  assert.deepEqual(await readdir(join(cacheDir, "mix-answers")), before);
+});
+
 test("a compile-time config no cache has seen: mimetable and its dependents build, the rest substitute; once pushed, nothing builds", async () => {
   const c = await deps("c", await project("c", LOG_TYPES), trust());
   assert.equal(c.code, 0, c.stderr);

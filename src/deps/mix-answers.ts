@@ -12,9 +12,10 @@
 // mix.exs for its declarations; the rebar files for a mix.rebar.config. An answer is used only
 // when every one of its files still hashes the same.
 //
-// Files whose evaluation can read anything else (the environment, other files, the clock) are
-// never cached: a mix.exs or config file that calls System, File, Code, :os, :file, Port or
-// Path.wildcard is asked of Mix on every run. Anything unreadable or malformed is a miss.
+// Files whose evaluation can read anything else (other files, the clock) are never cached: a
+// mix.exs or config file that calls System, File, Code, :os, :file, Port or Path.wildcard is
+// asked of Mix on every run, except for System.get_env/fetch_env of a variable named by a
+// literal, whose value then counts as part of the file. Anything unreadable or malformed is a miss.
 //
 // Answers that move with the project are also shared through binary caches: `beamix deps --push`
 // publishes them, signed, under a key that names no file of the machine (sharedKey: the Elixir
@@ -41,6 +42,16 @@ const FORMAT = "beamix-mix-answers/3";
 const DIR = "mix-answers";
 // What evaluating a file can read besides the files and variables the key covers.
 const UNCACHEABLE = /\bSystem\.|\bFile\.|\bCode\.|:os\.|:file\.|\bPort\.|Path\.wildcard|\bMix\.shell\b/;
+// The same for an Erlang script (rebar.config.script, which Mix evaluates): the environment, files,
+// other nodes, ports, the code path.
+const ERLANG_UNCACHEABLE = /\b(?:os|file|filelib|code|rpc|erl_prim_loader|net_adm)\s*:|\bopen_port\b/;
+// An environment variable read by name, with a literal default or none: Phoenix's config/test.exs
+// reads MIX_TEST_PARTITION so, and many packages' mix.exs read a build flag so.
+const ENV_READ = /\bSystem\.(?:get_env|fetch_env!?)\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:,\s*"[^"\\\n]*"\s*)?\)/g;
+// What the toolchain says of itself: every key names the toolchain already.
+const TOOLCHAIN_READ = /\bSystem\.(?:version|otp_release)\(\s*\)/g;
+// What marks a file hash that covers the values of the variables the file reads.
+const ENV_MARK = "+env:";
 
 type FileHashes = [path: string, sha256: string | null][]; // null: the file does not exist
 
@@ -62,16 +73,32 @@ async function fileHash(path: string): Promise<{ sha: string | null; text: strin
   }
 }
 
+// A file's hash as an answer depends on it: its bytes, and the values of the variables it reads
+// by name (ENV_READ), hashed (the values may be secrets). Undefined when it reads anything else
+// that no key covers (UNCACHEABLE).
+function answerHash(path: string, sha: string, text: string): string | undefined {
+  if (path.endsWith(".script") && ERLANG_UNCACHEABLE.test(text)) return undefined;
+  if (UNCACHEABLE.test(text.replace(ENV_READ, "").replace(TOOLCHAIN_READ, ""))) return undefined;
+  const names = [...new Set(Array.from(text.matchAll(ENV_READ), (m) => m[1]))].sort();
+  if (names.length === 0) return sha;
+  return `${sha}${ENV_MARK}${sha256Hex(JSON.stringify(names.map((n) => [n, process.env[n] ?? null])))}`;
+}
+
 // The files' hashes now, or undefined when one of them reads what no key covers.
 async function hashFiles(paths: readonly string[]): Promise<FileHashes | undefined> {
   const out: FileHashes = [];
   for (const path of paths) {
     const { sha, text } = await fileHash(path);
-    if (text !== null && UNCACHEABLE.test(text)) return undefined;
-    out.push([path, sha]);
+    const hash = sha === null || text === null ? null : answerHash(path, sha, text);
+    if (hash === undefined) return undefined;
+    out.push([path, hash]);
   }
   return out;
 }
+
+// Whether an answer depends on the environment beyond the key (a file hash with ENV_MARK):
+// such answers are kept here but never shared, since what was read may be a secret.
+const readsVariables = (hash: string | null): boolean => hash !== null && hash.includes(ENV_MARK);
 
 async function unchanged(files: FileHashes): Promise<boolean> {
   const now = await hashFiles(files.map(([p]) => p)).catch(() => undefined);
@@ -219,6 +246,7 @@ class CachedSession implements CachedMixSession {
   private factsFound: (facts: Promise<string | undefined> | undefined) => void = () => {};
   private real: MixSession | undefined;
   private learnt = false;
+  private readVariables = false; // a dependency's answer read environment variables
   private failed = false;
   private closing = false;
   private decided: (fromCache: boolean) => void = () => {};
@@ -319,10 +347,14 @@ class CachedSession implements CachedMixSession {
     const { entry, where } = await this.loaded;
     const w = await where;
     if (!entry.project || !w.path || !w.mixExsSha || this.failed) return undefined;
+    // Answers that read environment variables stay here: the config they hold may carry a secret.
+    if (entry.project.files.some(([, hash]) => readsVariables(hash))) return undefined;
+    const keep = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).filter(([k]) => !k.includes(ENV_MARK)));
+    const shared: Entry = { ...entry, children: keep(entry.children), rebar: keep(entry.rebar) };
     try {
-      if (!movable(entry, this.dir)) return undefined;
+      if (!movable(shared, this.dir)) return undefined;
       const key = await sharedKey(this.dir, w.path, w.mixExsSha, this.mixEnv);
-      return key ? { key, body: JSON.stringify(moveEntry(entry, this.dir, SHARED_DIR)) } : undefined;
+      return key ? { key, body: JSON.stringify(moveEntry(shared, this.dir, SHARED_DIR)) } : undefined;
     } catch {
       return undefined;
     }
@@ -363,9 +395,13 @@ class CachedSession implements CachedMixSession {
     return { project, config, cached: false };
   }
 
+  // The files the project's answers came from, for a record that compares only files (the
+  // unchanged-run replay, the checkout restore): undefined when an answer of this run also read
+  // environment variables.
   async answerInputs(): Promise<string[] | undefined> {
     await this.project.catch(() => {});
     const { entry } = await this.loaded;
+    if (this.readVariables || entry.project?.files.some(([, hash]) => readsVariables(hash))) return undefined;
     return entry.project?.files.map(([path]) => path);
   }
 
@@ -373,6 +409,7 @@ class CachedSession implements CachedMixSession {
     const { entry } = await this.loaded;
     const mixExs = join(dir, "mix.exs");
     const files = await hashFiles([mixExs]);
+    if (files && readsVariables(files[0][1])) this.readVariables = true;
     const key = files ? `${app}\0${env}\0${files[0][1]}` : undefined;
     const hit = key ? entry.children[key] : undefined;
     if (hit !== undefined) {

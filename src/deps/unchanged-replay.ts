@@ -15,8 +15,8 @@
 //   costs Node the making of its stdout stream);
 // - the identity (inode, size, mtime, ctime) of the files Mix's answers about the project came
 //   from (mix.exs, the config files Config.Reader read) and of mix.lock: recorded only when those
-//   answers depend on nothing else (mix-answers.ts never keeps a config that reads the
-//   environment or the clock);
+//   answers, and the dependencies' answers, depend on nothing else (mix-answers.ts answerInputs:
+//   not when they read an environment variable, and it never keeps one that reads the clock);
 // - the identity of the toolchain's files, as its cache keys it (never recorded behind a shim);
 // - the identity of every store item the project uses and of its GC roots. An item is removed
 //   only by moving its directory away first (store-core.ts), so a directory with the same inode
