@@ -16,6 +16,8 @@ import { startStaticServer, type StaticServer } from "./support/static-server.ts
 import { HexRepo } from "../src/hex/registry/client.ts";
 import { openStore } from "../src/store/store.ts";
 import { parseHint } from "../src/substitute/format/compile-env-hints.ts";
+import { formatSharedAnswers, signSharedAnswers } from "../src/substitute/format/mix-answers.ts";
+import { readSecretKeyFile } from "../src/signing/keys.ts";
 import { cleanEnv } from "../bench/mix-baseline.ts";
 import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 
@@ -194,7 +196,7 @@ async function loggedElixir(name: string): Promise<{ elixir: string; log: string
 
 const startsOf = (log: string) => readFile(log, "utf8").then((t) => t.split("\n").filter(Boolean), () => [] as string[]);
 
-test("Mix's answers come with the items: a machine that never ran the project starts no Elixir VM; answers whose signature fails are ignored", async () => {
+test("Mix's answers come with the items: a machine that never ran the project starts no Elixir VM; answers whose signature fails, or that name a path with '..', are not used", async () => {
   assert.equal(pushedA.push!.mixAnswers, true);
   const [answers] = await readdir(join(cacheDir, "mix-answers"));
   assert.match(answers, /^[0-9a-f]{64}\.json$/);
@@ -223,6 +225,20 @@ test("Mix's answers come with the items: a machine that never ran the project st
   assert.match(i.stderr, /^ignoring the Mix answers of file:\/\/.*cache-damaged-answers: signature by deps-cache-1 does not verify$/m);
   assert.ok((await startsOf(log)).length > 0, "Mix was asked");
   assert.deepEqual(i.json.packages.map((p) => [p.app, basename(p.item!)]).sort(), pushedA.packages.map((p) => [p.app, basename(p.item!)]).sort());
+
+  // Signed answers naming a path with "..": once moved it would lead out of the project, and
+  // Mix never answers so. Not used: Mix is asked.
+  const climbing = join(work, "cache-climbing-answers");
+  await cp(cacheDir, climbing, { recursive: true });
+  const body = JSON.parse(shared.body);
+  body.project.files.push(["/.beamix-shared-project/../no-such-file", null]); // absent here too
+  const resigned = signSharedAnswers({ key: shared.key, body: JSON.stringify(body), signatures: [] }, await readSecretKeyFile(secretKey));
+  await writeFile(join(climbing, "mix-answers", answers), formatSharedAnswers(resigned));
+  const starts = (await startsOf(log)).length;
+  const j = await deps("j", await project("j"), [...trust(climbing), "--elixir", elixir]);
+  assert.equal(j.code, 0, j.stderr);
+  assert.ok((await startsOf(log)).length > starts, "Mix was asked");
+  assert.equal(withStatus(j.json, "substituted").length, 10);
 });
 
 test("answers that read an environment variable are kept on the machine, never pushed: the config they hold may carry a secret", async () => {

@@ -33,7 +33,7 @@ import { elixirAppFile, findExecutable, fileStamp } from "../toolchain/locate.ts
 import { chosenToolchain, expectedToolchain, offerErlangFacts, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText } from "./relocate-answers.ts";
+import { isUnder, movableEtf, movableText, moveEtf, movePath, moveText, type Under } from "./relocate-answers.ts";
 import { decodeChildren, decodeProject, type DepChildren, type MixProjectInfo } from "./mix-answer-terms.ts";
 import { SHARED_ANSWERS_FORMAT } from "../substitute/format/mix-answers.ts";
 import { openMixSession, type MixSession } from "./mix-query.ts";
@@ -192,11 +192,15 @@ async function readEntry(file: string): Promise<Entry | undefined> {
 }
 
 // Whether every answer of the entry moves with the project (relocate-answers.ts).
-function movable(e: Entry, dir: string): boolean {
+function movable(e: Entry, dir: string, under: Under = isUnder): boolean {
   const p = e.project;
-  if (p && !(p.files.every(([f]) => isUnder(f, dir)) && movableEtf(unb64(p.project), dir) && movableEtf(unb64(p.config), dir))) return false;
-  return Object.values(e.children).every((c) => movableEtf(unb64(c), dir)) && Object.values(e.rebar).every((r) => movableText(unb64(r), dir));
+  if (p && !(p.files.every(([f]) => under(f, dir)) && movableEtf(unb64(p.project), dir, under) && movableEtf(unb64(p.config), dir, under))) return false;
+  return Object.values(e.children).every((c) => movableEtf(unb64(c), dir, under)) && Object.values(e.rebar).every((r) => movableText(unb64(r), dir, under));
 }
+
+// Under the directory for answers from a cache: Mix's own paths are expanded, so a "." or ".."
+// component (which would lead out of the project once moved) means they are not Mix's.
+const plainlyUnder: Under = (path, dir) => isUnder(path, dir) && !path.split("/").some((s) => s === "." || s === "..");
 
 function moveEntry(e: Entry, from: string, to: string): Entry {
   const p = e.project;
@@ -334,7 +338,7 @@ class CachedSession implements CachedMixSession {
     // Project answers say which files they came from; ones that do not name mix.exs are not ours.
     if (e.project && !(Array.isArray(e.project.files) && e.project.files.some((f) => Array.isArray(f) && f[0] === `${SHARED_DIR}/mix.exs`))) delete e.project;
     try {
-      if (!movable(e, SHARED_DIR)) return undefined;
+      if (!movable(e, SHARED_DIR, plainlyUnder)) return undefined;
       const entry = moveEntry(e, SHARED_DIR, this.dir);
       this.learnt = true;
       return entry;

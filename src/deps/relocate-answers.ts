@@ -34,18 +34,21 @@ function mapStrings(t: Term, f: (s: string) => string): Term {
   }
 }
 
+// Whether a path lies under a directory (isUnder, or a stricter rule).
+export type Under = (path: string, dir: string) => boolean;
+
 // Whether every absolute path among the answer's strings lies under dir.
-export function movableTerm(t: Term, dir: string): boolean {
+export function movableTerm(t: Term, dir: string, under: Under = isUnder): boolean {
   let ok = true;
   mapStrings(t, (s) => {
-    if (s.startsWith("/") && !isUnder(s, dir)) ok = false;
+    if (s.startsWith("/") && !under(s, dir)) ok = false;
     return s;
   });
   return ok;
 }
 
-export function movableEtf(etf: Buffer, dir: string): boolean {
-  return movableTerm(binaryToTerm(etf), dir);
+export function movableEtf(etf: Buffer, dir: string, under: Under = isUnder): boolean {
+  return movableTerm(binaryToTerm(etf), dir, under);
 }
 
 const moved = movePath;
@@ -60,9 +63,9 @@ export function moveTerm(t: Term, from: string, to: string): Term {
 
 // A mix.rebar.config (Erlang terms as text) has no structure cheap to walk; its paths, if any,
 // are Mix's under the project's directory.
-export function movableText(text: Buffer, dir: string): boolean {
+export function movableText(text: Buffer, dir: string, under: Under = isUnder): boolean {
   const abs = text.toString("utf8").match(/"\/[^"]*"/g) ?? [];
-  return abs.every((q) => isUnder(q.slice(1, -1), dir));
+  return abs.every((q) => under(q.slice(1, -1), dir));
 }
 
 export function moveText(text: Buffer, from: string, to: string): Buffer {
