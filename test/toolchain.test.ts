@@ -9,6 +9,7 @@ import { BeamixError } from "../src/errors.ts";
 import { describeToolchain, detectToolchain } from "../src/toolchain/detect.ts";
 import { readEscriptEntry, zipEntry } from "../src/toolchain/escript.ts";
 import { startEarlyErl, takeEarlyErl } from "../src/toolchain/early-erl.ts";
+import { startDepsToolchainProbe } from "../src/cli/early-toolchain.ts";
 
 let tmp: string;
 before(() => {
@@ -299,4 +300,33 @@ test("an erl started early (beamix deps, before its CLI loads) is detection's an
   assert.equal(f.runs(), runs);
   // No toolchain there at all: nothing started, nothing thrown (detection reports it).
   startEarlyErl({ erlRoot: join(tmp, "nowhere"), searchPath: "", cacheDir: null });
+});
+
+test("beamix deps starts erl early only when it may ask binary caches: otherwise Mix's VM, if needed, gives the facts", async () => {
+  const f = fakeToolchain("early-cli");
+  const saved = { ...process.env };
+  const config = join(f.root, "config");
+  Object.assign(process.env, { BEAMIX_TOOLCHAIN: f.otp, BEAMIX_CACHE_DIR: join(f.root, "cache"), BEAMIX_CONFIG_DIR: config });
+  const erl = join(f.otp, "bin", "erl");
+  try {
+    for (const args of [["--no-substitutes"], ["--check", "--substituters", "http://127.0.0.1:9"], [], ["tree", "--substituters", "http://127.0.0.1:9"]]) {
+      startDepsToolchainProbe(args);
+      assert.equal(takeEarlyErl(erl), undefined, args.join(" "));
+    }
+    startDepsToolchainProbe(["--substituters", "http://127.0.0.1:9"]);
+    assert.ok(await takeEarlyErl(erl));
+    mkdirSync(config, { recursive: true });
+    writeFileSync(join(config, "substituters"), "# none yet\n");
+    startDepsToolchainProbe([]);
+    assert.equal(takeEarlyErl(erl), undefined, "a substituters file with only a comment");
+    writeFileSync(join(config, "substituters"), "file:///srv/cache\n");
+    startDepsToolchainProbe(["--env", "prod"]);
+    assert.ok(await takeEarlyErl(erl));
+    assert.equal(f.runs(), 2);
+  } finally {
+    for (const k of ["BEAMIX_TOOLCHAIN", "BEAMIX_CACHE_DIR", "BEAMIX_CONFIG_DIR"]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
 });

@@ -29,6 +29,14 @@ function checkedDir(path: string, variable: string): string {
   }
 }
 
+// The configuration (trusted keys, substituters, repositories): not checked here, only read.
+export function configDir(): string {
+  if (process.env.BEAMIX_CONFIG_DIR) return process.env.BEAMIX_CONFIG_DIR;
+  return join(process.env.XDG_CONFIG_HOME || join(home(), ".config"), "beamix");
+}
+
+export const substitutersFile = (dir = configDir()) => join(dir, "substituters");
+
 export function cacheDir(): string {
   return checkedDir(process.env.BEAMIX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(home(), ".cache"), "beamix"), "BEAMIX_CACHE_DIR");
 }

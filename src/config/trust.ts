@@ -3,20 +3,15 @@
 //   <config>/trusted-keys   NAME:base64 public keys (beamix key authorize appends to it)
 //   <config>/substituters   cache URLs (file://, http://, https://)
 // <config> is BEAMIX_CONFIG_DIR, else $XDG_CONFIG_HOME/beamix, else ~/.config/beamix.
-import { homedir } from "node:os";
+import { configDir, substitutersFile } from "./paths.ts";
 import { join } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { parsePublicKeys, type PublicKey } from "../signing/keys.ts";
 
-export function configDir(): string {
-  if (process.env.BEAMIX_CONFIG_DIR) return process.env.BEAMIX_CONFIG_DIR;
-  return join(process.env.XDG_CONFIG_HOME || join(process.env.HOME || homedir(), ".config"), "beamix");
-}
-
+export { configDir, substitutersFile };
 export const trustedKeysFile = (dir = configDir()) => join(dir, "trusted-keys");
-export const substitutersFile = (dir = configDir()) => join(dir, "substituters");
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
