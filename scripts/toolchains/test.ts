@@ -16,6 +16,8 @@ const SUITES = [
   "test/deps-e2e.test.ts",
   "test/deps-checkout-restore.test.ts",
   "test/deps-replay.test.ts",
+  "test/deps-mix-answers.test.ts",
+  "test/deps-substitute.test.ts",
   "test/install-e2e.test.ts",
   "test/build-e2e.test.ts",
   "test/profile-wrappers-toolchain.test.ts",
