@@ -457,13 +457,12 @@ async function stageDepsTree(p: LockedPackage, want: Tree | undefined, depsFetch
   }
 }
 
-// What Hex's unpacking leaves (hex_core's hex_tarball, try_updating_mtime): every file and
-// directory of the package gets the same whole-second mtime, so erlang.mk's make sees the
-// committed ebin/APP.app as up to date rather than older or newer than the sources by chance.
-// deps/APP as Hex's unpacking leaves it (unpackTarball, then every file and directory but the
-// links given Hex's whole-second mtime), written from the package's sources as already read and
-// checked for comparing (readContents: no path outside, nothing through a link): no second
-// gunzip, and one pass of blocking calls instead of a thread-pool round trip per call.
+// deps/APP as Hex's unpacking leaves it (hex_core's hex_tarball, try_updating_mtime): every file
+// and directory of the package but the links gets the same whole-second mtime, so erlang.mk's
+// make sees the committed ebin/APP.app as up to date rather than older or newer than the sources
+// by chance. Written from the package's sources as already read and checked for comparing
+// (readContents: no path outside, nothing through a link): no second gunzip, and one pass of
+// blocking calls instead of a thread-pool round trip per call.
 function writeHexSources(root: string, source: SourceFiles): void {
   const umask = process.umask();
   const made = new Set([""]);
