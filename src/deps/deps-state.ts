@@ -86,9 +86,8 @@ export async function lastItems(file: string): Promise<ReadonlySet<string> | und
   }
 }
 
-// The state of the last run, when this run would change nothing; else undefined.
-export async function unchangedState<R>(file: string, key: string, isValid: (item: string) => boolean): Promise<DepsState<R> | undefined> {
-  const state = readDepsState<R>(file);
+// The state of the last run (readDepsState), when this run would change nothing; else undefined.
+export async function unchangedState<R>(state: DepsState<R> | undefined, key: string, isValid: (item: string) => boolean): Promise<DepsState<R> | undefined> {
   if (state?.key !== key || !state.items.every(isValid)) return undefined;
   return stampsUnchanged(state.stamps) ? state : undefined;
 }

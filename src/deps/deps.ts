@@ -196,11 +196,12 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     const stateFile = opts.check || (opts.definitionDirs?.length ?? 0) > 0 ? undefined : depsStateFile(opts.cacheDir, resolve(opts.projectDir), depsMixEnv(opts.mixEnv));
     // Without a state file there is nothing to compare: the toolchain (maybe an erl run on a
     // machine that never ran beamix) is then not waited for before the tarballs are fetched.
-    if (stateFile && readDepsState(stateFile) !== undefined && (await mix.answeredFromCache)) {
+    const lastState = stateFile ? readDepsState<DepsReport>(stateFile) : undefined;
+    if (stateFile && lastState !== undefined && (await mix.answeredFromCache)) {
       const [tc, project, config] = await Promise.all([opts.toolchain, mix.project, mix.config]);
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
       const key = lockBytes && stateKey(project, config, lockBytes, tc, opts);
-      const state = key && (await unchangedState<DepsReport>(stateFile, key, (p) => opts.store.isValid(p)));
+      const state = key && (await unchangedState(lastState, key, (p) => opts.store.isValid(p)));
       if (key && state) {
         const roots = await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
         await settled(opts, mix, project, stateFile, key, state.items, roots);
