@@ -29,6 +29,7 @@ import { sortReads, type CompileEnvRecord, type ConfigRead } from "../../derivat
 import type { StoreItem } from "../../store/store.ts";
 import { getBytes, type CacheBackend, type GetOptions } from "../backends/backend.ts";
 import { contentTypeOf } from "./layout.ts";
+import { parseFormatJson } from "./format-json.ts";
 
 export const COMPILE_ENV_DIR = "compile-env";
 export const HINT_FORMAT = "beamix-compile-env-hint/1";
@@ -73,14 +74,7 @@ export function formatHint(h: CompileEnvHint): string {
 // including a hint about another basis than the one asked for.
 export function parseHint(text: string, origin: string, basis: string): CompileEnvHint {
   const bad = (what: string) => new BeamixError(`${origin}: ${what}`);
-  let x: unknown;
-  try {
-    x = JSON.parse(text);
-  } catch {
-    throw bad("not JSON");
-  }
-  const o = x as Record<string, unknown>;
-  if (typeof o !== "object" || o === null || o.format !== HINT_FORMAT) throw bad(`not a ${HINT_FORMAT} file`);
+  const o = parseFormatJson(text, origin, HINT_FORMAT);
   if (o.basis !== basis) throw bad(`the hint is about basis ${JSON.stringify(o.basis)}, not ${basis}`);
   if (typeof o.name !== "string" || typeof o.version !== "string") throw bad("no name or version");
   if (!Array.isArray(o.readSets)) throw bad("readSets is not a list");

@@ -22,6 +22,7 @@ import { signText, verifySignatures, type PublicKey, type SecretKey, type Signat
 import { sha256Hex } from "../../util/sha256.ts";
 import { getBytes, type CacheBackend, type GetOptions } from "../backends/backend.ts";
 import { contentTypeOf } from "./layout.ts";
+import { parseFormatJson } from "./format-json.ts";
 
 export const MIX_ANSWERS_DIR = "mix-answers";
 export const SHARED_ANSWERS_FORMAT = "beamix-shared-mix-answers/1";
@@ -60,14 +61,7 @@ export function signSharedAnswers(a: SharedAnswers, secret: SecretKey): SharedAn
 // including answers filed under another key than the one asked for.
 export function parseSharedAnswers(text: string, origin: string, key: string): SharedAnswers {
   const bad = (what: string) => new BeamixError(`${origin}: ${what}`);
-  let x: unknown;
-  try {
-    x = JSON.parse(text);
-  } catch {
-    throw bad("not JSON");
-  }
-  const o = x as Record<string, unknown>;
-  if (typeof o !== "object" || o === null || o.format !== SHARED_ANSWERS_FORMAT) throw bad(`not a ${SHARED_ANSWERS_FORMAT} file`);
+  const o = parseFormatJson(text, origin, SHARED_ANSWERS_FORMAT);
   if (o.key !== key) throw bad(`the answers are filed under key ${JSON.stringify(String(o.key).slice(0, 80))}, not ${key}`);
   if (typeof o.body !== "string") throw bad("no body");
   if (!Array.isArray(o.signatures) || o.signatures.length > MAX_SIGNATURES || !o.signatures.every((s) => typeof s === "string")) {
