@@ -29,7 +29,7 @@ import { cacheDir as defaultCacheDir } from "../config/paths.ts";
 import type { CompileConfig } from "../derivation/config.ts";
 import { decodeConfigEtf } from "../project/config-reader.ts";
 import { PRIV_DIR } from "../project/run-script.ts";
-import { elixirAppFile, findExecutable, fileStamp } from "../toolchain/locate.ts";
+import { appFileVersion, elixirAppFile, findExecutable, fileStamp } from "../toolchain/locate.ts";
 import { chosenToolchain, expectedToolchain, offerErlangFacts, toolchainEnv } from "../toolchain/choice.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -144,8 +144,6 @@ const SECRET_VAR = /KEY|TOKEN|SECRET|PASS|AUTH/;
 // How long a run waits for shared answers before it asks Mix instead.
 const SHARED_WAIT_MS = 2000;
 
-const APP_VSN = /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/;
-
 // The versions of the Elixir and OTP installs the session's VM runs, as their files say (no VM
 // is started): undefined unless both are real installs (not a version manager's shim).
 async function installedVersions(path: string): Promise<{ elixir: string; otp: string; erts: string } | undefined> {
@@ -157,7 +155,7 @@ async function installedVersions(path: string): Promise<{ elixir: string; otp: s
   const startErl = (await readFile(join(expected.erlRoot, "releases", "start_erl.data"), "utf8")).trim().split(/\s+/);
   if (startErl.length !== 2 || !/^[0-9][0-9.]*$/.test(startErl[1])) return undefined;
   const otp = (await readFile(join(expected.erlRoot, "releases", startErl[1], "OTP_VERSION"), "utf8")).trim();
-  const vsn = APP_VSN.exec(app)?.[1];
+  const vsn = appFileVersion(app);
   return vsn ? { elixir: vsn, otp, erts: startErl[0] } : undefined;
 }
 

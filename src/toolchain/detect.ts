@@ -9,7 +9,7 @@ import { dirname, join, resolve, sep, basename } from "node:path";
 import { BeamixError, errorMessage } from "../errors.ts";
 import { readEscriptEntry } from "./escript.ts";
 import { lookUpToolchain, saveCachedToolchain } from "./cache.ts";
-import { elixirAppFile, exists, type DetectOptions, type Located } from "./locate.ts";
+import { appFileVersion, elixirAppFile, exists, type DetectOptions, type Located } from "./locate.ts";
 import { ask, askErl, toolEnv, VM_ENV } from "./ask.ts";
 import { takeEarlyErl } from "./early-erl.ts";
 
@@ -75,11 +75,9 @@ async function factsFromOutput(out: string, erl: string): Promise<ErlangFacts> {
   return { otpRelease, ertsVersion, nifVersion, targetTriple, root, wordSize: Number(wordSize), otpVersion };
 }
 
-const APP_VSN = /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/;
-
 async function appVsn(file: string): Promise<string | undefined> {
   try {
-    return APP_VSN.exec(await readFile(file, "utf8"))?.[1];
+    return appFileVersion(await readFile(file, "utf8"));
   } catch {
     return undefined;
   }
@@ -105,7 +103,7 @@ async function elixirVersion(root: string): Promise<string> {
 async function rebar3Version(rebar3: string, erlBin: string): Promise<string> {
   try {
     const app = await readEscriptEntry(rebar3, "rebar/ebin/rebar.app");
-    const v = app && APP_VSN.exec(app.toString("utf8"))?.[1];
+    const v = app && appFileVersion(app.toString("utf8"));
     if (v) return v;
   } catch {
     // not a readable archive: fall through to running it

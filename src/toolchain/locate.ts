@@ -70,6 +70,9 @@ export function fileStamp(path: string): FileStamp {
 
 export const elixirAppFile = (root: string) => join(root, "lib", "elixir", "ebin", "elixir.app");
 
+// The {vsn, "…"} of an OTP application resource file's text (elixir.app, rebar.app).
+export const appFileVersion = (text: string): string | undefined => /\{\s*vsn\s*,\s*"([^"]+)"\s*\}/.exec(text)?.[1];
+
 export interface Located {
   erl: string; // as found (may be a shim)
   erlReal: string;
