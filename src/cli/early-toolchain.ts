@@ -7,7 +7,7 @@
 import { detectOptionsFor, elixirOption, erlangDirOption, rebar3Option, toolchainDirOption, type ToolchainChoice } from "../toolchain/choice.ts";
 import { startEarlyErl } from "../toolchain/early-erl.ts";
 import { readFileSync } from "node:fs";
-import { substitutersFile } from "../config/paths.ts";
+import { parseSubstitutersFile, substitutersFile } from "../config/paths.ts";
 
 const OPTIONS = new Map<string, [keyof ToolchainChoice, (text: string) => string]>([
   ["--toolchain", ["toolchain", toolchainDirOption]],
@@ -48,7 +48,7 @@ function mayAskCaches(args: string[]): boolean {
   if (args.some((a) => a === "--no-substitutes" || a === "--check")) return false;
   if (args.some((a) => a === "--substituters" || a.startsWith("--substituters="))) return true;
   try {
-    return readFileSync(substitutersFile(), "utf8").replace(/(^|\s)#.*/gm, "").trim() !== "";
+    return parseSubstitutersFile(readFileSync(substitutersFile(), "utf8")).length > 0;
   } catch {
     return false; // no substituters file
   }

@@ -37,6 +37,15 @@ export function configDir(): string {
 
 export const substitutersFile = (dir = configDir()) => join(dir, "substituters");
 
+// The URLs a substituters file lists: whitespace-separated, `#` starts a comment.
+export function parseSubstitutersFile(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/(^|\s)#.*/, "").trim())
+    .filter((l) => l !== "")
+    .flatMap((l) => l.split(/\s+/));
+}
+
 export function cacheDir(): string {
   return checkedDir(process.env.BEAMIX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(home(), ".cache"), "beamix"), "BEAMIX_CACHE_DIR");
 }

@@ -3,7 +3,7 @@
 //   <config>/trusted-keys   NAME:base64 public keys (beamix key authorize appends to it)
 //   <config>/substituters   cache URLs (file://, http://, https://)
 // <config> is BEAMIX_CONFIG_DIR, else $XDG_CONFIG_HOME/beamix, else ~/.config/beamix.
-import { configDir, substitutersFile } from "./paths.ts";
+import { configDir, parseSubstitutersFile, substitutersFile } from "./paths.ts";
 import { join } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import { BeamixError, errorMessage } from "../errors.ts";
@@ -43,10 +43,5 @@ export async function authorizeKeys(keys: readonly PublicKey[], file = trustedKe
 
 export async function readConfiguredSubstituters(file = substitutersFile()): Promise<string[]> {
   const text = await readOptional(file);
-  if (text === undefined) return [];
-  return text
-    .split("\n")
-    .map((l) => l.replace(/(^|\s)#.*/, "").trim())
-    .filter((l) => l !== "")
-    .flatMap((l) => l.split(/\s+/));
+  return text === undefined ? [] : parseSubstitutersFile(text);
 }
