@@ -112,10 +112,12 @@ function mixVariables(keep: (name: string) => boolean): [string, string | undefi
     .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
-// beamix's own helpers that the session runs: other helpers may answer otherwise.
-async function helperHashes(): Promise<string[]> {
-  const helpers = await Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map((f) => readFile(join(PRIV_DIR, "elixir", f))));
-  return helpers.map((b) => sha256Hex(b));
+// beamix's own helpers that the session runs: other helpers may answer otherwise. Read once per
+// process: both keys (entryKeys, sharedKey) name them.
+let helpers: Promise<string[]> | undefined;
+function helperHashes(): Promise<string[]> {
+  helpers ??= Promise.all(["deps_project.ex", "deps_session.exs", "hex_scm_standin.exs"].map(async (f) => sha256Hex(await readFile(join(PRIV_DIR, "elixir", f)))));
+  return helpers;
 }
 
 // The PATH the session's VM runs with (mix-query.ts): the chosen toolchain's tools first, as
