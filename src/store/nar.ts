@@ -258,20 +258,36 @@ class ByteReader {
   constructor(source: AsyncIterable<Uint8Array | string>) {
     this.it = source[Symbol.asyncIterator]();
   }
-  private async more(): Promise<boolean> {
+  // The next non-empty chunk of the source, or undefined at its end.
+  private async next(): Promise<Buffer | undefined> {
     for (;;) {
       const next = await this.it.next();
-      if (next.done) return false;
+      if (next.done) return undefined;
       const chunk = typeof next.value === "string" ? Buffer.from(next.value) : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-      if (chunk.length === 0) continue;
-      this.buf = this.off < this.buf.length ? Buffer.concat([this.buf.subarray(this.off), chunk]) : chunk;
-      this.off = 0;
-      return true;
+      if (chunk.length > 0) return chunk;
     }
   }
+  private async more(): Promise<boolean> {
+    const chunk = await this.next();
+    if (!chunk) return false;
+    this.buf = this.off < this.buf.length ? Buffer.concat([this.buf.subarray(this.off), chunk]) : chunk;
+    this.off = 0;
+    return true;
+  }
   async read(n: number): Promise<Buffer> {
-    while (this.buf.length - this.off < n) {
-      if (!(await this.more())) throw new BeamixError(`tree archive: truncated at byte ${this.position + this.buf.length - this.off}`);
+    if (this.buf.length - this.off < n) {
+      // Chunks gathered until n bytes are there, then joined once: joining at each chunk copied
+      // a file spanning k chunks k times over.
+      const parts = [this.buf.subarray(this.off)];
+      let have = parts[0].length;
+      while (have < n) {
+        const chunk = await this.next();
+        if (!chunk) throw new BeamixError(`tree archive: truncated at byte ${this.position + have}`);
+        parts.push(chunk);
+        have += chunk.length;
+      }
+      this.buf = Buffer.concat(parts, have);
+      this.off = 0;
     }
     const out = this.buf.subarray(this.off, this.off + n);
     this.off += n;
