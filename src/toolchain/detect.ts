@@ -85,10 +85,10 @@ async function appVsn(file: string): Promise<string | undefined> {
 
 // The root of an Elixir install from its `elixir` script. A real install has the script in
 // <root>/bin; anything else (a version manager's shim) is asked where its Elixir lives.
-async function elixirRoot(elixirReal: string, erlBin: string): Promise<string> {
+async function elixirRoot(elixirReal: string, erlBin: Promise<string>): Promise<string> {
   const candidate = dirname(dirname(elixirReal));
   if (basename(dirname(elixirReal)) === "bin" && exists(elixirAppFile(candidate))) return candidate;
-  const lib = await ask(elixirReal, ["-e", "IO.write(:code.lib_dir(:elixir))"], toolEnv(erlBin), "asking elixir where it is installed").output;
+  const lib = await ask(elixirReal, ["-e", "IO.write(:code.lib_dir(:elixir))"], toolEnv(await erlBin), "asking elixir where it is installed").output;
   return realpath(resolve(lib.trim(), "..", ".."));
 }
 
@@ -100,7 +100,7 @@ async function elixirVersion(root: string): Promise<string> {
 
 // rebar3 is an escript whose archive holds rebar/ebin/rebar.app; read the version there, and
 // only ask rebar3 itself (~0.25 s) when it is something else (a wrapper script).
-async function rebar3Version(rebar3: string, erlBin: string): Promise<string> {
+async function rebar3Version(rebar3: string, erlBin: Promise<string>): Promise<string> {
   try {
     const app = await readEscriptEntry(rebar3, "rebar/ebin/rebar.app");
     const v = app && appFileVersion(app.toString("utf8"));
@@ -108,7 +108,7 @@ async function rebar3Version(rebar3: string, erlBin: string): Promise<string> {
   } catch {
     // not a readable archive: fall through to running it
   }
-  const out = await ask(rebar3, ["version"], toolEnv(erlBin), "asking rebar3 for its version").output;
+  const out = await ask(rebar3, ["version"], toolEnv(await erlBin), "asking rebar3 for its version").output;
   const m = /^rebar (\S+)/m.exec(out);
   if (!m) throw new BeamixError(`unexpected output from ${rebar3} version: ${JSON.stringify(out.trim().slice(0, 200))}`);
   return m[1];
@@ -138,14 +138,26 @@ async function probe(loc: Located, offered?: Promise<string | undefined>): Promi
   // An erl started before the CLI loaded (early-erl.ts) asked the same question sooner than the
   // VM that offers its facts answers: it is taken first.
   const early = takeEarlyErl(loc.erl);
-  const facts = early ? await factsFromOutput(await early, loc.erl) : ((await offeredFactsOf(loc, offered)) ?? (await erlangFacts(loc.erl)));
+  const asked = early ? early.then((out) => factsFromOutput(out, loc.erl)) : offeredFactsOf(loc, offered).then((f) => f ?? erlangFacts(loc.erl));
+  // Elixir's root and version and rebar3's version are read from their files while erl boots;
+  // only a wrapper or a shim is asked, in erl's environment, once erl has answered.
+  const erlBinOf = asked.then((f) => join(f.root, "bin"));
+  erlBinOf.catch(() => {}); // erl's failure is reported below
+  const elixirRootAndVersion = async (real: string): Promise<[string, string]> => {
+    const root = await elixirRoot(real, erlBinOf);
+    return [root, await elixirVersion(root)];
+  };
+  // Failures in that order, whichever came first: erl's, then Elixir's, then rebar3's.
+  const settled = await Promise.allSettled([
+    asked,
+    loc.elixirReal ? elixirRootAndVersion(loc.elixirReal) : Promise.resolve(null),
+    loc.rebar3Real ? rebar3Version(loc.rebar3Real, erlBinOf) : Promise.resolve(null),
+  ] as const);
+  for (const r of settled) if (r.status === "rejected") throw r.reason;
+  const [facts, elixir, rebar3Vsn] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [ErlangFacts, [string, string] | null, string | null];
+  const [elixirRootDir, elixirVsn] = elixir ?? [null, null];
   const erlBin = join(facts.root, "bin");
   const ertsInclude = join(facts.root, `erts-${facts.ertsVersion}`, "include");
-  const [elixirRootDir, rebar3Vsn] = await Promise.all([
-    loc.elixirReal ? elixirRoot(loc.elixirReal, erlBin) : Promise.resolve(null),
-    loc.rebar3Real ? rebar3Version(loc.rebar3Real, erlBin) : Promise.resolve(null),
-  ]);
-  const elixirVsn = elixirRootDir ? await elixirVersion(elixirRootDir) : null;
   const paths: ToolchainPaths = {
     erlRoot: facts.root,
     erl: join(erlBin, "erl"),
