@@ -20,14 +20,16 @@ import { removeTree } from "../../store/perms.ts";
 import { derivationHash, type Derivation } from "../../derivation/derivation.ts";
 import { derivationFromJson, derivationToJson } from "../../derivation/serialize.ts";
 import { checkArchiveSize, unpackArchive } from "../format/archive.ts";
-import { getBytes, type CacheBackend } from "../backends/backend.ts";
+import { getBytes, type CacheBackend, type GetOptions } from "../backends/backend.ts";
 import { MAX_CACHE_INFO_BYTES, parseCacheInfo } from "../format/cache-info.ts";
 import { DEFAULT_DEADLINE_MS, DEFAULT_IDLE_TIMEOUT_MS } from "../backends/http-backend.ts";
-import type { PublicKey } from "../../signing/keys.ts";
+import type { PublicKey, SignaturesTrust } from "../../signing/keys.ts";
 import { CACHE_INFO_KEY, recordKey } from "../format/layout.ts";
 import { openCache } from "../backends/open-cache.ts";
 import { readHint } from "../format/compile-env-hints.ts";
 import { readSharedAnswers, verifySharedAnswers } from "../format/mix-answers.ts";
+import { readDepsRecord, readPack, verifyDepsRecord } from "../format/deps-record.ts";
+import type { SignedDocument } from "../format/signed-document.ts";
 import type { ConfigRead } from "../../derivation/compile-env.ts";
 import { loadProblems, nativeFactsOfTree, treeLoadProblems, type NativeFacts } from "../../native/native-facts.ts";
 import { DRV_HASH_RE, ITEM_NAME_RE, itemName, MAX_RECORD_BYTES, parseRecord, verifyRecord, type SubstituteRecord } from "../format/record.ts";
@@ -225,27 +227,51 @@ export class Substituters {
   }
 
   // Mix's answers about a project filed under `key` (mix-answers.ts): the body of the first
-  // cache, in priority order, whose answers carry enough trusted signatures. Caches are asked at
-  // once; one whose answers cannot be read, are malformed or not trusted is reported and passed.
-  // Aborting (`signal`) stops the requests and says nothing.
+  // cache, in priority order, whose answers carry enough trusted signatures.
   async mixAnswers(key: string, signal?: AbortSignal): Promise<string | undefined> {
-    const report = this.report;
-    const caches = await this.caches(report);
-    const answers = await Promise.all(
-      caches.map(async (cache) => {
+    return (await this.trustedDocument(key, readSharedAnswers, verifySharedAnswers, "the Mix answers", signal))?.body;
+  }
+
+  // A project's restore record filed under `key` (deps-record.ts), with the cache that has it,
+  // whose packs it names: as mixAnswers.
+  async depsRecord(key: string, signal?: AbortSignal): Promise<{ body: string; backend: CacheBackend } | undefined> {
+    return this.trustedDocument(key, readDepsRecord, verifyDepsRecord, "the restore record", signal);
+  }
+
+  // A pack a trusted restore record of `backend` names, checked against its hash and size.
+  pack(backend: CacheBackend, sha256: string, size: number): Promise<Buffer> {
+    return readPack(backend, sha256, size, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs + Math.ceil((size / 65536) * 1000) });
+  }
+
+  // The first cache's document under `key`, in priority order, that carries enough trusted
+  // signatures. Caches are asked at once; those whose document cannot be read, is malformed or
+  // not trusted are reported (in priority order) and passed. Aborting (`signal`) stops the
+  // requests and says nothing.
+  private async trustedDocument(
+    key: string,
+    read: (backend: CacheBackend, key: string, options: GetOptions) => Promise<SignedDocument | undefined>,
+    verify: (d: SignedDocument, trusted: readonly PublicKey[], required: number) => SignaturesTrust,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<{ body: string; backend: CacheBackend } | undefined> {
+    const caches = await this.caches(this.report);
+    const outcomes = await Promise.all(
+      caches.map(async (cache): Promise<{ body: string } | { problem: string } | undefined> => {
         try {
-          const a = await readSharedAnswers(cache.backend, key, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs, ...(signal ? { signal } : {}) });
-          if (!a) return undefined;
-          const trust = verifySharedAnswers(a, this.trustedKeys, this.requireSigs);
-          if (trust.ok) return a.body;
-          report(`ignoring the Mix answers of ${cache.backend.url}: ${trust.reason}`);
+          const d = await read(cache.backend, key, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs, ...(signal ? { signal } : {}) });
+          if (!d) return undefined;
+          const trust = verify(d, this.trustedKeys, this.requireSigs);
+          return trust.ok ? { body: d.body } : { problem: trust.reason };
         } catch (err) {
-          if (!signal?.aborted) report(`ignoring the Mix answers of ${cache.backend.url}: ${errorMessage(err)}`);
+          return signal?.aborted ? undefined : { problem: errorMessage(err) };
         }
-        return undefined;
       }),
     );
-    return answers.find((a) => a !== undefined);
+    for (const [i, o] of outcomes.entries()) {
+      if (o && "body" in o) return { body: o.body, backend: caches[i].backend };
+      if (o) this.report(`ignoring ${what} of ${caches[i].backend.url}: ${o.problem}`);
+    }
+    return undefined;
   }
 
   // Whether some cache has a trusted record of the item (no download).

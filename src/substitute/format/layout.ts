@@ -37,8 +37,9 @@ export function contentTypeOf(key: string): string {
   return "application/octet-stream";
 }
 
-// Archives are named by their content: once there, they never change. Records may be re-signed.
+// Archives and restore packs are named by their content: once there, they never change. Records
+// may be re-signed.
 export function cacheControlOf(key: string): string {
-  if (key.startsWith(`${ARCHIVES_DIR}/`)) return "public, max-age=31536000, immutable";
+  if (key.startsWith(`${ARCHIVES_DIR}/`) || /^deps-records\/packs\//.test(key)) return "public, max-age=31536000, immutable";
   return "public, max-age=60";
 }

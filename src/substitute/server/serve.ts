@@ -32,6 +32,7 @@ import { ARCHIVES_DIR, CACHE_INFO_KEY, cacheControlOf, contentTypeOf, RECORD_SUF
 import { formatRecord, MAX_RECORD_BYTES, signRecord } from "../format/record.ts";
 import { formatHint, isCompileEnvKey, MAX_HINT_BYTES } from "../format/compile-env-hints.ts";
 import { isMixAnswersKey, MAX_SHARED_ANSWERS_BYTES } from "../format/mix-answers.ts";
+import { isDepsRecordKey, isPackKey, MAX_DEPS_RECORD_BYTES, packHashOf } from "../format/deps-record.ts";
 import { CompileEnvIndex } from "../../store/compile-env-index.ts";
 import { sha256Hex } from "../../util/sha256.ts";
 import { HttpError, notModified, requestSegments } from "../../util/request-path.ts";
@@ -85,7 +86,7 @@ const STORE_ARCHIVE_RE = /^archives\/([0-9a-z]{16,64})-([0-9a-f]{64})\.nar\.zst$
 export function keyOfPath(rawUrl: string): string {
   const segments = requestSegments(rawUrl);
   const key = segments.join("/");
-  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key) || isMixAnswersKey(key)) return key;
+  if (key === CACHE_INFO_KEY || RECORD_KEY_RE.test(key) || ARCHIVE_KEY_RE.test(key) || isCompileEnvKey(key) || isMixAnswersKey(key) || isDepsRecordKey(key) || isPackKey(key)) return key;
   throw new HttpError(404, "not found");
 }
 
@@ -124,7 +125,8 @@ class Memo<T> {
 // ---- a cache directory ----
 
 // What a client would take of a file that is not an archive (it refuses more).
-const smallFileLimit = (key: string): number => (isCompileEnvKey(key) ? MAX_HINT_BYTES : isMixAnswersKey(key) ? MAX_SHARED_ANSWERS_BYTES : MAX_RECORD_BYTES);
+const smallFileLimit = (key: string): number =>
+  isCompileEnvKey(key) ? MAX_HINT_BYTES : isMixAnswersKey(key) ? MAX_SHARED_ANSWERS_BYTES : isDepsRecordKey(key) ? MAX_DEPS_RECORD_BYTES : MAX_RECORD_BYTES;
 
 async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Answer>> {
   const root = await realpath(dir).catch((err: NodeJS.ErrnoException) => {
@@ -151,13 +153,13 @@ async function cacheDirSource(dir: string): Promise<(key: string) => Promise<Ans
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new HttpError(404, "not found");
-      if (!key.startsWith(`${ARCHIVES_DIR}/`)) {
+      if (!key.startsWith(`${ARCHIVES_DIR}/`) && !isPackKey(key)) {
         if (st.size > smallFileLimit(key)) throw new HttpError(500, "record too large");
         const bytes = await fh.readFile();
         return { key, etag: sha256Hex(bytes), size: bytes.length, body: bytes };
       }
-      // Archives written by beamix are named by their file hash; anything else is hashed once.
-      const named = /^archives\/([0-9a-f]{64})\.nar(\.zst)?$/.exec(key)?.[1];
+      // Archives written by beamix, and packs, are named by their file hash; anything else is hashed once.
+      const named = /^archives\/([0-9a-f]{64})\.nar(\.zst)?$/.exec(key)?.[1] ?? packHashOf(key);
       const etag =
         named ??
         (await hashes.get(`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, async () => {
