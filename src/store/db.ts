@@ -8,7 +8,7 @@
 // database) are one line too (io-errors.ts).
 import { pathToFileURL } from "node:url";
 import { dirname } from "node:path";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { BeamixError } from "../errors.ts";
 import { isSqliteError, sqliteCode, storeError } from "./io-errors.ts";
 
@@ -97,6 +97,9 @@ export class StoreDb {
   readonly file: string;
   readonly readOnly: boolean;
   private readonly db: DatabaseSync;
+  // Each statement is prepared once: preparing took ~16 µs a call, running one ~2 µs, and a run
+  // asks whether an item is valid hundreds of times.
+  private readonly statements = new Map<string, StatementSync>();
 
   private constructor(file: string, db: DatabaseSync, readOnly: boolean) {
     this.file = file;
@@ -147,12 +150,21 @@ export class StoreDb {
     }
   }
 
+  private stmt(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   close(): void {
     if (this.db.isOpen) this.db.close();
   }
 
   private userVersion(): number {
-    return (this.db.prepare("PRAGMA user_version").get() as Row).user_version as number;
+    return (this.stmt("PRAGMA user_version").get() as Row).user_version as number;
   }
 
   private migrate(): void {
@@ -199,34 +211,34 @@ export class StoreDb {
   }
 
   item(path: string): ItemRow | undefined {
-    const r = this.db.prepare("SELECT * FROM items WHERE path = ?").get(path) as Row | undefined;
+    const r = this.stmt("SELECT * FROM items WHERE path = ?").get(path) as Row | undefined;
     return r && toItem(r);
   }
 
   itemByDrvHash(drvHash: string): ItemRow | undefined {
-    const r = this.db.prepare("SELECT * FROM items WHERE drv_hash = ?").get(drvHash) as Row | undefined;
+    const r = this.stmt("SELECT * FROM items WHERE drv_hash = ?").get(drvHash) as Row | undefined;
     return r && toItem(r);
   }
 
   items(): ItemRow[] {
-    return (this.db.prepare("SELECT * FROM items ORDER BY path").all() as Row[]).map(toItem);
+    return (this.stmt("SELECT * FROM items ORDER BY path").all() as Row[]).map(toItem);
   }
 
   // The rows whose deriver JSON contains `text`, found by SQLite without parsing every deriver.
   itemsWithDeriverMentioning(text: string): ItemRow[] {
-    return (this.db.prepare("SELECT * FROM items WHERE instr(deriver, ?) > 0 ORDER BY path").all(text) as Row[]).map(toItem);
+    return (this.stmt("SELECT * FROM items WHERE instr(deriver, ?) > 0 ORDER BY path").all(text) as Row[]).map(toItem);
   }
 
   // Inserts an item and its references (directory names of items that must already have rows).
   insertItem(row: ItemRow, references: readonly string[]): void {
     this.transaction(() => {
-      const r = this.db
-        .prepare(
+      const r = this
+        .stmt(
           `INSERT INTO items (path, drv_hash, name, version, nar_hash, nar_size, registered_at, deriver)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         )
         .get(row.path, row.drvHash, row.name, row.version, row.narHash, row.narSize, row.registeredAt, row.deriver === undefined ? null : JSON.stringify(row.deriver)) as Row;
-      const addRef = this.db.prepare("INSERT OR IGNORE INTO refs (referrer, reference) SELECT ?, id FROM items WHERE path = ?");
+      const addRef = this.stmt("INSERT OR IGNORE INTO refs (referrer, reference) SELECT ?, id FROM items WHERE path = ?");
       for (const ref of references) {
         if (ref === row.path) continue;
         if (addRef.run(r.id, ref).changes === 0 && !this.item(ref)) {
@@ -238,17 +250,17 @@ export class StoreDb {
 
   // Replaces what an item's row says about how it was made.
   updateDeriver(path: string, deriver: unknown): void {
-    this.transaction(() => this.db.prepare("UPDATE items SET deriver = ? WHERE path = ?").run(deriver === undefined ? null : JSON.stringify(deriver), path));
+    this.transaction(() => this.stmt("UPDATE items SET deriver = ? WHERE path = ?").run(deriver === undefined ? null : JSON.stringify(deriver), path));
   }
 
   // Deletes an item's row (and its outgoing references). Fails if another row still references it.
   deleteItem(path: string): boolean {
-    return this.db.prepare("DELETE FROM items WHERE path = ?").run(path).changes > 0;
+    return this.stmt("DELETE FROM items WHERE path = ?").run(path).changes > 0;
   }
 
   references(path: string): string[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `SELECT t.path FROM items f JOIN refs r ON r.referrer = f.id JOIN items t ON t.id = r.reference
          WHERE f.path = ? ORDER BY t.path`,
       )
@@ -257,8 +269,8 @@ export class StoreDb {
   }
 
   referrers(path: string): string[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `SELECT f.path FROM items t JOIN refs r ON r.reference = t.id JOIN items f ON f.id = r.referrer
          WHERE t.path = ? ORDER BY f.path`,
       )
@@ -268,16 +280,16 @@ export class StoreDb {
 
   // Every reference edge, as directory names.
   edges(): Array<[from: string, to: string]> {
-    const rows = this.db
-      .prepare("SELECT f.path AS f, t.path AS t FROM refs r JOIN items f ON f.id = r.referrer JOIN items t ON t.id = r.reference")
+    const rows = this
+      .stmt("SELECT f.path AS f, t.path AS t FROM refs r JOIN items f ON f.id = r.referrer JOIN items t ON t.id = r.reference")
       .all() as Row[];
     return rows.map((r) => [r.f as string, r.t as string]);
   }
 
   // The given items and everything they reference, transitively (directory names, sorted).
   closure(paths: readonly string[]): string[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `WITH RECURSIVE c(id) AS (
            SELECT id FROM items WHERE path IN (SELECT value FROM json_each(?))
            UNION SELECT r.reference FROM refs r JOIN c ON r.referrer = c.id)
@@ -288,21 +300,21 @@ export class StoreDb {
   }
 
   lock(name: string): LockRow | undefined {
-    const r = this.db.prepare("SELECT * FROM locks WHERE name = ?").get(name) as Row | undefined;
+    const r = this.stmt("SELECT * FROM locks WHERE name = ?").get(name) as Row | undefined;
     return r && toLock(r);
   }
 
   locks(): LockRow[] {
-    return (this.db.prepare("SELECT * FROM locks ORDER BY name").all() as Row[]).map(toLock);
+    return (this.stmt("SELECT * FROM locks ORDER BY name").all() as Row[]).map(toLock);
   }
 
   putLock(row: LockRow): void {
-    this.db
-      .prepare("INSERT OR REPLACE INTO locks (name, pid, start, token, acquired_at) VALUES (?, ?, ?, ?, ?)")
+    this
+      .stmt("INSERT OR REPLACE INTO locks (name, pid, start, token, acquired_at) VALUES (?, ?, ?, ?, ?)")
       .run(row.name, row.pid, row.start, row.token, row.acquiredAt);
   }
 
   deleteLock(name: string, token: string): boolean {
-    return this.db.prepare("DELETE FROM locks WHERE name = ? AND token = ?").run(name, token).changes > 0;
+    return this.stmt("DELETE FROM locks WHERE name = ? AND token = ?").run(name, token).changes > 0;
   }
 }
