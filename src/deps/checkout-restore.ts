@@ -36,7 +36,7 @@
 // The store items are kept by their GC roots, added before they are copied; an item is removed
 // only by moving its directory away first (store-core.ts), so an item whose directory has the
 // same identity after the copy was whole when copied.
-import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { mkdir, readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { cacheDir, defaultStoreDir } from "../config/paths.ts";
@@ -49,22 +49,16 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { depsStateFile, saveDepsState, stampOf, stampsUnchanged, stampTrees, type Stamp } from "./deps-state.ts";
 import type { SettledRun } from "./deps.ts";
-import { impliedDirs, tmpSibling, type Tree, type Want } from "./dir-tree.ts";
+import { impliedDirs, type Tree, type Want } from "./dir-tree.ts";
 import { isUnder } from "./moved-path.ts";
 import { depsOutput, type OutputOptions } from "./report-output.ts";
 import { movedReport, restoredReport, unchangedReport, type DepsReport } from "./report.ts";
+import { removeAll, writeTrees, type Entry } from "./restore-writer.ts";
 import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
 
 const FORMAT = "beamix-deps-restore/3";
 const KEEP_RECORDS = 16; // per cache directory; the oldest go first
 const PACKS = "restore-packs"; // beside the records
-
-// One entry of a tree, in the order a walk meets them (a directory before what it holds).
-type Entry =
-  | [kind: "d", path: string, mode: number]
-  | [kind: "f", path: string, offset: number, length: number, mode: number] // bytes in the tree's pack
-  | [kind: "s", path: string, from: string, mode: number] // a store item's file, copied with that mode or hard-linked
-  | [kind: "l", path: string, target: string];
 
 interface TreeRecord {
   kind: "deps" | "build"; // deps/APP or _build/ENV/lib/APP
@@ -370,7 +364,10 @@ export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | unde
 
     const roots = placeRoots(r, project);
     if (!stampsUnchanged(r.items)) return undefined; // removed before its root was in place
-    const written = writeTrees(r, project);
+    const written = writeTrees(
+      r.trees.map((t) => ({ dest: join(project, t.path), mode: t.mode, pack: t.pack?.[0] ?? null, packSize: t.pack ? Number(t.pack[3]) : 0, entries: t.entries, late: t.late, hex: t.kind === "deps" })),
+      r.link,
+    );
     if (written === undefined) return undefined;
     if (!stampsUnchanged(r.items)) {
       removeAll(written);
@@ -392,68 +389,6 @@ function placeRoots(r: RestoreRecord, project: string): string[] {
     if (name.startsWith(prefix) && !want.has(name)) unlinkSync(join(rootsDir, name));
   }
   return [...want].map(([name, item]) => placeRootLink(r.storeDir, name, item));
-}
-
-// Every tree beside its place, then renamed into it; undefined (nothing left behind) on failure.
-function writeTrees(r: RestoreRecord, project: string): string[] | undefined {
-  const done: string[] = [];
-  try {
-    // Hex's unpacking gives every file and directory of a package one whole-second mtime.
-    const now = Math.floor(Date.now() / 1000);
-    const umask = process.umask();
-    for (const t of r.trees) {
-      const pack = t.pack ? readFileSync(t.pack[0]) : Buffer.alloc(0);
-      if (t.pack && pack.length !== Number(t.pack[3])) throw new Error(`${t.pack[0]}: not the size recorded`);
-      const dest = join(project, t.path);
-      const isDeps = t.kind === "deps";
-      mkdirSync(dirname(dest), { recursive: true });
-      const fresh = tmpSibling(dest, "new");
-      done.push(fresh);
-      mkdirSync(fresh, { mode: t.mode });
-      if (isDeps && (t.mode & ~umask) !== t.mode) chmodSync(fresh, t.mode);
-      const early = t.entries.slice(0, t.late);
-      for (const e of early) putEntry(fresh, e, pack, { umask, link: r.link, exact: isDeps });
-      if (isDeps) for (const e of early) if (e[0] !== "l") utimesSync(join(fresh, e[1]), now, now);
-      for (const e of t.entries.slice(t.late)) putEntry(fresh, e, pack, { umask, link: r.link, exact: false });
-      renameSync(fresh, dest);
-      done[done.length - 1] = dest;
-    }
-    return done;
-  } catch {
-    removeAll(done);
-    return undefined;
-  }
-}
-
-// Modes as the full path leaves them (materialize.ts FreshTrees): `exact` (a package's own files and
-// directories in deps/, as Hex's unpacking sets them) whatever the umask, otherwise under it; a
-// copy from the store always exactly.
-function putEntry(root: string, e: Entry, pack: Buffer, o: { umask: number; link: "copy" | "hardlink"; exact: boolean }): void {
-  const at = join(root, e[1]);
-  const { umask, link } = o;
-  switch (e[0]) {
-    case "d":
-      mkdirSync(at, { mode: e[2] });
-      if (o.exact && (e[2] & ~umask) !== e[2]) chmodSync(at, e[2]);
-      return;
-    case "l":
-      symlinkSync(e[2], at);
-      return;
-    case "f":
-      writeFileSync(at, pack.subarray(e[2], e[2] + e[3]), { mode: e[4], flag: "wx" });
-      if (o.exact && (e[4] & ~umask) !== e[4]) chmodSync(at, e[4]);
-      return;
-    case "s":
-      if (link === "hardlink") linkSync(e[2], at);
-      else {
-        copyFileSync(e[2], at, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
-        chmodSync(at, e[3]); // a writable copy, as the full path leaves it
-      }
-  }
-}
-
-function removeAll(paths: readonly string[]): void {
-  for (const p of paths) rmSync(p, { recursive: true, force: true });
 }
 
 // What the full path does after writing: the project noted in the store, its deps-state and
