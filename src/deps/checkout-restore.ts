@@ -309,8 +309,16 @@ function findRecord(c: RunCall): { record: RestoreRecord; project: string } | un
   return undefined;
 }
 
-// A relative path that stays inside the directory it is joined to.
-const inside = (rel: string): boolean => rel !== "" && !isAbsolute(rel) && !rel.split("/").some((s) => s === ".." || s === "." || s === "");
+// A relative path that stays inside the directory it is joined to: not empty, and no component
+// empty (an absolute path's first), "." or "..".
+const NOT_INSIDE = /(?:^|\/)\.{0,2}(?:\/|$)/;
+const inside = (rel: string): boolean => typeof rel === "string" && rel !== "" && !NOT_INSIDE.test(rel);
+
+// Whether one of `dirs` holds `path` below it (a set: one lookup per directory above the path).
+function underOneOf(path: string, dirs: ReadonlySet<string>): boolean {
+  for (let cut = path.indexOf("/", 1); cut !== -1; cut = path.indexOf("/", cut + 1)) if (dirs.has(path.slice(0, cut))) return true;
+  return false;
+}
 
 function sameInputs(r: RestoreRecord, project: string): boolean {
   return r.inputs.every(([path, data]) => {
@@ -320,22 +328,34 @@ function sameInputs(r: RestoreRecord, project: string): boolean {
 }
 
 // What a record written by beamix holds: paths inside the project, store files inside its items,
-// packs in the record's own directory, bytes within them.
-function wellFormed(r: RestoreRecord, project: string, records: string): boolean {
+// packs in the record's own directory, bytes within them. Linear in the entries: a record holds
+// thousands, and this runs before every restore.
+export function wellFormed(r: RestoreRecord, project: string, records: string): boolean {
   const items = r.items.map((s) => s[0]);
-  const ownPack = (t: TreeRecord) => t.pack === null || (dirname(t.pack[0]) === join(records, PACKS) && /^[0-9a-f]{64}\.pack$/.test(basename(t.pack[0])));
+  const itemSet = new Set(items);
+  const packs = join(records, PACKS);
+  const ownPack = (t: TreeRecord) => t.pack === null || (dirname(t.pack[0]) === packs && /^[0-9a-f]{64}\.pack$/.test(basename(t.pack[0])));
   const fits = (t: TreeRecord, e: Entry) => e[0] !== "f" || (e[2] >= 0 && e[3] >= 0 && e[2] + e[3] <= (t.pack ? Number(t.pack[3]) : 0));
-  const fromItem = (e: Entry) => e[0] !== "s" || items.some((i) => isUnder(e[2], i) && e[2] !== i);
+  // A file of one of the items, named without "." or ".." (nothing else the record could name).
+  const fromItem = (e: Entry) => {
+    if (e[0] !== "s") return true;
+    for (let cut = e[2].lastIndexOf("/"); cut > 0; cut = e[2].lastIndexOf("/", cut - 1)) if (itemSet.has(e[2].slice(0, cut))) return inside(e[2].slice(cut + 1));
+    return false;
+  };
   // Nothing is written through a link the record itself makes (a walk never lists anything there).
   const underNoLink = (t: TreeRecord) => {
-    const links = new Set(t.entries.filter((e) => e[0] === "l").map((e) => e[1]));
-    return t.entries.every((e) => !e[1].split("/").some((_, i, parts) => i > 0 && links.has(parts.slice(0, i).join("/"))));
+    const links = new Set<string>();
+    for (const e of t.entries) if (e[0] === "l") links.add(e[1]);
+    return links.size === 0 || t.entries.every((e) => !underOneOf(e[1], links));
   };
-  const apart = r.trees.every((t, i) => r.trees.every((u, j) => i === j || !isUnder(t.path, u.path)));
+  // No tree inside another, nor twice.
+  const paths = new Set(r.trees.map((t) => t.path));
+  const apart = paths.size === r.trees.length && r.trees.every((t) => !underOneOf(t.path, paths));
   return (
     r.trees.length > 0 &&
+    r.trees.every((t) => inside(t.path)) &&
     apart &&
-    r.trees.every((t) => inside(t.path) && (t.kind === "deps" || t.kind === "build") && ownPack(t) && Number.isInteger(t.late) && t.late >= 0 && t.late <= t.entries.length && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
+    r.trees.every((t) => (t.kind === "deps" || t.kind === "build") && ownPack(t) && Number.isInteger(t.late) && t.late >= 0 && t.late <= t.entries.length && t.entries.every((e) => inside(e[1]) && fits(t, e) && fromItem(e)) && underNoLink(t)) &&
     items.every((i) => isUnder(i, r.storeDir) && !isUnder(i, project))
   );
 }
