@@ -35,7 +35,7 @@ import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
 import type { DepReport, DepsReport } from "./report.ts";
 import { unchangedReport } from "./report.ts";
 import { moveTerm } from "./relocate-answers.ts";
-import { PROJECT_MARK } from "./moved-path.ts";
+import { movePath, PROJECT_MARK } from "./moved-path.ts";
 import { depsRootPrefix } from "../inspect/projects.ts";
 import { depsStateFile, depsStateKey, lastItems, readDepsState, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
@@ -91,6 +91,7 @@ export interface WrittenRun {
   storeDir: string;
   link: "copy" | "hardlink";
   report: DepsReport;
+  portableState: string; // stateKeyOf's, shared with the project's restore record
 }
 
 // The MIX_ENV beamix deps prepares: the one asked for, else MIX_ENV, else dev (as Mix).
@@ -98,19 +99,26 @@ export function depsMixEnv(asked?: string): string {
   return asked || process.env.MIX_ENV || "dev";
 }
 
-// Everything a run's outcome depends on besides the files it leaves (deps-state.ts).
-function stateKey(project: MixProjectInfo, config: CompileConfig, lockBytes: Buffer, tc: Toolchain, opts: DepsOptions): string {
+// The toolchain as a run's outcome depends on it: what identities are computed from.
+export const toolchainIdentity = (tc: Toolchain): (string | null)[] => [tc.otpVersion, tc.ertsVersion, tc.nifVersion, tc.targetTriple, tc.elixirVersion, tc.rebar3Version];
+
+// What a run's outcome depends on besides the files it leaves, the store and how _build gets its
+// files (deps-state.ts), as text that is the same in any checkout of the project on any machine:
+// the project's paths marked, as the state key does. A record shared with other machines carries
+// it (shared-restore.ts), so that their state key is the one a full run there would compute.
+function portableState(project: MixProjectInfo, config: CompileConfig, lockBytes: Buffer, tc: Toolchain): string {
   // Config values under the project (Path.expand(..., __DIR__)) as the key's other paths.
   const placed = Object.fromEntries(Object.entries(config).map(([app, kv]) => [app, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, moveTerm(v, project.dir, PROJECT_MARK)]))]));
-  return depsStateKey({
-    project,
-    config: canonicalConfig(placed),
-    lock: sha256Hex(lockBytes),
-    toolchain: [tc.otpVersion, tc.ertsVersion, tc.nifVersion, tc.targetTriple, tc.elixirVersion, tc.rebar3Version],
-    store: opts.store.dir,
-    link: opts.link ?? "copy",
-  }, project.dir);
+  const parts = { project, config: canonicalConfig(placed), lock: sha256Hex(lockBytes), toolchain: toolchainIdentity(tc) };
+  return JSON.stringify(parts, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, project.dir, PROJECT_MARK) : v));
 }
+
+// The state key of a run in `projectDir` with this portable state, store and link.
+export function stateKeyOf(portable: string, projectDir: string, store: string, link: "copy" | "hardlink"): string {
+  return depsStateKey({ portable, store, link }, projectDir);
+}
+
+const stateKey = (portable: string, project: MixProjectInfo, opts: DepsOptions): string => stateKeyOf(portable, project.dir, opts.store.dir, opts.link ?? "copy");
 
 async function settled(opts: DepsOptions, mix: MixSession, project: MixProjectInfo, stateFile: string, stateKey: string, items: string[], roots: string[], written?: WrittenRun): Promise<void> {
   if (!opts.onSettled) return;
@@ -200,7 +208,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
     if (stateFile && lastState !== undefined && (await mix.answeredFromCache)) {
       const [tc, project, config] = await Promise.all([opts.toolchain, mix.project, mix.config]);
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
-      const key = lockBytes && stateKey(project, config, lockBytes, tc, opts);
+      const key = lockBytes && stateKey(portableState(project, config, lockBytes, tc), project, opts);
       const state = key && (await unchangedState(lastState, key, (p) => opts.store.isValid(p)));
       if (key && state) {
         const roots = await rootItems(opts.store, project, new Map(state.report.items.map((i) => [i.name, i])));
@@ -334,7 +342,8 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
       const lockBytes = await readFile(project.lockfile).catch(() => undefined);
       if (lockBytes) {
         const stamps = stampTrees([...packages.values()].flatMap((p) => [p.node.dest, p.node.build]));
-        const key = stateKey(project, projectConfig, lockBytes, tc.value, opts);
+        const portable = portableState(project, projectConfig, lockBytes, tc.value);
+        const key = stateKey(portable, project, opts);
         const items = report.items.map((i) => i.path);
         const written: WrittenRun = {
           project,
@@ -342,6 +351,7 @@ export async function syncDeps(opts: DepsOptions): Promise<DepsReport> {
           storeDir: opts.store.dir,
           link: opts.link ?? "copy",
           report,
+          portableState: portable,
         };
         if (await saveDepsState(stateFile, { key, items, stamps, report })) await settled(opts, mix, project, stateFile, key, items, roots, written);
       }
