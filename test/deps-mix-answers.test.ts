@@ -142,12 +142,13 @@ test("another checkout of the same project is not read by Mix again; one whose a
   assert.equal((await depsIn(third)).vms, 1, "answers naming ../shared_deps are not moved");
 });
 
-test("a cache that never answers for Mix's answers does not hold the run: Mix is asked, and the process ends", async () => {
-  // A cache whose cache-info answers and whose Mix answers never come; everything else is 404.
+test("a cache that never answers for Mix's answers or the project's record does not hold the run: Mix is asked, and the process ends", async () => {
+  // A cache whose cache-info answers and whose Mix answers and restore records never come;
+  // everything else is 404.
   const held = new Set<ServerResponse>();
   const cache = createServer((req, res) => {
     if (req.url === "/beamix-cache-info") res.end(formatCacheInfo({ format: 1, priority: 40 }));
-    else if (req.url?.startsWith("/mix-answers/")) held.add(res);
+    else if (req.url?.startsWith("/mix-answers/") || req.url?.startsWith("/deps-records/")) held.add(res);
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => cache.listen(0, "127.0.0.1", resolve));
@@ -156,7 +157,7 @@ test("a cache that never answers for Mix's answers does not hold the run: Mix is
   try {
     const before = (await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length;
     // The cache's own time-out is 10 minutes, past the test's: only giving up on the answers
-    // lets this run end.
+    // and the record lets this run end.
     const { port } = cache.address() as AddressInfo;
     const args = ["--substituters", `http://127.0.0.1:${port}`, "--trusted-key", keyFile, "--substitute-timeout", "600"];
     const r = await beamix(["deps", project, "--env", "test", "--store", join(work, "store"), "--repo", server.url, "--public-key", registry.publicKeyPath, ...args], {
@@ -164,7 +165,7 @@ test("a cache that never answers for Mix's answers does not hold the run: Mix is
       timeoutMs: 120_000,
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.equal(held.size, 1, "the answers were asked for");
+    assert.equal(held.size, 2, "the answers and the record were asked for");
     assert.ok((await readFile(vmLog, "utf8")).split("\n").filter(Boolean).length > before, "Mix was asked");
     assert.doesNotMatch(r.stderr, /ignoring the Mix answers/);
   } finally {

@@ -17,8 +17,11 @@ import { HexRepo } from "../src/hex/registry/client.ts";
 import { openStore } from "../src/store/store.ts";
 import { parseHint } from "../src/substitute/format/compile-env-hints.ts";
 import { formatSharedAnswers, signSharedAnswers } from "../src/substitute/format/mix-answers.ts";
+import { DEPS_RECORD } from "../src/substitute/format/deps-record.ts";
+import { formatDocument, signDocument } from "../src/substitute/format/signed-document.ts";
 import { readSecretKeyFile } from "../src/signing/keys.ts";
 import { cleanEnv } from "../bench/mix-baseline.ts";
+import { treeListing } from "./support/tree-listing.ts";
 import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 
 
@@ -40,11 +43,13 @@ const trust = (cache = cacheDir) => ["--substituters", `file://${cache}`, "--tru
 interface DepsJson {
   packages: { app: string; name: string; status: string; item: string | null; substitutedFrom?: string; reads: { app: string; key: string }[] | null }[];
   changed: boolean;
-  push?: { cache: string; pushed: string[]; present: string[]; hints: string[]; mixAnswers: boolean };
+  push?: { cache: string; pushed: string[]; present: string[]; hints: string[]; mixAnswers: boolean; restoreRecord: boolean };
 }
 
-async function deps(machine: string, dir: string, args: string[]): Promise<CliResult & { json: DepsJson }> {
-  const r = await beamix(["deps", dir, "--env", "test", "--store", storeDir(machine), "--json", ...repoArgs(), ...args], { env: env(machine), timeoutMs: 900_000 });
+// `extraEnv`: BEAMIX_REPLAY=off keeps a fresh checkout on the full path, which a cache's restore
+// record would otherwise fill (shared-restore.ts); trace says which way it went.
+async function deps(machine: string, dir: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult & { json: DepsJson }> {
+  const r = await beamix(["deps", dir, "--env", "test", "--store", storeDir(machine), "--json", ...repoArgs(), ...args], { env: { ...env(machine), ...extraEnv }, timeoutMs: 900_000 });
   let json: DepsJson;
   try {
     json = JSON.parse(r.stdout);
@@ -139,7 +144,7 @@ test("--push publishes every dependency the project uses, signed, with one compi
   assert.equal(again.json.push!.pushed.length, 0);
   assert.equal(again.json.push!.present.length, 10);
   assert.deepEqual(again.json.push!.hints, []);
-  assert.match(again.stderr, /^0 pushed, 10 already in file:\/\/.*; 0 compile-env hints written; Mix's answers about the project$/m);
+  assert.match(again.stderr, /^0 pushed, 10 already in file:\/\/.*; 0 compile-env hints written; Mix's answers about the project; the project's restore record$/m);
 
   // --push is checked before anything runs.
   const noKey = await beamix(["deps", join(work, "projects", "a"), "--push", "--to", `file://${cacheDir}`], { env: env("a") });
@@ -147,9 +152,11 @@ test("--push publishes every dependency the project uses, signed, with one compi
   assert.match(noKey.stderr, /--push needs --to URL and --sign-with KEY/);
 });
 
+const FULL_PATH = { BEAMIX_REPLAY: "off" };
+
 test("a fresh store trusting the key: zero builds, all substituted; mix compile compiles only the project and mix test passes", async () => {
   const dir = await project("b");
-  const b = await deps("b", dir, trust());
+  const b = await deps("b", dir, trust(), FULL_PATH);
   assert.equal(b.code, 0, b.stderr);
   assert.deepEqual(withStatus(b.json, "substituted"), pushedA.packages.map((p) => p.name).sort());
   assert.ok(b.json.packages.every((p) => p.substitutedFrom === `file://${cacheDir}`));
@@ -203,7 +210,7 @@ test("Mix's answers come with the items: a machine that never ran the project st
 
   const { elixir, log } = await loggedElixir("logged-elixir");
   const dir = await project("h");
-  const h = await deps("h", dir, [...trust(), "--elixir", elixir]);
+  const h = await deps("h", dir, [...trust(), "--elixir", elixir], FULL_PATH);
   assert.equal(h.code, 0, h.stderr);
   assert.deepEqual(await startsOf(log), [], "no Elixir VM started");
   assert.doesNotMatch(h.stderr, /ignoring/);
@@ -220,7 +227,7 @@ test("Mix's answers come with the items: a machine that never ran the project st
   const file = join(damaged, "mix-answers", answers);
   const shared = JSON.parse(await readFile(file, "utf8"));
   await writeFile(file, JSON.stringify({ ...shared, body: shared.body.replace('"rebar":{', '"rebar":{"x":"eA=="') }));
-  const i = await deps("i", await project("i"), [...trust(damaged), "--elixir", elixir]);
+  const i = await deps("i", await project("i"), [...trust(damaged), "--elixir", elixir], FULL_PATH);
   assert.equal(i.code, 0, i.stderr);
   assert.match(i.stderr, /^ignoring the Mix answers of file:\/\/.*cache-damaged-answers: signature by deps-cache-1 does not verify$/m);
   assert.ok((await startsOf(log)).length > 0, "Mix was asked");
@@ -235,10 +242,112 @@ test("Mix's answers come with the items: a machine that never ran the project st
   const resigned = signSharedAnswers({ key: shared.key, body: JSON.stringify(body), signatures: [] }, await readSecretKeyFile(secretKey));
   await writeFile(join(climbing, "mix-answers", answers), formatSharedAnswers(resigned));
   const starts = (await startsOf(log)).length;
-  const j = await deps("j", await project("j"), [...trust(climbing), "--elixir", elixir]);
+  const j = await deps("j", await project("j"), [...trust(climbing), "--elixir", elixir], FULL_PATH);
   assert.equal(j.code, 0, j.stderr);
   assert.ok((await startsOf(log)).length > starts, "Mix was asked");
   assert.equal(withStatus(j.json, "substituted").length, 10);
+});
+
+test("a checkout on a machine that never ran the project is filled from the cache's restore record: the same files; Mix compiles only the project", async () => {
+  assert.equal(pushedA.push!.restoreRecord, true);
+  const records = (await readdir(join(cacheDir, "deps-records"))).filter((f) => f.endsWith(".json"));
+  assert.equal(records.length, 1);
+  assert.ok((await readdir(join(cacheDir, "deps-records", "packs"))).length >= 10);
+
+  // (The toolchain as found on PATH: a run that names one, e.g. with --elixir, is never answered from a record.)
+  const dir = await project("r");
+  const r = await deps("r", dir, trust(), { BEAMIX_REPLAY: "trace" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^beamix: restored a fresh checkout from a cache's record$/m);
+  assert.doesNotMatch(r.stderr, /ignoring|cannot substitute|building /);
+  const names = pushedA.packages.map((p) => p.name).sort();
+  assert.deepEqual(withStatus(r.json, "substituted"), names);
+  assert.ok(r.json.packages.every((p) => p.substitutedFrom === `file://${cacheDir}`));
+  assert.deepEqual(r.json.packages.map((p) => [p.app, basename(p.item!)]).sort(), pushedA.packages.map((p) => [p.app, basename(p.item!)]).sort());
+  // What the full path wrote on the machine that pushed, file for file.
+  const a = join(work, "projects", "a");
+  for (const sub of ["deps", "_build/test/lib"]) assert.deepEqual(await treeListing(dir, sub), await treeListing(a, sub), sub);
+  const v = await beamix(["verify", "--store", storeDir("r"), "--json"]);
+  assert.deepEqual(JSON.parse(v.stdout).problems, []);
+  const compile = await mix(dir, ["compile"]);
+  assert.equal(compile.code, 0, compile.stdout + compile.stderr);
+  assert.doesNotMatch(compile.stdout + compile.stderr, /==> /);
+  assert.match(compile.stdout + compile.stderr, /Generated webapp app/);
+
+  // Then as after any run: nothing changed is replayed, another checkout is restored locally,
+  // and the store finds its items by their read sets without a cache.
+  const same = await deps("r", dir, trust(), { BEAMIX_REPLAY: "trace" });
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stderr, /^beamix: replayed: nothing changed$/m);
+  const own = await deps("r", await project("r2"), trust(), { BEAMIX_REPLAY: "trace" });
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(own.stderr, /^beamix: restored a fresh checkout from its record$/m);
+  const offline = await deps("r", await project("r3"), ["--no-substitutes"]);
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.ok(offline.json.packages.every((p) => p.status === "present"), JSON.stringify(offline.json.packages));
+});
+
+test("a cache's restore record is used only as signed, for the same files and toolchain: else the full path runs", async () => {
+  const [record] = (await readdir(join(cacheDir, "deps-records"))).filter((f) => f.endsWith(".json"));
+  // Changed after it was signed: said, passed.
+  const damaged = join(work, "cache-damaged-record");
+  await cp(cacheDir, damaged, { recursive: true });
+  const file = join(damaged, "deps-records", record);
+  const doc = JSON.parse(await readFile(file, "utf8"));
+  await writeFile(file, JSON.stringify({ ...doc, body: doc.body.replace('"mixEnv":"test"', '"mixEnv":"prod"') }));
+  const d = await deps("d1", await project("d1"), trust(damaged), { BEAMIX_REPLAY: "trace" });
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stderr, /^ignoring the restore record of file:\/\/.*cache-damaged-record: signature by deps-cache-1 does not verify$/m);
+  assert.doesNotMatch(d.stderr, /from a cache's record/);
+  assert.equal(withStatus(d.json, "substituted").length, 10);
+
+  // Signed, but made with another toolchain (here: another Elixir): the items would not be this
+  // toolchain's. The full path.
+  const otherTool = join(work, "cache-other-toolchain");
+  await cp(cacheDir, otherTool, { recursive: true });
+  const body = JSON.parse(doc.body);
+  body.toolchain[4] = `${body.toolchain[4]}-other`;
+  const resigned = signDocument(DEPS_RECORD, { key: doc.key, body: JSON.stringify(body), signatures: [] }, await readSecretKeyFile(secretKey));
+  await writeFile(join(otherTool, "deps-records", record), formatDocument(DEPS_RECORD, resigned));
+  const t = await deps("d0", await project("d0"), trust(otherTool), { BEAMIX_REPLAY: "trace" });
+  assert.equal(t.code, 0, t.stderr);
+  assert.doesNotMatch(t.stderr, /from a cache's record|ignoring/);
+  // (What it fetched while erl was asked is in the store, as what the items' identities say.)
+  assert.deepEqual(withStatus(t.json, "built"), []);
+
+  // A pack that is not the one the signed record names: said, passed, nothing of the project written by it.
+  const badPack = join(work, "cache-bad-pack");
+  await cp(cacheDir, badPack, { recursive: true });
+  const [pack] = await readdir(join(badPack, "deps-records", "packs"));
+  const packFile = join(badPack, "deps-records", "packs", pack);
+  const bytes = await readFile(packFile);
+  bytes[0] ^= 1;
+  await writeFile(packFile, bytes);
+  const p = await deps("d2", await project("d2"), trust(badPack), { BEAMIX_REPLAY: "trace" });
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stderr, /^ignoring the restore record of file:\/\/.*cache-bad-pack: .*not the pack the record names/m);
+  assert.doesNotMatch(p.stderr, /from a cache's record/);
+
+  // A config file that config.exs imports, changed: the key (mix.exs, config.exs, mix.lock) is
+  // the same, the files Mix read are not. The full path; with the pushed file, the record.
+  const importing = (config: string) => `${config}\nimport_config "extra.exs"\n`;
+  const extra = (dir: string, n: number) => writeFile(join(dir, "config", "extra.exs"), `import Config\nconfig :webapp, extra: ${n}\n`);
+  const ci = await project("d3-ci", importing);
+  await extra(ci, 1);
+  const pushed = await deps("a", ci, ["--push", "--to", `file://${cacheDir}`, "--sign-with", secretKey]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.equal(pushed.json.push!.restoreRecord, true);
+  const edited = await project("d3", importing);
+  await extra(edited, 2);
+  const e = await deps("d3", edited, trust(), { BEAMIX_REPLAY: "trace" });
+  assert.equal(e.code, 0, e.stderr);
+  assert.doesNotMatch(e.stderr, /from a cache's record/);
+  assert.equal(withStatus(e.json, "substituted").length, 10);
+  const same = await project("d4", importing);
+  await extra(same, 1);
+  const f = await deps("d4", same, trust(), { BEAMIX_REPLAY: "trace" });
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stderr, /^beamix: restored a fresh checkout from a cache's record$/m);
 });
 
 test("answers that read an environment variable are kept on the machine, never pushed: the config they hold may carry a secret", async () => {
@@ -292,7 +401,7 @@ test("a hint that lies or is damaged only costs a build: the item built is the o
   await writeFile(mime, JSON.stringify({ ...h, readSets: [[], [["webapp", "socket_port"]]] }));
   await writeFile(await hintOf("jsonish"), "{ not json");
 
-  const e = await deps("e", await project("e"), trust(liar));
+  const e = await deps("e", await project("e"), trust(liar), FULL_PATH);
   assert.equal(e.code, 0, e.stderr);
   assert.deepEqual(withStatus(e.json, "built"), ["jsonish", "mimetable"]);
   assert.equal(withStatus(e.json, "substituted").length, 8);

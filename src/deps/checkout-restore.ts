@@ -52,15 +52,16 @@ import type { SettledRun } from "./deps.ts";
 import { impliedDirs, type Tree, type Want } from "./dir-tree.ts";
 import { isUnder } from "./moved-path.ts";
 import { depsOutput, type OutputOptions } from "./report-output.ts";
-import { movedReport, restoredReport, unchangedReport, type DepsReport } from "./report.ts";
+import { movedReport, restoredReport, unchangedReport, withSubstituted, type DepsReport } from "./report.ts";
 import { removeAll, writeTrees, type Entry } from "./restore-writer.ts";
 import { callOf, nameHash, recordUnchangedRun, replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
 
-const FORMAT = "beamix-deps-restore/3";
+export const RESTORE_FORMAT = "beamix-deps-restore/3";
+const FORMAT = RESTORE_FORMAT;
 const KEEP_RECORDS = 16; // per cache directory; the oldest go first
-const PACKS = "restore-packs"; // beside the records
+export const PACKS = "restore-packs"; // beside the records
 
-interface TreeRecord {
+export interface TreeRecord {
   kind: "deps" | "build"; // deps/APP or _build/ENV/lib/APP
   path: string; // relative to the project
   mode: number; // of its root
@@ -71,7 +72,7 @@ interface TreeRecord {
   late: number;
 }
 
-interface RestoreRecord {
+export interface RestoreRecord {
   format: typeof FORMAT;
   call: { argv: string[]; cwd: string | null; env: [string, string][] };
   project: string; // the directory it was recorded in
@@ -90,14 +91,14 @@ interface RestoreRecord {
 // The call as recorded: the project directory's argument marked, the working directory left out
 // when it is the project's own, and without --json, which changes only how the report is
 // printed: a restore prints the report its own call asks for.
-function callShape(c: RunCall, operand: number | null, project: string): RestoreRecord["call"] {
+export function callShape(c: RunCall, operand: number | null, project: string): RestoreRecord["call"] {
   const call = callOf(c);
   const argv = call.argv.map((a, i) => (i === operand ? "\0dir" : a)).filter((a) => a !== "--json");
   return { argv, cwd: c.cwd === project ? null : c.cwd, env: call.env };
 }
 
 const cacheRootOf = (c: RunCall): string => resolve(c.cwd, c.env.BEAMIX_CACHE_DIR || cacheDir());
-const recordsDir = (c: RunCall): string => join(cacheRootOf(c), "deps-state");
+export const recordsDir = (c: RunCall): string => join(cacheRootOf(c), "deps-state");
 
 // The store the call names, as the CLI finds it: --store, else BEAMIX_STORE, else the default.
 function storeDirOf(c: RunCall): string {
@@ -119,7 +120,7 @@ function readOrNull(path: string): Buffer | null {
 
 // A record's file name: the call's shape and the bytes of the project's mix.exs and mix.lock, so
 // that several states of one project (branches) each keep theirs.
-function recordName(shape: RestoreRecord["call"], project: string): string | undefined {
+export function recordName(shape: RestoreRecord["call"], project: string): string | undefined {
   const mixExs = readOrNull(join(project, "mix.exs"));
   if (mixExs === null) return undefined;
   const lock = readOrNull(join(project, "mix.lock")) ?? Buffer.alloc(0);
@@ -135,73 +136,85 @@ export interface RecordOptions {
 }
 
 export async function recordCheckoutRestore(c: RunCall, settled: SettledRun, o: RecordOptions): Promise<void> {
-  const w = settled.written;
-  if (!w || settled.inputs === undefined || !replayable(c.argv)) return;
+  if (!replayable(c.argv)) return;
   try {
-    const { project, report } = w;
-    const dir = project.dir;
-    const cacheRoot = cacheRootOf(c);
-    if (report.pathDeps.length > 0 || w.packages.some((p) => p.source !== "hex")) return;
-    if (![project.buildPath, project.depsPath, project.lockfile].every((p) => isUnder(p, dir) && p !== dir)) return;
-    if ([w.storeDir, cacheRoot].some((p) => isUnder(p, dir) || isUnder(dir, p)) || settled.items.some((i) => isUnder(i, dir))) return;
-    if (storeDirOf(c) !== w.storeDir) return;
-    if (o.operand !== null && resolve(c.cwd, c.argv[o.operand]) !== dir) return;
-    if (o.operand === null && c.cwd !== dir) return;
-    const shape = callShape(c, o.operand, dir);
-    const name = recordName(shape, dir);
-    if (name === undefined) return;
-    const records = recordsDir(c);
-    if (stillRecorded(join(records, `${name}.json`), settled, w)) return;
-    await mkdir(records, { recursive: true, mode: 0o700 });
-    const byApp = new Map(report.packages.map((p) => [p.app, p]));
-    const packs = join(records, PACKS);
-    await mkdir(packs, { recursive: true, mode: 0o700 });
-    const trees: TreeRecord[] = [];
-    for (const p of w.packages) {
-      if (!byApp.get(p.app)?.item || !p.fresh || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return;
-      const { deps, build } = p.fresh;
-      const depsEntries = entriesOf(deps.dirs, [...sorted(deps.files), ...sorted(deps.markers)], (w) => (w.type === "file" && w.mode !== undefined ? w.mode : w.exec ? 0o755 : 0o644));
-      const depsLate = depsEntries.entries.length - deps.markers.size;
-      trees.push({ kind: "deps", path: relative(dir, p.dest), mode: 0o755, pack: await savePack(packs, depsEntries.bytes), entries: depsEntries.entries, late: depsLate });
-      const last = build.tree.get(build.last);
-      const buildFiles: [string, Want][] = [...sorted(build.tree).filter(([path]) => path !== build.last), ...(last ? [[build.last, last] as [string, Want]] : [])];
-      const buildEntries = entriesOf(impliedDirs(build.tree.keys()), buildFiles, (w) => (w.exec ? 0o755 : 0o644));
-      const buildLate = buildEntries.entries.length - (last ? 1 : 0);
-      trees.push({ kind: "build", path: relative(dir, p.build), mode: 0o755, pack: await savePack(packs, buildEntries.bytes), entries: buildEntries.entries, late: buildLate });
-    }
-    const inputs: RestoreRecord["inputs"] = [];
-    for (const path of settled.inputs) {
-      const data = readOrNull(path);
-      inputs.push([isUnder(path, dir) ? relative(dir, path) : path, data === null ? null : data.toString("base64")]);
-    }
-    const items: Stamp[] = [];
-    for (const item of settled.items) {
-      const s = stampOf(item);
-      if (!s) return;
-      items.push(s);
-    }
-    const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
-    if (toolchain === null) return;
-    const record: RestoreRecord = {
-      format: FORMAT,
-      call: shape,
-      project: dir,
-      mixEnv: project.mixEnv,
-      storeDir: w.storeDir,
-      link: w.link,
-      inputs,
-      toolchain,
-      items,
-      trees,
-      stateKey: settled.stateKey,
-      report,
-      substituting: o.substituting,
-    };
-    await writeFileAtomic(join(records, `${name}.json`), JSON.stringify(record) + "\n");
-    await pruneRecords(records);
+    const made = await restoreRecordOf(c, settled, o, { unlessRecorded: true });
+    if (!made) return;
+    await writeFileAtomic(made.file, JSON.stringify(made.record) + "\n");
+    await pruneRecords(dirname(made.file));
   } catch {
     // best effort: the next fresh checkout takes the full path
   }
+}
+
+// The record of what a fresh checkout of the project gets after `settled`, with its packs saved,
+// and the file it goes to; also for a call that is not replayed itself (`--push` publishes it,
+// shared-restore.ts). Undefined when no checkout can be filled from the run, or (unlessRecorded)
+// when the record there already says it.
+export async function restoreRecordOf(c: RunCall, settled: SettledRun, o: RecordOptions, { unlessRecorded = false } = {}): Promise<{ record: RestoreRecord; file: string } | undefined> {
+  const w = settled.written;
+  if (!w || settled.inputs === undefined) return undefined;
+  const { project, report } = w;
+  const dir = project.dir;
+  const cacheRoot = cacheRootOf(c);
+  if (report.pathDeps.length > 0 || w.packages.some((p) => p.source !== "hex")) return undefined;
+  if (![project.buildPath, project.depsPath, project.lockfile].every((p) => isUnder(p, dir) && p !== dir)) return undefined;
+  if ([w.storeDir, cacheRoot].some((p) => isUnder(p, dir) || isUnder(dir, p)) || settled.items.some((i) => isUnder(i, dir))) return undefined;
+  if (storeDirOf(c) !== w.storeDir) return undefined;
+  if (o.operand !== null && resolve(c.cwd, c.argv[o.operand]) !== dir) return undefined;
+  if (o.operand === null && c.cwd !== dir) return undefined;
+  const shape = callShape(c, o.operand, dir);
+  const name = recordName(shape, dir);
+  if (name === undefined) return undefined;
+  const records = recordsDir(c);
+  const file = join(records, `${name}.json`);
+  if (unlessRecorded && stillRecorded(file, settled, w)) return undefined;
+  await mkdir(records, { recursive: true, mode: 0o700 });
+  const byApp = new Map(report.packages.map((p) => [p.app, p]));
+  const packs = join(records, PACKS);
+  await mkdir(packs, { recursive: true, mode: 0o700 });
+  const trees: TreeRecord[] = [];
+  for (const p of w.packages) {
+    if (!byApp.get(p.app)?.item || !p.fresh || p.dest !== join(project.depsPath, p.app) || p.build !== join(project.buildPath, "lib", p.app)) return undefined;
+    const { deps, build } = p.fresh;
+    const depsEntries = entriesOf(deps.dirs, [...sorted(deps.files), ...sorted(deps.markers)], (w) => (w.type === "file" && w.mode !== undefined ? w.mode : w.exec ? 0o755 : 0o644));
+    const depsLate = depsEntries.entries.length - deps.markers.size;
+    trees.push({ kind: "deps", path: relative(dir, p.dest), mode: 0o755, pack: await savePack(packs, depsEntries.bytes), entries: depsEntries.entries, late: depsLate });
+    const last = build.tree.get(build.last);
+    const buildFiles: [string, Want][] = [...sorted(build.tree).filter(([path]) => path !== build.last), ...(last ? [[build.last, last] as [string, Want]] : [])];
+    const buildEntries = entriesOf(impliedDirs(build.tree.keys()), buildFiles, (w) => (w.exec ? 0o755 : 0o644));
+    const buildLate = buildEntries.entries.length - (last ? 1 : 0);
+    trees.push({ kind: "build", path: relative(dir, p.build), mode: 0o755, pack: await savePack(packs, buildEntries.bytes), entries: buildEntries.entries, late: buildLate });
+  }
+  const inputs: RestoreRecord["inputs"] = [];
+  for (const path of settled.inputs) {
+    const data = readOrNull(path);
+    inputs.push([isUnder(path, dir) ? relative(dir, path) : path, data === null ? null : data.toString("base64")]);
+  }
+  const items: Stamp[] = [];
+  for (const item of settled.items) {
+    const s = stampOf(item);
+    if (!s) return undefined;
+    items.push(s);
+  }
+  const toolchain = await toolchainFileStamps(detectOptionsFor({}, c.env));
+  if (toolchain === null) return undefined;
+  const record: RestoreRecord = {
+    format: FORMAT,
+    call: shape,
+    project: dir,
+    mixEnv: project.mixEnv,
+    storeDir: w.storeDir,
+    link: w.link,
+    inputs,
+    toolchain,
+    items,
+    trees,
+    stateKey: settled.stateKey,
+    report,
+    substituting: o.substituting,
+  };
+  return { record, file };
 }
 
 // Whether the record there already says what this run would record: the same state of the same
@@ -229,7 +242,7 @@ function stillRecorded(file: string, settled: SettledRun, w: NonNullable<Settled
 const packsOf = (r: RestoreRecord): Stamp[] => r.trees.flatMap((t) => (t.pack ? [t.pack] : []));
 
 // A tree's bytes, kept once by their SHA-256; its identity now.
-async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
+export async function savePack(dir: string, bytes: Buffer): Promise<Stamp | null> {
   if (bytes.length === 0) return null;
   const file = join(dir, `${sha256Hex(bytes)}.pack`);
   const there = stampOf(file);
@@ -362,7 +375,7 @@ export function wellFormed(r: RestoreRecord, project: string, records: string): 
 
 // Writes the fresh checkout's deps/ and _build/ENV/lib from the record; returns what the run
 // prints, or undefined (having written nothing) when the full path must decide.
-export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | undefined> {
+export async function restoreFreshCheckout(c: RunCall, o: { substituted?: ReadonlyMap<string, string> } = {}): Promise<RunOutput | undefined> {
   if (!replayable(c.argv)) return undefined;
   let found: ReturnType<typeof findRecord>;
   try {
@@ -393,7 +406,7 @@ export async function restoreFreshCheckout(c: RunCall): Promise<RunOutput | unde
       removeAll(written);
       return undefined;
     }
-    return await settle(c, r, project, roots, toolchain);
+    return await settle(c, r, project, roots, toolchain, o.substituted ?? new Map());
   } catch {
     return undefined;
   }
@@ -413,8 +426,8 @@ function placeRoots(r: RestoreRecord, project: string): string[] {
 
 // What the full path does after writing: the project noted in the store, its deps-state and
 // replay record, and the report.
-async function settle(c: RunCall, r: RestoreRecord, project: string, roots: string[], toolchain: FileStamp[]): Promise<RunOutput> {
-  const report = restoredReport(movedReport(r.report, project));
+async function settle(c: RunCall, r: RestoreRecord, project: string, roots: string[], toolchain: FileStamp[], substituted: ReadonlyMap<string, string>): Promise<RunOutput> {
+  const report = withSubstituted(restoredReport(movedReport(r.report, project)), substituted);
   const output: OutputOptions = { json: c.argv.includes("--json"), check: false, substituting: r.substituting };
   await noteProjectIn(r.storeDir, project, r.mixEnv).catch(() => {});
   const stateFile = depsStateFile(cacheRootOf(c), project, r.mixEnv);

@@ -139,7 +139,7 @@ async function entryKeys(dir: string, path: string, mixExsSha: string | null, mi
 
 // Where a project's directory is in shared answers: a path no project has, so that moving the
 // answers to the project's directory rewrites exactly the paths that were under the publisher's.
-const SHARED_DIR = "/.beamix-shared-project";
+export const SHARED_DIR = "/.beamix-shared-project";
 // Variables that never change what Mix answers and must not be spread, even hashed, to a cache.
 const SECRET_VAR = /KEY|TOKEN|SECRET|PASS|AUTH/;
 
@@ -236,6 +236,9 @@ export interface CachedMixSession extends MixSession {
   // The answers to publish for other machines, once the session is closed: undefined when they
   // do not move with the project (or are not complete). `key` for mixAnswersKey, `body` its text.
   shareable(): Promise<{ key: string; body: string } | undefined>;
+  // The key shared answers of the project are filed under (sharedKey), whatever is kept here;
+  // undefined when the versions cannot be read from files.
+  sharedKey(): Promise<string | undefined>;
 }
 
 class CachedSession implements CachedMixSession {
@@ -344,6 +347,15 @@ class CachedSession implements CachedMixSession {
       return entry;
     } catch {
       return undefined; // malformed: ask Mix
+    }
+  }
+
+  async sharedKey(): Promise<string | undefined> {
+    try {
+      const w = await (await this.loaded).where;
+      return w.path && w.mixExsSha ? await sharedKey(this.dir, w.path, w.mixExsSha, this.mixEnv) : undefined;
+    } catch {
+      return undefined;
     }
   }
 

@@ -76,3 +76,17 @@ export function restoredReport(r: DepsReport): DepsReport {
     changed: true,
   };
 }
+
+// The report with the items substituted from a cache (store path -> its URL) said so, as the
+// full path says it of items it substituted.
+export function withSubstituted(r: DepsReport, substituted: ReadonlyMap<string, string>): DepsReport {
+  if (substituted.size === 0) return r;
+  return {
+    ...r,
+    packages: r.packages.map((p) => {
+      const from = p.item === null ? undefined : substituted.get(p.item);
+      return from === undefined ? p : { ...p, status: "substituted", substitutedFrom: from };
+    }),
+    items: r.items.map((i) => (substituted.has(i.path) ? { ...i, status: "substituted" } : i)),
+  };
+}

@@ -1,7 +1,8 @@
 // `beamix deps`: fill a Mix project's deps/ and _build/ENV/lib/ with its locked dependencies,
 // compiled through the store (or substituted from binary caches); `--push` then publishes them.
 import type { Command } from "commander";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { cacheDir } from "../../config/paths.ts";
 import { BeamixError, UsageError } from "../../errors.ts";
 import { DEFAULT_PRIORITY } from "../../substitute/format/cache-info.ts";
@@ -11,9 +12,16 @@ import { publishClosure, type PublishResult } from "../../substitute/server/publ
 import { publishSharedAnswers } from "../../substitute/format/mix-answers.ts";
 import { depsMixEnv, syncDeps, unchangedReport, type SettledRun } from "../../deps/deps.ts";
 import { depsOutput } from "../../deps/report-output.ts";
-import { currentCall, recordUnchangedRun } from "../../deps/unchanged-replay.ts";
+import { currentCall, recordUnchangedRun, replayable, type RunCall } from "../../deps/unchanged-replay.ts";
+import { sharedRestoreKey } from "../../deps/shared-restore-key.ts";
 import { recordCheckoutRestore } from "../../deps/checkout-restore.ts";
-import { openCachedMixSession } from "../../deps/mix-answers.ts";
+import { openCachedMixSession, type CachedMixSession } from "../../deps/mix-answers.ts";
+import { DEPS_RECORD, publishDepsRecord, publishPack } from "../../substitute/format/deps-record.ts";
+import { documentKey } from "../../substitute/format/signed-document.ts";
+import { compileEnvOf } from "../../substitute/format/compile-env-hints.ts";
+import type { Substituters } from "../../substitute/client/substituters.ts";
+import type { Store } from "../../store/store.ts";
+import type { CacheBackend } from "../../substitute/backends/backend.ts";
 import { defaultProgress } from "../progress-display.ts";
 import type { Progress } from "../../realize/progress.ts";
 import type { RepoOptions } from "../repo-options.ts";
@@ -90,6 +98,10 @@ export function registerDepsCommands(program: Command): void {
     const substituting = opts.check ? Promise.resolve(undefined) : substitutersFromOptions(opts, (line) => (warnTo ? warnTo(line) : early.push(line)));
     substituting.catch(() => {});
     const mix = openCachedMixSession(dir, depsMixEnv(opts.env), cacheDir(), substituting);
+    // A cache's record of the whole project, asked for meanwhile (shared-restore.ts).
+    const call = process.argv[2] === "deps" ? currentCall(process.argv.slice(3)) : undefined;
+    const sharedRecord = call && replayable(call.argv) && process.env.BEAMIX_REPLAY !== "off" ? lookUpSharedRecord(dir, mix, substituting) : Promise.resolve(undefined);
+    sharedRecord.catch(() => {});
     let handedOver = false;
     let settled: SettledRun | undefined;
     try {
@@ -111,6 +123,21 @@ export function registerDepsCommands(program: Command): void {
             throw err;
           },
         );
+        // A fresh checkout whose whole record a cache holds (deps --push published it) is
+        // filled from it: no registry, tarball, Mix answers or comparison.
+        const found = await sharedRecord;
+        if (call && substituters && found) {
+          const { restoreFromSharedRecord } = await import("../../deps/shared-restore.ts");
+          const link = opts.hardLinks ? "hardlink" : "copy";
+          const restored = await restoreFromSharedRecord({ call, operand: operandIndex(call.argv, command) ?? null, projectDir: resolve(dir), found, store, link, toolchain: detected, source: substituters, report: warn });
+          if (restored) {
+            if (process.env.BEAMIX_REPLAY === "trace") process.stderr.write("beamix: restored a fresh checkout from a cache's record\n");
+            process.stdout.write(restored.stdout);
+            process.stderr.write(restored.stderr);
+            process.exitCode = restored.exitCode;
+            return;
+          }
+        }
         handedOver = true;
         const report = await syncDeps({
           projectDir: dir,
@@ -138,7 +165,15 @@ export function registerDepsCommands(program: Command): void {
         // Whose deps-… GC roots these are, for beamix roots (src/inspect/projects.ts).
         if (!opts.check) await (await import("../../inspect/projects.ts")).noteProject(store, report.project.dir, report.project.mixEnv);
         if (timeline) await timeline.write(store, report.items, `beamix deps ${report.project.dir}`);
-        let pushed: (PublishResult & { mixAnswers: boolean }) | undefined;
+        // What the same command prints next time if nothing changes, said without loading the CLI;
+        // what a fresh checkout of the project can be filled from, without running.
+        const operand = call && operandIndex(call.argv, command);
+        const output = { json: opts.json ?? false, substituting: substituters !== undefined };
+        if (settled && call) {
+          await recordUnchangedRun(call, settled, { ...depsOutput(unchangedReport(report), { ...output, check: false }), exitCode: 0 });
+          if (operand !== undefined) await recordCheckoutRestore(call, settled, { operand, substituting: output.substituting });
+        }
+        let pushed: (PublishResult & { mixAnswers: boolean; restoreRecord: boolean }) | undefined;
         if (push && ok) {
           const closure = await publishClosure(store, report.items.map((i) => i.path), push.cache, {
             signWith: push.secret,
@@ -152,24 +187,18 @@ export function registerDepsCommands(program: Command): void {
           // Then Mix's answers, so that a machine without them starts no VM (mix-answers.ts).
           const shared = await mix.shareable();
           if (shared) await publishSharedAnswers(push.cache, shared.key, shared.body, push.secret);
-          pushed = { ...closure, mixAnswers: shared !== undefined };
+          // Then the whole record of what was written, for a fresh checkout elsewhere.
+          const restoreRecord = call && settled && operand !== undefined && shared ? await publishRestoreRecord(call, operand, dir, settled, shared.key, store, push) : false;
+          pushed = { ...closure, mixAnswers: shared !== undefined, restoreRecord };
         }
-        const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints, mixAnswers: pushed.mixAnswers };
-        const output = depsOutput(report, { json: opts.json ?? false, check: opts.check ?? false, substituting: substituters !== undefined }, pushedJson);
-        process.stdout.write(output.stdout);
-        process.stderr.write(output.stderr);
-        // What the same command prints next time if nothing changes, said without loading the CLI.
-        if (settled && process.argv[2] === "deps") {
-          const call = currentCall(process.argv.slice(3));
-          const output = { json: opts.json ?? false, substituting: substituters !== undefined };
-          await recordUnchangedRun(call, settled, { ...depsOutput(unchangedReport(report), { ...output, check: false }), exitCode: 0 });
-          // What a fresh checkout of the project can be filled from, without running.
-          const operand = operandIndex(call.argv, command);
-          if (operand !== undefined) await recordCheckoutRestore(call, settled, { operand, substituting: output.substituting });
-        }
+        const pushedJson = pushed && { cache: push!.cache.url, pushed: pushed.pushed.map((i) => i.path), present: pushed.present.map((i) => i.path), hints: pushed.hints, mixAnswers: pushed.mixAnswers, restoreRecord: pushed.restoreRecord };
+        const printed = depsOutput(report, { ...output, check: opts.check ?? false }, pushedJson);
+        process.stdout.write(printed.stdout);
+        process.stderr.write(printed.stderr);
         if (pushed) {
           const answers = pushed.mixAnswers ? "Mix's answers about the project" : "Mix's answers not pushed (they depend on more than the project's files)";
-          process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written; ${answers}\n`);
+          const record = pushed.restoreRecord ? "; the project's restore record" : "";
+          process.stderr.write(`${pushed.pushed.length} pushed, ${pushed.present.length} already in ${push!.cache.url}; ${pushed.hints.length} compile-env hints written; ${answers}${record}\n`);
         } else if (push) process.stderr.write("nothing pushed: not every dependency was realized\n");
         if (!ok || (opts.check && report.changed)) process.exitCode = 1;
       } finally {
@@ -189,6 +218,45 @@ function warningsOnly(): Progress {
     },
     finish() {},
   };
+}
+
+// How long a run waits for the caches' record of the project before it takes the full path.
+const SHARED_RECORD_WAIT_MS = 2000;
+
+// The caches' record of the whole project (shared-restore.ts), filed under its shared answers'
+// key and the lock's hash; undefined when none has one (in time), or the key cannot be computed.
+async function lookUpSharedRecord(dir: string, mix: CachedMixSession, substituting: Promise<Substituters | undefined>): Promise<{ body: string; backend: CacheBackend } | undefined> {
+  const [substituters, answersKey, lock] = await Promise.all([substituting, mix.sharedKey(), readFile(join(resolve(dir), "mix.lock")).catch(() => undefined)]);
+  if (!substituters || answersKey === undefined || lock === undefined) return undefined;
+  // A cache that never answers is given up on, its request aborted so that it holds nothing open.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), SHARED_RECORD_WAIT_MS);
+  timer.unref();
+  try {
+    return await substituters.depsRecord(sharedRestoreKey(answersKey, lock), abort.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Publishes the project's restore record and its packs; whether it was (or was already) there.
+async function publishRestoreRecord(call: RunCall, operand: number | null, dir: string, settled: SettledRun, answersKey: string, store: Store, push: NonNullable<Awaited<ReturnType<typeof pushTarget>>>): Promise<boolean> {
+  const [{ sharedRestoreOf }, { restoreRecordOf }] = await Promise.all([import("../../deps/shared-restore.ts"), import("../../deps/checkout-restore.ts")]);
+  const lock = await readFile(settled.written?.project.lockfile ?? join(resolve(dir), "mix.lock")).catch(() => undefined);
+  if (!lock) return false;
+  const key = sharedRestoreKey(answersKey, lock);
+  // A run that changed nothing holds no trees to record: the record made when they were written
+  // is the one filed under the same key, if the cache has it.
+  if (!settled.written) return settled.inputs !== undefined && (await push.cache.exists(documentKey(DEPS_RECORD, key)));
+  const made = await restoreRecordOf(call, settled, { operand, substituting: false }).catch(() => undefined);
+  const shared = made && sharedRestoreOf(made.record, settled.written!, (path) => {
+    const item = store.queryItem(path);
+    return item && compileEnvOf(item);
+  });
+  if (!shared) return false;
+  for (const bytes of shared.packs) await publishPack(push.cache, bytes);
+  await publishDepsRecord(push.cache, key, JSON.stringify(shared.record), push.secret);
+  return true;
 }
 
 // Where --push goes, read and checked up front.
