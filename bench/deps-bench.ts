@@ -94,6 +94,9 @@ export interface DepsBenchResult {
   // The peer a team would pick instead: one tar + zstd of deps/ and _build/ENV/lib, restored.
   tarRestoreSeconds: number; // median of RUNS
   warmFreshCheckoutSeconds: number; // beamix deps into a fresh checkout, the store complete (median of RUNS)
+  // The empty store again without the project's restore record from the cache (BEAMIX_REPLAY=off):
+  // the full path, as for a project state no machine pushed (median of RUNS).
+  emptyStoreFullPathSeconds: number;
   noChangeSeconds: number; // beamix deps again when nothing changed (median of RUNS)
   nodeStartSeconds: number; // node -e 0: the floor of anything written for Node (median of RUNS)
   // The same short figures with the installed npm package (its esbuild bundle), when measured.
@@ -226,6 +229,7 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus, packed?:
       // Each form of the command (the sources; the installed package, when given) takes its turn.
       const forms = [undefined, ...(packed ? [packed] : [])];
       const short = forms.map(() => ({ warm: [] as number[], empty: [] as number[], noChange: [] as number[], again: "" }));
+      const fullPath: number[] = [];
       short[0].empty.push(r.seconds);
       const depsArgs = (dir: string, machine = fresh) => ["deps", dir, "--env", MIX_ENV, "--store", join(machine, "store"), ...repoArgs, "--substituters", server.url, "--trusted-key", keys.publicPath];
       for (let i = 0; i < RUNS; i++) {
@@ -245,6 +249,11 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus, packed?:
             short[f].empty.push(checked(await cli(depsArgs(checkout, machine), machine), "beamix deps into an empty store").seconds);
           }
         }
+        // The same without the cache's record of the project: the full path.
+        const machine = join(workDir, `fresh-machine-full-${i}`);
+        const checkout = await copy(`fresh-machine-full-${i}`);
+        checked(await beamixCli(["--version"], machine), "beamix --version");
+        fullPath.push(checked(await beamixCli(depsArgs(checkout, machine), machine, { BEAMIX_REPLAY: "off" }), "beamix deps into an empty store, full path").seconds);
         node.push(checked(await run(process.execPath, ["-e", "0"], workDir, cleanEnv({})), "node -e 0").seconds);
       }
       // Then nothing changed in the last checkouts.
@@ -260,6 +269,7 @@ export async function measureDeps(workDir: string, corpus?: DepsCorpus, packed?:
         mixCompileAfterBeamixSeconds: compile.seconds,
         tarRestoreSeconds: median(tar),
         warmFreshCheckoutSeconds: source.warmFreshCheckoutSeconds,
+        emptyStoreFullPathSeconds: median(fullPath),
         noChangeSeconds: source.noChangeSeconds,
         nodeStartSeconds: median(node),
         ...(packed ? { packed: figures(short[1]) } : {}),
