@@ -22,6 +22,7 @@ import { formatDocument, signDocument } from "../src/substitute/format/signed-do
 import { readSecretKeyFile } from "../src/signing/keys.ts";
 import { cleanEnv } from "../bench/mix-baseline.ts";
 import { treeListing } from "./support/tree-listing.ts";
+import { depsStateFile } from "../src/deps/deps-state.ts";
 import { LOCK_STANDIN, webappProject } from "../bench/deps-bench.ts";
 
 
@@ -279,6 +280,14 @@ test("a checkout on a machine that never ran the project is filled from the cach
   const same = await deps("r", dir, trust(), { BEAMIX_REPLAY: "trace" });
   assert.equal(same.code, 0, same.stderr);
   assert.match(same.stderr, /^beamix: replayed: nothing changed$/m);
+  // The state it left has the key the full path computes here.
+  const stateFile = depsStateFile(env("r").BEAMIX_CACHE_DIR!, dir, "test");
+  const keyOf = async () => (JSON.parse(await readFile(stateFile, "utf8")) as { key: string }).key;
+  const restoredKey = await keyOf();
+  const full = await deps("r", dir, trust(), FULL_PATH);
+  assert.equal(full.code, 0, full.stderr);
+  assert.match(full.stderr, /^0 built, 0 substituted, 10 already present, 0 written, 10 unchanged/m);
+  assert.equal(await keyOf(), restoredKey);
   const own = await deps("r", await project("r2"), trust(), { BEAMIX_REPLAY: "trace" });
   assert.equal(own.code, 0, own.stderr);
   assert.match(own.stderr, /^beamix: restored a fresh checkout from its record$/m);

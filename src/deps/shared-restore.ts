@@ -74,7 +74,6 @@ export interface SharedRestore {
   report: DepsReport; // in SHARED_DIR, its items in SHARED_STORE
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Publishing: the record of what a run wrote (checkout-restore.ts restoreRecordOf), made
 // portable, with the packs it names.
