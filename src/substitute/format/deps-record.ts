@@ -8,6 +8,8 @@
 //                                 beamix-deps-record-1;<key>;sha256:<SHA-256 of body>
 //   deps-records/packs/<sha>.pack the bytes of one tree's files, named by their SHA-256, which the
 //                                 signed body lists with their size
+//
+// `beamix serve` serves them from a cache directory; a store served directly has none.
 import { BeamixError } from "../../errors.ts";
 import type { PublicKey, SecretKey, SignaturesTrust } from "../../signing/keys.ts";
 import { sha256Hex } from "../../util/sha256.ts";
