@@ -232,12 +232,10 @@ export class StoreDb {
   // Inserts an item and its references (directory names of items that must already have rows).
   insertItem(row: ItemRow, references: readonly string[]): void {
     this.transaction(() => {
-      const r = this
-        .stmt(
-          `INSERT INTO items (path, drv_hash, name, version, nar_hash, nar_size, registered_at, deriver)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        )
-        .get(row.path, row.drvHash, row.name, row.version, row.narHash, row.narSize, row.registeredAt, row.deriver === undefined ? null : JSON.stringify(row.deriver)) as Row;
+      const r = this.stmt(
+        `INSERT INTO items (path, drv_hash, name, version, nar_hash, nar_size, registered_at, deriver)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      ).get(row.path, row.drvHash, row.name, row.version, row.narHash, row.narSize, row.registeredAt, row.deriver === undefined ? null : JSON.stringify(row.deriver)) as Row;
       const addRef = this.stmt("INSERT OR IGNORE INTO refs (referrer, reference) SELECT ?, id FROM items WHERE path = ?");
       for (const ref of references) {
         if (ref === row.path) continue;
@@ -259,43 +257,35 @@ export class StoreDb {
   }
 
   references(path: string): string[] {
-    const rows = this
-      .stmt(
-        `SELECT t.path FROM items f JOIN refs r ON r.referrer = f.id JOIN items t ON t.id = r.reference
-         WHERE f.path = ? ORDER BY t.path`,
-      )
-      .all(path) as Row[];
+    const rows = this.stmt(
+      `SELECT t.path FROM items f JOIN refs r ON r.referrer = f.id JOIN items t ON t.id = r.reference
+       WHERE f.path = ? ORDER BY t.path`,
+    ).all(path) as Row[];
     return rows.map((r) => r.path as string);
   }
 
   referrers(path: string): string[] {
-    const rows = this
-      .stmt(
-        `SELECT f.path FROM items t JOIN refs r ON r.reference = t.id JOIN items f ON f.id = r.referrer
-         WHERE t.path = ? ORDER BY f.path`,
-      )
-      .all(path) as Row[];
+    const rows = this.stmt(
+      `SELECT f.path FROM items t JOIN refs r ON r.reference = t.id JOIN items f ON f.id = r.referrer
+       WHERE t.path = ? ORDER BY f.path`,
+    ).all(path) as Row[];
     return rows.map((r) => r.path as string);
   }
 
   // Every reference edge, as directory names.
   edges(): Array<[from: string, to: string]> {
-    const rows = this
-      .stmt("SELECT f.path AS f, t.path AS t FROM refs r JOIN items f ON f.id = r.referrer JOIN items t ON t.id = r.reference")
-      .all() as Row[];
+    const rows = this.stmt("SELECT f.path AS f, t.path AS t FROM refs r JOIN items f ON f.id = r.referrer JOIN items t ON t.id = r.reference").all() as Row[];
     return rows.map((r) => [r.f as string, r.t as string]);
   }
 
   // The given items and everything they reference, transitively (directory names, sorted).
   closure(paths: readonly string[]): string[] {
-    const rows = this
-      .stmt(
-        `WITH RECURSIVE c(id) AS (
-           SELECT id FROM items WHERE path IN (SELECT value FROM json_each(?))
-           UNION SELECT r.reference FROM refs r JOIN c ON r.referrer = c.id)
-         SELECT path FROM items JOIN c USING (id) ORDER BY path`,
-      )
-      .all(JSON.stringify(paths)) as Row[];
+    const rows = this.stmt(
+      `WITH RECURSIVE c(id) AS (
+         SELECT id FROM items WHERE path IN (SELECT value FROM json_each(?))
+         UNION SELECT r.reference FROM refs r JOIN c ON r.referrer = c.id)
+       SELECT path FROM items JOIN c USING (id) ORDER BY path`,
+    ).all(JSON.stringify(paths)) as Row[];
     return rows.map((r) => r.path as string);
   }
 
@@ -309,9 +299,7 @@ export class StoreDb {
   }
 
   putLock(row: LockRow): void {
-    this
-      .stmt("INSERT OR REPLACE INTO locks (name, pid, start, token, acquired_at) VALUES (?, ?, ?, ?, ?)")
-      .run(row.name, row.pid, row.start, row.token, row.acquiredAt);
+    this.stmt("INSERT OR REPLACE INTO locks (name, pid, start, token, acquired_at) VALUES (?, ?, ?, ?, ?)").run(row.name, row.pid, row.start, row.token, row.acquiredAt);
   }
 
   deleteLock(name: string, token: string): boolean {

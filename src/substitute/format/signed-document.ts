@@ -40,7 +40,7 @@ export function documentKey(kind: DocumentKind, key: string): string {
   return `${kind.dir}/${key}.json`;
 }
 
-export const isDocumentKey = (kind: DocumentKind, key: string): boolean => key.startsWith(`${kind.dir}/`) && KEY_RE.test(key.slice(kind.dir.length + 1).replace(/\.json$/, "")) && key.endsWith(".json");
+export const isDocumentKey = (kind: DocumentKind, key: string): boolean => key.startsWith(`${kind.dir}/`) && /^[0-9a-f]{64}\.json$/.test(key.slice(kind.dir.length + 1));
 
 const fingerprint = (kind: DocumentKind, d: Pick<SignedDocument, "key" | "body">) => `${kind.fingerprint};${d.key};sha256:${sha256Hex(Buffer.from(d.body, "utf8"))}`;
 
