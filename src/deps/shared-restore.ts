@@ -19,7 +19,7 @@
 // write the checkout from it, with all of that module's checks. Anything else leaves the run to
 // the full path, which then does what it always did.
 import { readFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -229,8 +229,12 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
   };
   const name = recordName(record.call, project);
   if (name === undefined) return undefined;
-  await writeFileAtomic(join(recordsDir(o.call), `${name}.json`), JSON.stringify(record) + "\n");
-  return restoreFreshCheckout(o.call, { substituted });
+  const file = join(recordsDir(o.call), `${name}.json`);
+  await writeFileAtomic(file, JSON.stringify(record) + "\n");
+  const restored = await restoreFreshCheckout(o.call, { substituted });
+  // A record checkout-restore.ts would not use is not left for the next run to try again.
+  if (!restored) await rm(file, { force: true });
+  return restored;
 }
 
 // An item of the record in the store, substituted (with its references) unless it is there. Its
