@@ -18,7 +18,7 @@ function valid(): SharedRestore {
     toolchain: ["25.2.3", "13.1.5", "2.16", "x86_64-pc-linux-gnu", "1.14.0", "3.19.0"],
     portableState: "{}",
     inputs: [["mix.exs", Buffer.from("defmodule X do end").toString("base64")], ["config/config.exs", null]],
-    items: [{ item, drvHash: H, name: "jsonish", version: "1.0.0" }],
+    items: [{ item, drvHash: H, name: "jsonish", version: "1.0.0", references: [] }],
     trees: [
       { kind: "deps", path: "deps/jsonish", mode: 0o755, pack: ["b".repeat(64), 10], entries: [["d", "lib", 0o755], ["f", "lib/a.ex", 0, 10, 0o644]], late: 2 },
       { kind: "build", path: "_build/test/lib/jsonish", mode: 0o755, pack: null, entries: [["s", "ebin/a.beam", `${item}/ebin/a.beam`, 0o644]], late: 1 },
@@ -54,6 +54,17 @@ test("a record that would write or read outside the dependencies' directories, o
     ["a pack that is not a SHA-256", (r) => void (r.trees[0].pack = ["../../x", 10])],
     ["another format", (r) => void ((r as { format: string }).format = "beamix-shared-deps-restore/0")],
     ["no trees", (r) => void (r.trees = [])],
+    ["a reference to an item it does not hold", (r) => void (r.items[0].references = [`${"c".repeat(64)}-other-1.0.0`])],
+    ["an item referencing itself", (r) => void (r.items[0].references = [item])],
+    [
+      "references in a cycle",
+      (r) => {
+        const other = `${"d".repeat(64)}-cycle-1.0.0`;
+        r.items.push({ item: other, drvHash: "d".repeat(64), name: "cycle", version: "1.0.0", references: [item] });
+        r.items[0].references = [other];
+        r.report.items.push({ ...r.report.items[0], name: "cycle", path: `${S}/${other}`, drvHash: "d".repeat(64) });
+      },
+    ],
   ];
   for (const [what, change] of bad) {
     const r = valid();

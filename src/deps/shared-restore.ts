@@ -24,10 +24,12 @@ import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { Semaphore } from "../util/semaphore.ts";
+import { chainLengths, runDag } from "../util/dag-scheduler.ts";
 import type { Store } from "../store/store.ts";
 import type { CacheBackend } from "../substitute/backends/backend.ts";
 import { CompileEnvIndex } from "../store/compile-env-index.ts";
 import { substitutedDeriver, type Substituters } from "../substitute/client/substituters.ts";
+import { EarlyDownloads } from "../realize/early-downloads.ts";
 import type { CompileEnvRecord } from "../derivation/compile-env.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { toolchainFileStamps } from "../toolchain/locate.ts";
@@ -42,7 +44,7 @@ import type { Entry } from "./restore-writer.ts";
 import { replayable, type RunCall, type RunOutput } from "./unchanged-replay.ts";
 
 const FORMAT = "beamix-shared-deps-restore/1";
-const FETCHES_AT_ONCE = 8; // items and packs being fetched
+const FETCHES_AT_ONCE = 8; // archives, and packs, being fetched
 // Where the publisher's store was, in a shared record's report and entries.
 const SHARED_STORE = "/.beamix-shared-store";
 
@@ -61,6 +63,7 @@ interface SharedItem {
   name: string;
   version: string;
   compileEnv?: CompileEnvRecord; // the basis and reads its deriver records
+  references: string[]; // the record's items it references (their directories' names)
 }
 
 export interface SharedRestore {
@@ -78,7 +81,10 @@ export interface SharedRestore {
 // Publishing: the record of what a run wrote (checkout-restore.ts restoreRecordOf), made
 // portable, with the packs it names.
 
-export function sharedRestoreOf(r: RestoreRecord, w: WrittenRun, compileEnvOf: (item: string) => CompileEnvRecord | undefined): { record: SharedRestore; packs: Buffer[] } | undefined {
+// What the publisher's store says of an item (its path): its compile-env record, its references.
+export type ItemFacts = (item: string) => { compileEnv?: CompileEnvRecord; references: string[] } | undefined;
+
+export function sharedRestoreOf(r: RestoreRecord, w: WrittenRun, factsOf: ItemFacts): { record: SharedRestore; packs: Buffer[] } | undefined {
   if (r.inputs.some(([path]) => isAbsolute(path))) return undefined; // a file outside the project
   const store = r.storeDir;
   const byPath = new Map(r.report.items.map((i) => [i.path, i]));
@@ -86,9 +92,14 @@ export function sharedRestoreOf(r: RestoreRecord, w: WrittenRun, compileEnvOf: (
   for (const [path] of r.items) {
     const i = byPath.get(path);
     if (!i || dirname(path) !== store) return undefined;
-    const env = compileEnvOf(path);
-    items.push({ item: basename(path), drvHash: i.drvHash, name: i.name, version: i.version, ...(env ? { compileEnv: { basis: env.basis, reads: env.reads } } : {}) });
+    const facts = factsOf(path);
+    if (!facts) return undefined;
+    const env = facts.compileEnv;
+    const references = facts.references.filter((ref) => ref !== path).map((ref) => relative(store, ref));
+    items.push({ item: basename(path), drvHash: i.drvHash, name: i.name, version: i.version, ...(env ? { compileEnv: { basis: env.basis, reads: env.reads } } : {}), references });
   }
+  const named = new Set(items.map((i) => i.item));
+  if (!items.every((i) => i.references.every((ref) => named.has(ref)))) return undefined; // the closure is not all here
   const packs: Buffer[] = [];
   const trees: SharedTree[] = [];
   for (const t of r.trees) {
@@ -130,7 +141,7 @@ function inStore(r: DepsReport, from: string, to: string): DepsReport {
 // ---------------------------------------------------------------------------------------------
 // Restoring.
 
-export type SharedRestoreSource = Pick<Substituters, "pack" | "fetchInto">;
+export type SharedRestoreSource = Substituters;
 
 export interface SharedRestoreOptions {
   call: RunCall;
@@ -162,13 +173,26 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
   if (!sameBytes(shared.inputs, project)) return undefined;
   if (shared.trees.some((t) => exists(join(project, t.path)))) return undefined;
 
-  // Every item, with its references, as any substitute, and the packs the signed record names,
-  // while the toolchain is detected (erl boots); used only if it is the record's. (Items of
-  // another toolchain are then in the store for nothing, but are what their identity says.)
+  // Every item, as any substitute, and the packs the signed record names, while the toolchain
+  // is detected (erl boots); used only if it is the record's. (Items of another toolchain are then
+  // in the store for nothing, but are what their identity says.) The missing items' archives are
+  // all fetched at once (early-downloads.ts); each is registered once its references are.
   const sameToolchain = o.toolchain.then((tc) => JSON.stringify(toolchainIdentity(tc)) === JSON.stringify(shared.toolchain));
   const missing = shared.items.map((i) => join(o.store.dir, i.item)).filter((path) => !o.store.isValid(path));
+  // (The record's references form no cycle: parseSharedRestore.)
+  const tasks = shared.items.map((i) => ({ key: i.item, deps: i.references, run: () => substituteItem(o, i, early) }));
+  const chains = chainLengths(tasks);
+  const early = new EarlyDownloads(o.store, o.source, o.report, FETCHES_AT_ONCE);
+  for (const i of shared.items) if (missing.includes(join(o.store.dir, i.item))) early.start(i, chains.get(i.item)!);
+  const items = runDag(tasks, { jobs: FETCHES_AT_ONCE })
+    .then((outcomes) => {
+      for (const outcome of outcomes.values()) {
+        if (outcome.status === "failed") throw outcome.error;
+        if (outcome.status === "skipped") throw new Error(outcome.reason);
+      }
+    })
+    .finally(() => early.discard());
   const slots = new Semaphore(FETCHES_AT_ONCE);
-  const items = Promise.all(shared.items.map((i) => slots.use(() => substituteItem(o, i))));
   const packsDir = join(recordsDir(o.call), PACKS);
   const packs = new Map<string, Stamp | null>();
   for (const t of shared.trees) if (t.pack) packs.set(t.pack[0], null);
@@ -237,14 +261,14 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
   return restored;
 }
 
-// An item of the record in the store, substituted (with its references) unless it is there. Its
+// An item of the record in the store (its references are), substituted unless it is there. Its
 // compile-env basis and reads are noted as realize.ts notes them, so that a later full run finds
 // it in the store without asking a cache.
-async function substituteItem(o: SharedRestoreOptions, i: SharedItem): Promise<void> {
+async function substituteItem(o: SharedRestoreOptions, i: SharedItem, early: EarlyDownloads): Promise<void> {
   const { store } = o;
   if (!store.isValid(join(store.dir, i.item))) {
     await store.ensureItem(i, async (staging) => {
-      const got = await o.source.fetchInto(store, i, staging, { report: o.report });
+      const got = (await early.take(i, staging)) ?? (await o.source.fetchInto(store, i, staging, { report: o.report }));
       if (got.status !== "substituted") throw new Error(`${i.name} ${i.version}: ${got.status === "failed" ? got.message : "no cache has it"}`);
       return { references: got.references, deriver: { ...substitutedDeriver(got), ...(i.compileEnv ? { compileEnv: i.compileEnv } : {}) }, restoredFrom: got.tree };
     });
@@ -281,6 +305,20 @@ export function parseSharedRestore(body: string): SharedRestore {
   if (!Array.isArray(r.inputs) || !r.inputs.every((i) => Array.isArray(i) && relativePath(i[0]) && (i[1] === null || typeof i[1] === "string"))) fail("inputs");
   const ITEM = /^([0-9a-f]{64})-(.+)$/;
   if (!Array.isArray(r.items) || !r.items.every((i) => typeof i?.item === "string" && ITEM.exec(i.item)?.[1] === i.drvHash && i.item === `${i.drvHash}-${i.name}-${i.version}`)) fail("items");
+  if (new Set(r.items.map((i) => i.item)).size !== r.items.length) fail("an item listed twice");
+  const byItem = new Map(r.items.map((i) => [i.item, i]));
+  if (!r.items.every((i) => Array.isArray(i.references) && i.references.every((ref) => typeof ref === "string" && ref !== i.item && byItem.has(ref)))) fail("references to items it does not hold");
+  // No cycle: each item is registered after its references.
+  const state = new Map<string, "visiting" | "done">();
+  const acyclic = (item: string): boolean => {
+    if (state.get(item) === "done") return true;
+    if (state.get(item) === "visiting") return false;
+    state.set(item, "visiting");
+    const ok = byItem.get(item)!.references.every(acyclic);
+    state.set(item, "done");
+    return ok;
+  };
+  if (!r.items.every((i) => acyclic(i.item))) fail("references in a cycle");
   const packOk = (p: unknown) => p === null || (Array.isArray(p) && typeof p[0] === "string" && /^[0-9a-f]{64}$/.test(p[0]) && Number.isSafeInteger(p[1]) && p[1] >= 0);
   const items = new Set(r.items.map((i) => i.item));
   const entryOk = (e: unknown) => Array.isArray(e) && relativePath(e[1]) && (e[0] !== "s" || (relativePath(e[2]) && items.has(String(e[2]).split("/")[0])));

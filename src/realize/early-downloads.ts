@@ -13,9 +13,8 @@ import { rename, rmdir } from "node:fs/promises";
 import { errorMessage } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import { removeTree } from "../store/perms.ts";
-import type { SubstituteAttempt, Substituters } from "../substitute/client/substituters.ts";
+import type { SubstituteAttempt, Substituters, WantedItem } from "../substitute/client/substituters.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import type { IdentifiedPackage } from "./plan.ts";
 
 export interface EarlyDownload {
   got: SubstituteAttempt;
@@ -39,7 +38,7 @@ export class EarlyDownloads {
 
   // Starts fetching p's item (resolves to undefined if the download could not even start, for
   // example when no cache is usable: the task then asks the caches itself).
-  start(p: IdentifiedPackage, priority: number): void {
+  start(p: WantedItem, priority: number): void {
     this.subs.prefetch(p.drvHash, this.report); // the records are asked for at once, downloads a few at a time
     const download = this.slots.use(async () => {
       if ((await this.subs.caches(this.report)).length === 0) return undefined;
@@ -55,7 +54,7 @@ export class EarlyDownloads {
   // p's download, moved into `staging` (an empty staging directory of the store) when it was
   // substituted and every reference it names is now valid. Undefined when there was none or it
   // cannot be used: the caller then asks the caches itself. Rejections were already reported.
-  async take(p: IdentifiedPackage, staging: string): Promise<SubstituteAttempt | undefined> {
+  async take(p: WantedItem, staging: string): Promise<SubstituteAttempt | undefined> {
     const early = await this.downloads.get(p.name);
     this.downloads.delete(p.name);
     if (!early) return undefined;

@@ -251,7 +251,8 @@ async function publishRestoreRecord(call: RunCall, operand: number | null, dir: 
   const made = await restoreRecordOf(call, settled, { operand, substituting: false }).catch(() => undefined);
   const shared = made && sharedRestoreOf(made.record, settled.written!, (path) => {
     const item = store.queryItem(path);
-    return item && compileEnvOf(item);
+    const compileEnv = item && compileEnvOf(item);
+    return item && { ...(compileEnv ? { compileEnv } : {}), references: item.references };
   });
   if (!shared) return false;
   for (const bytes of shared.packs) await publishPack(push.cache, bytes);
