@@ -178,12 +178,12 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
   // in the store for nothing, but are what their identity says.) The missing items' archives are
   // all fetched at once (early-downloads.ts); each is registered once its references are.
   const sameToolchain = o.toolchain.then((tc) => JSON.stringify(toolchainIdentity(tc)) === JSON.stringify(shared.toolchain));
-  const missing = shared.items.map((i) => join(o.store.dir, i.item)).filter((path) => !o.store.isValid(path));
+  const missing = new Set(shared.items.map((i) => join(o.store.dir, i.item)).filter((path) => !o.store.isValid(path)));
+  const early = new EarlyDownloads(o.store, o.source, o.report, FETCHES_AT_ONCE);
   // (The record's references form no cycle: parseSharedRestore.)
   const tasks = shared.items.map((i) => ({ key: i.item, deps: i.references, run: () => substituteItem(o, i, early) }));
   const chains = chainLengths(tasks);
-  const early = new EarlyDownloads(o.store, o.source, o.report, FETCHES_AT_ONCE);
-  for (const i of shared.items) if (missing.includes(join(o.store.dir, i.item))) early.start(i, chains.get(i.item)!);
+  for (const i of shared.items) if (missing.has(join(o.store.dir, i.item))) early.start(i, chains.get(i.item)!);
   const items = runDag(tasks, { jobs: FETCHES_AT_ONCE })
     .then((outcomes) => {
       for (const outcome of outcomes.values()) {
@@ -212,7 +212,7 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
     o.report(`ignoring the restore record of ${found.backend.url}: ${fetched.message}`);
     return undefined;
   }
-  // Where each item that was missing came from (one may come as another's reference).
+  // Where each item that was missing came from, as its deriver says.
   const substituted = new Map<string, string>();
   for (const path of missing) {
     const from = (o.store.queryItem(path)?.deriver as { substitutedFrom?: unknown } | null)?.substitutedFrom;
