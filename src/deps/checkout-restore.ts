@@ -231,7 +231,7 @@ function stillRecorded(file: string, settled: SettledRun, w: NonNullable<Settled
       JSON.stringify(r.items.map((i) => i[0])) === JSON.stringify(settled.items) &&
       r.inputs.length === settled.inputs?.length &&
       wellFormed(r, r.project, dirname(file)) &&
-      sameInputs(r, r.project) &&
+      sameInputs(r.inputs, r.project) &&
       stampsUnchanged([...packsOf(r), ...r.items])
     );
   } catch {
@@ -333,8 +333,9 @@ function underOneOf(path: string, dirs: ReadonlySet<string>): boolean {
   return false;
 }
 
-function sameInputs(r: RestoreRecord, project: string): boolean {
-  return r.inputs.every(([path, data]) => {
+// Whether the files a record's answers came from have its bytes here (relative to `project`).
+export function sameInputs(inputs: RestoreRecord["inputs"], project: string): boolean {
+  return inputs.every(([path, data]) => {
     const now = readOrNull(isAbsolute(path) ? path : join(project, path));
     return data === null ? now === null : now !== null && now.equals(Buffer.from(data, "base64"));
   });
@@ -386,7 +387,7 @@ export async function restoreFreshCheckout(c: RunCall, o: { substituted?: Readon
   if (!found) return undefined;
   const { record: r, project } = found;
   try {
-    if (storeDirOf(c) !== r.storeDir || !wellFormed(r, project, recordsDir(c)) || !sameInputs(r, project)) return undefined;
+    if (storeDirOf(c) !== r.storeDir || !wellFormed(r, project, recordsDir(c)) || !sameInputs(r.inputs, project)) return undefined;
     const targets = r.trees.map((t) => join(project, t.path));
     const ownBuild = join(project, relative(r.project, r.report.project.buildPath), "lib", r.report.project.app);
     // Only into a checkout where none of it exists yet: anything there is the full path's to compare.

@@ -34,7 +34,7 @@ import type { CompileEnvRecord } from "../derivation/compile-env.ts";
 import type { Toolchain } from "../toolchain/detect.ts";
 import { toolchainFileStamps } from "../toolchain/locate.ts";
 import { detectOptionsFor } from "../toolchain/choice.ts";
-import { callShape, PACKS, recordName, recordsDir, restoreFreshCheckout, RESTORE_FORMAT, savePack, type RestoreRecord, type TreeRecord } from "./checkout-restore.ts";
+import { callShape, PACKS, recordName, recordsDir, restoreFreshCheckout, RESTORE_FORMAT, sameInputs, savePack, type RestoreRecord, type TreeRecord } from "./checkout-restore.ts";
 import { stampOf, type Stamp } from "./deps-state.ts";
 import { stateKeyOf, toolchainIdentity, type WrittenRun } from "./deps.ts";
 import { SHARED_DIR } from "./mix-answers.ts";
@@ -170,7 +170,7 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
   const project = o.projectDir;
   // Another state of the project (a changed config file), or a checkout that has some of it
   // already: the full path's to decide.
-  if (!sameBytes(shared.inputs, project)) return undefined;
+  if (!sameInputs(shared.inputs, project)) return undefined;
   if (shared.trees.some((t) => exists(join(project, t.path)))) return undefined;
 
   // Every item, as any substitute, and the packs the signed record names, while the toolchain
@@ -194,17 +194,11 @@ export async function restoreFromSharedRecord(o: SharedRestoreOptions): Promise<
     .finally(() => early.discard());
   const slots = new Semaphore(FETCHES_AT_ONCE);
   const packsDir = join(recordsDir(o.call), PACKS);
-  const packs = new Map<string, Stamp | null>();
-  for (const t of shared.trees) if (t.pack) packs.set(t.pack[0], null);
+  const sizes = new Map<string, number>(); // sha256 -> size, as the record names each pack
+  for (const t of shared.trees) if (t.pack && !sizes.has(t.pack[0])) sizes.set(...t.pack);
+  const packs = new Map<string, Stamp | null>(); // sha256 -> the pack saved here
   const packed = mkdir(packsDir, { recursive: true, mode: 0o700 }).then(() =>
-    Promise.all(
-      [...packs.keys()].map((sha) =>
-        slots.use(async () => {
-          const size = shared.trees.find((t) => t.pack?.[0] === sha)!.pack![1];
-          packs.set(sha, await savePack(packsDir, await o.source.pack(found.backend, sha, size)));
-        }),
-      ),
-    ),
+    Promise.all([...sizes].map(([sha, size]) => slots.use(async () => void packs.set(sha, await savePack(packsDir, await o.source.pack(found.backend, sha, size)))))),
   );
   const [toolchainOk, fetched] = await Promise.all([sameToolchain.catch(() => false), Promise.all([items, packed]).then(() => undefined, (err: unknown) => err as Error)]);
   if (!toolchainOk) return undefined;
@@ -278,18 +272,6 @@ async function substituteItem(o: SharedRestoreOptions, i: SharedItem, early: Ear
 }
 
 const exists = (path: string): boolean => stampOf(path) !== undefined;
-
-function sameBytes(inputs: SharedRestore["inputs"], project: string): boolean {
-  return inputs.every(([path, data]) => {
-    let now: Buffer | null;
-    try {
-      now = readFileSync(join(project, path));
-    } catch {
-      now = null;
-    }
-    return data === null ? now === null : now !== null && now.equals(Buffer.from(data, "base64"));
-  });
-}
 
 // A shared record's body, checked for what this module relies on before anything is fetched:
 // checkout-restore.ts checks the rest (paths inside the project and the items, bytes within
