@@ -39,8 +39,12 @@ export function depsStateFile(cacheRoot: string, projectDir: string, mixEnv: str
 // keyed relative to it (as relocate-answers.ts moves Mix's answers), so that a fresh checkout
 // filled from another checkout's record (checkout-restore.ts) keeps the key a run there computes.
 export function depsStateKey(parts: unknown, projectDir: string): string {
-  const keyed = (v: unknown): unknown => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, projectDir, PROJECT_MARK) : v);
-  return sha256Hex(JSON.stringify({ format: FORMAT, parts }, (_k, v: unknown) => keyed(v)));
+  return sha256Hex(keyedJson({ format: FORMAT, parts }, projectDir));
+}
+
+// JSON as the key sees it: paths under `projectDir` marked, big integers as text.
+export function keyedJson(value: unknown, projectDir: string): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, projectDir, PROJECT_MARK) : v));
 }
 
 // Synchronous on purpose: a few hundred lstat calls of cached inodes take well under a

@@ -35,9 +35,9 @@ import { canonicalConfig, type CompileConfig } from "../derivation/config.ts";
 import type { DepReport, DepsReport } from "./report.ts";
 import { unchangedReport } from "./report.ts";
 import { moveTerm } from "./relocate-answers.ts";
-import { movePath, PROJECT_MARK } from "./moved-path.ts";
+import { PROJECT_MARK } from "./moved-path.ts";
 import { depsRootPrefix } from "../inspect/projects.ts";
-import { depsStateFile, depsStateKey, lastItems, readDepsState, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
+import { depsStateFile, depsStateKey, keyedJson, lastItems, readDepsState, saveDepsState, stampTrees, unchangedState } from "./deps-state.ts";
 import type { BuildLimits } from "../builder/build-package.ts";
 
 export type RealizedDep = RealizedItem;
@@ -110,7 +110,7 @@ function portableState(project: MixProjectInfo, config: CompileConfig, lockBytes
   // Config values under the project (Path.expand(..., __DIR__)) as the key's other paths.
   const placed = Object.fromEntries(Object.entries(config).map(([app, kv]) => [app, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, moveTerm(v, project.dir, PROJECT_MARK)]))]));
   const parts = { project, config: canonicalConfig(placed), lock: sha256Hex(lockBytes), toolchain: toolchainIdentity(tc) };
-  return JSON.stringify(parts, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : typeof v === "string" ? movePath(v, project.dir, PROJECT_MARK) : v));
+  return keyedJson(parts, project.dir);
 }
 
 // The state key of a run in `projectDir` with this portable state, store and link.
