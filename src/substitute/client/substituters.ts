@@ -240,7 +240,12 @@ export class Substituters {
 
   // A pack a trusted restore record of `backend` names, checked against its hash and size.
   pack(backend: CacheBackend, sha256: string, size: number): Promise<Buffer> {
-    return readPack(backend, sha256, size, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineMs + Math.ceil((size / 65536) * 1000) });
+    return readPack(backend, sha256, size, { idleTimeoutMs: this.timeoutMs, deadlineMs: this.deadlineFor(size) });
+  }
+
+  // The time a download of `bytes` gets: the usual deadline, and 64 KiB/s at the least.
+  private deadlineFor(bytes: number): number {
+    return this.deadlineMs + Math.ceil((bytes / 65536) * 1000);
   }
 
   // The first cache's document under `key`, in priority order, that carries enough trusted
@@ -350,7 +355,7 @@ export class Substituters {
 
   private async download(backend: CacheBackend, r: SubstituteRecord, staging: string): Promise<TreeStats> {
     checkArchiveSize(r); // before asking: the signed tree size bounds the download
-    const deadlineMs = this.deadlineMs + Math.ceil((r.fileSize / 65536) * 1000); // 64 KiB/s at the least
+    const deadlineMs = this.deadlineFor(r.fileSize);
     const body = await backend.get(r.url, { idleTimeoutMs: this.timeoutMs, deadlineMs });
     if (!body) throw new BeamixError(`the archive ${r.url} is missing`);
     if (body.size !== undefined && body.size !== r.fileSize) {
